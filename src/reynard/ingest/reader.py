@@ -1,0 +1,181 @@
+"""Opening inputs: files, gzip (by content, not name), stdin; lines and JSON documents, streamed.
+
+Everything here reads in constant memory, except a JSON document smaller than `WHOLE_DOCUMENT_BYTES`,
+which is parsed at once because orjson on a whole S3 delivery file is many times faster than a
+streaming parser. Errors in the container itself (truncated gzip, broken JSON) propagate as
+`InputError` from the iterator; records yielded before the error are whole and good.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import ijson
+import orjson
+
+GZIP_MAGIC = b"\x1f\x8b"
+HEAD_BYTES = 64 * 1024
+WHOLE_DOCUMENT_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
+
+
+class InputError(Exception):
+    """The input itself is damaged (truncated gzip, broken JSON container) at `position`."""
+
+    def __init__(self, reason: str, position: int = 0):
+        self.reason = reason
+        self.position = position
+        super().__init__(reason)
+
+
+@dataclass
+class Input:
+    """An opened input: a decompressed binary stream and its first bytes, for sniffing."""
+
+    origin: str
+    stream: IO[bytes]
+    compressed: bool
+
+    def head(self, size: int = HEAD_BYTES) -> bytes:
+        """The first bytes of the (decompressed) content, without consuming them."""
+        try:
+            return self.stream.peek(size)[:size]  # type: ignore[attr-defined]
+        except (EOFError, OSError, zlib.error) as e:
+            raise InputError(f"cannot read: {describe(e, self.compressed)}") from None
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def open_input(path: str | Path) -> Input:
+    """Open a path (or `-` for stdin) for reading, gunzipping when the content is gzip."""
+    if str(path) == "-":
+        raw: IO[bytes] = sys.stdin.buffer
+        origin = "-"
+    else:
+        raw = open(path, "rb")  # noqa: SIM115 - closed by Input.close
+        origin = str(path)
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    if buffered.peek(2)[:2] == GZIP_MAGIC:
+        return Input(origin, io.BufferedReader(gzip.GzipFile(fileobj=buffered), 1 << 20), True)
+    return Input(origin, buffered, False)
+
+
+def open_bytes(data: bytes, origin: str) -> Input:
+    """An in-memory input (HTTP bodies, dead-letter replays)."""
+    stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+    if data[:2] == GZIP_MAGIC:
+        return Input(origin, io.BufferedReader(gzip.GzipFile(fileobj=stream)), True)
+    return Input(origin, stream, False)
+
+
+def describe(error: BaseException, compressed: bool) -> str:
+    if isinstance(error, EOFError) and compressed:
+        return "truncated gzip (the compressed stream ends before its end marker)"
+    if isinstance(error, (gzip.BadGzipFile, zlib.error)):
+        return f"corrupt gzip: {error}"
+    return f"{type(error).__name__}: {error}"
+
+
+def iter_lines(inp: Input, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[tuple[int, bytes]]:
+    """Yield `(line number, line)` without the line ending; blank lines are skipped but counted.
+
+    A line longer than `max_bytes` is still yielded whole (the caller rejects it with the reason and
+    keeps it in the dead-letter store), so nothing is silently cut.
+    """
+    number = 0
+    stream = inp.stream
+    while True:
+        try:
+            line = stream.readline()
+        except (EOFError, OSError, zlib.error) as e:
+            raise InputError(describe(e, inp.compressed), number + 1) from None
+        if not line:
+            return
+        number += 1
+        line = line.rstrip(b"\r\n")
+        if line.strip():
+            yield number, line
+
+
+def iter_json_document(inp: Input, containers: tuple[str, ...] = ()) -> Iterator[tuple[int, Any]]:
+    """Yield `(record number, item)` from one JSON document.
+
+    The document is a top-level array (each item a record), an object whose key in `containers` holds
+    the array of records (`{"Records": [...]}`), or any other object (one record). Small documents are
+    parsed whole; large ones stream through ijson.
+    """
+    try:
+        data = inp.stream.read(WHOLE_DOCUMENT_BYTES + 1)
+    except (EOFError, OSError, zlib.error) as e:
+        raise InputError(describe(e, inp.compressed), 1) from None
+    if len(data) <= WHOLE_DOCUMENT_BYTES:
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as e:
+            raise InputError(f"invalid JSON: {e}", 1) from None
+        yield from _records_of(doc, containers)
+        return
+    yield from _stream_document(data, inp, containers)
+
+
+def _records_of(doc: Any, containers: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
+    if isinstance(doc, list):
+        yield from enumerate(doc, 1)
+        return
+    if isinstance(doc, dict):
+        for key in containers:
+            items = doc.get(key)
+            if isinstance(items, list):
+                yield from enumerate(items, 1)
+                return
+    yield 1, doc
+
+
+class _Chain(io.RawIOBase):
+    """A read-only stream of a prefix then the rest of another stream (for ijson after a peek)."""
+
+    def __init__(self, prefix: bytes, rest: IO[bytes]):
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        chunk = self._rest.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def _stream_document(prefix: bytes, inp: Input, containers: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
+    start = prefix.lstrip()[:1]
+    if start == b"[":
+        path = "item"
+    else:
+        head = prefix[:HEAD_BYTES]
+        key = next((k for k in containers if f'"{k}"'.encode() in head), None)
+        if key is None:
+            raise InputError(f"a single JSON object larger than {WHOLE_DOCUMENT_BYTES} bytes", 1)
+        path = f"{key}.item"
+    stream = io.BufferedReader(_Chain(prefix, inp.stream), 1 << 20)
+    number = 0
+    try:
+        for number, item in enumerate(ijson.items(stream, path, use_float=True), 1):  # noqa: B007
+            yield number, item
+    except (ijson.JSONError, ijson.IncompleteJSONError) as e:
+        raise InputError(f"invalid JSON after record {number}: {e}", number + 1) from None
+    except (EOFError, OSError, zlib.error) as e:
+        raise InputError(describe(e, inp.compressed), number + 1) from None
