@@ -85,14 +85,15 @@ def severity_name(value: Any) -> str | None:
 def finalize(
     draft: dict,
     *,
-    received: datetime,
+    received: str,
     keep_received: bool = False,
     now: datetime | None = None,
 ) -> dict:
     """Check a draft and return the event to store (the draft itself, completed in place).
 
     Raises `InvalidEvent` naming the first problem. `keep_received` keeps a draft's own
-    `receivedtimestamp` (an export from MozDef's Elasticsearch); otherwise it is `received`.
+    `receivedtimestamp` (an export from MozDef's Elasticsearch); otherwise it is `received` (ISO 8601,
+    formatted once per batch by the caller with `timestamps.isoformat`).
     """
     if not isinstance(draft, dict):
         raise InvalidEvent(f"not an event object: {type(draft).__name__}")
@@ -128,7 +129,7 @@ def finalize(
             raise InvalidEvent(f"receivedtimestamp: {e}") from None
         draft["receivedtimestamp"] = isoformat(got)
     else:
-        draft["receivedtimestamp"] = isoformat(received)
+        draft["receivedtimestamp"] = received
 
     summary = draft.get("summary")
     if not isinstance(summary, str) or not summary.strip():

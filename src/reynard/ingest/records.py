@@ -20,6 +20,9 @@ class Record:
     origin: str
     position: int
     key: str
+    # The record as read (the line, or the JSON item re-serialized): kept for the dead-letter store when
+    # the event fails later (pipeline drop is not a failure; an invalid timestamp is).
+    raw: bytes = b""
 
 
 @dataclass(slots=True)

@@ -1,0 +1,243 @@
+"""The `reynard` command.
+
+Exit codes (one place, as httpie does): 0 success; 1 some records were rejected (all of them are in
+the dead-letter store); 2 usage or fatal errors. A user's mistake prints one line, never a traceback
+(`--traceback` shows it for bug reports).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from enum import IntEnum
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from reynard import __version__
+from reynard.errors import ReynardError, WriterBusy
+from reynard.settings import Settings, load_settings
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    REJECTED = 1
+    ERROR = 2
+
+
+def _fail(message: str) -> None:
+    click.echo(f"reynard: {message}", err=True)
+    sys.exit(ExitStatus.ERROR)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a ReynardError into one line on stderr and exit 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ReynardError as e:
+            if click.get_current_context().find_root().params.get("traceback"):
+                raise
+            _fail(str(e))
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reynard")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings file (TOML).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.option("--traceback", is_flag=True, help="Show the full traceback of an error.")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None, data_dir: Path | None, traceback: bool) -> None:
+    """Reynard: collect, normalize, detect and respond, on one machine or many."""
+    try:
+        settings = load_settings(config)
+    except ReynardError as e:
+        _fail(str(e))
+    ctx.obj = settings.with_overrides(data_dir=data_dir)
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    settings: Settings = ctx.find_root().obj
+    return settings.with_overrides(**overrides)
+
+
+# -- ingest -----------------------------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1)
+@click.option("--source", help="Parser to use instead of detecting it (cloudtrail, guardduty, vpcflow, syslog, mozdef).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object.")
+@click.option("--keep-received", is_flag=True, help="Keep the events' own receivedtimestamp (MozDef exports).")
+@click.option(
+    "--reference-date",
+    help="Resolve year-less syslog timestamps against this date (ISO 8601; default: now).",
+)
+@click.option("--dead-letters", "list_dead", is_flag=True, help="List the rejected records and exit.")
+@click.option("--replay", "replay", is_flag=True, help="Replay rejected records (all, or --id).")
+@click.option("--id", "ids", type=int, multiple=True, help="With --replay or --dead-letters: these records.")
+@click.pass_context
+@user_errors
+def ingest(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    source: str | None,
+    data_dir: Path | None,
+    as_json: bool,
+    keep_received: bool,
+    reference_date: str | None,
+    list_dead: bool,
+    replay: bool,
+    ids: tuple[int, ...],
+) -> None:
+    """Read log files, directories (recursively) or - (stdin) into the event store.
+
+    Ends with `read N stored S rejected R`; exits 1 when anything was rejected (see --dead-letters).
+    """
+    from reynard.ingest import commands
+
+    settings = _settings(ctx, data_dir=data_dir)
+    if list_dead:
+        commands.list_dead_letters(settings, ids=ids or None, as_json=as_json)
+        return
+    if not paths and not replay:
+        raise click.UsageError("give at least one PATH (a file, a directory, or - for stdin)")
+    reference = _reference(reference_date)
+    tty = sys.stderr.isatty() and not as_json
+    summary = commands.run_ingest(
+        settings,
+        paths=paths,
+        source=source,
+        keep_received=keep_received,
+        reference=reference,
+        replay=replay,
+        replay_ids=ids or None,
+        on_reject=lambda message: None,
+        progress=tty,
+    )
+    if as_json:
+        click.echo(orjson.dumps(summary.as_dict()).decode())
+    else:
+        for message in summary.messages:
+            click.echo(message, err=True)
+        click.echo(summary.line())
+    sys.exit(ExitStatus.REJECTED if summary.rejected else ExitStatus.OK)
+
+
+def _reference(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    from reynard.events.timestamps import TimestampError, parse_timestamp
+
+    try:
+        return parse_timestamp(value)[0]
+    except TimestampError as e:
+        raise click.BadParameter(str(e), param_hint="--reference-date") from None
+
+
+# -- serve ------------------------------------------------------------------------------------------------
+@main.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1: local only).")
+@click.option("--port", type=int, help="Port (default 8000).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None) -> None:
+    """Run the server: HTTP ingest (MozDef loginput compatible) and the API."""
+    from reynard.web.server import serve as run_server
+
+    settings = _settings(ctx, host=host, port=port, data_dir=data_dir)
+    try:
+        from reynard.web.server import build_services
+
+        services = build_services(settings)
+    except WriterBusy:
+        _fail(f"another Reynard process is writing to {settings.events_dir}; is a server already running?")
+    click.echo(f"Reynard {__version__} on http://{settings.host}:{settings.port} (data: {settings.data_dir})")
+    run_server(settings, services)
+
+
+@main.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default 8000).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.option("--events", "count", type=int, default=20_000, show_default=True, help="Sample size.")
+@click.option("--no-serve", is_flag=True, help="Load the sample and exit.")
+@click.pass_context
+@user_errors
+def demo(
+    ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None, count: int, no_serve: bool
+) -> None:
+    """Generate a sample of realistic logs, ingest them, and serve (what `make run` does)."""
+    from reynard.ingest import commands
+    from reynard.simulate.sample import write_sample
+
+    settings = _settings(ctx, host=host, port=port, data_dir=data_dir)
+    folder = settings.data_dir / "sample"
+    files = write_sample(folder, count=count, end=datetime.now(UTC))
+    click.echo(f"generated {count} sample events in {folder} ({len(files)} files)")
+    started = time.perf_counter()
+    summary = commands.run_ingest(settings, paths=[str(f) for f in files], progress=sys.stderr.isatty())
+    elapsed = time.perf_counter() - started
+    click.echo(f"{summary.line()} in {elapsed:.1f} s")
+    if no_serve:
+        return
+    ctx.invoke(serve, host=host, port=port, data_dir=data_dir)
+
+
+# -- store ------------------------------------------------------------------------------------------------
+@main.group()
+def store() -> None:
+    """Look after the event store: days, counts, retention."""
+
+
+@store.command("days")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def store_days(ctx: click.Context, data_dir: Path | None) -> None:
+    """Each day that has an index, with its event count."""
+    from reynard.store.tantivy_store import TantivyEventStore
+
+    reader = TantivyEventStore(_settings(ctx, data_dir=data_dir).events_dir)
+    for day in reader.days():
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        click.echo(f"{day.isoformat()}  {reader.count(start, None) - _after(reader, day)}")
+
+
+def _after(reader: Any, day: date) -> int:
+    from datetime import timedelta
+
+    nxt = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    return reader.count(nxt, None)
+
+
+@store.command("drop")
+@click.argument("day")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def store_drop(ctx: click.Context, day: str, data_dir: Path | None) -> None:
+    """Delete one UTC day of events (retention). Needs the writer lock: stop the server first."""
+    from reynard.store.tantivy_store import TantivyEventStore
+
+    try:
+        which = date.fromisoformat(day)
+    except ValueError:
+        raise click.BadParameter(f"{day!r} is not a date (YYYY-MM-DD)", param_hint="DAY") from None
+    writer = TantivyEventStore(_settings(ctx, data_dir=data_dir).events_dir, writable=True)
+    try:
+        if which not in writer.days():
+            _fail(f"no events stored for {which.isoformat()}")
+        writer.delete_day(which)
+    finally:
+        writer.close()
+    click.echo(f"deleted {which.isoformat()}")

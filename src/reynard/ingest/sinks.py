@@ -1,0 +1,104 @@
+"""Where ingested events go: straight into the event store, or to the running server that owns it.
+
+`reynard ingest` writes directly when it can take the writer lock. When a server holds the lock, the
+events are handed to it over HTTP (`POST /api/ingest/normalized`, NDJSON of finalized events), and
+the server acknowledges only once they are durable.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+import orjson
+
+from reynard.errors import StoreError
+from reynard.store.base import WriteResult
+from reynard.store.tantivy_store import TantivyEventStore
+
+SERVER_FILE = "server.json"
+
+
+class EventSink(Protocol):
+    def write(self, events: list[dict]) -> WriteResult: ...
+
+    def flush(self) -> None:
+        """Everything written so far is durable when this returns."""
+
+    def close(self) -> None: ...
+
+
+class StoreSink:
+    """Writes to the store, committing every `commit_every` events or `commit_interval` seconds."""
+
+    def __init__(self, store: TantivyEventStore, *, commit_every: int = 100_000, commit_interval: float = 1.0):
+        self.store = store
+        self.commit_every = commit_every
+        self.commit_interval = commit_interval
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
+
+    def write(self, events: list[dict]) -> WriteResult:
+        result = self.store.write(events)
+        self._uncommitted += result.stored
+        if self._uncommitted >= self.commit_every or (
+            self._uncommitted and time.monotonic() - self._last_commit >= self.commit_interval
+        ):
+            self.flush()
+        return result
+
+    def flush(self) -> None:
+        self.store.commit()
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
+
+    def close(self) -> None:
+        self.flush()
+        self.store.close()
+
+
+class ServerSink:
+    """Hands finalized events to the Reynard server that holds the writer lock."""
+
+    def __init__(self, base_url: str, timeout: float = 120.0):
+        self.base_url = base_url.rstrip("/")
+        self.client = httpx.Client(timeout=timeout)
+
+    def write(self, events: list[dict]) -> WriteResult:
+        body = b"\n".join(orjson.dumps(e) for e in events)
+        try:
+            response = self.client.post(
+                f"{self.base_url}/api/ingest/normalized",
+                content=body,
+                headers={"content-type": "application/x-ndjson"},
+            )
+        except httpx.HTTPError as e:
+            raise StoreError(f"the Reynard server at {self.base_url} did not take the events: {e}") from None
+        if response.status_code != 200:
+            raise StoreError(f"the Reynard server at {self.base_url} answered {response.status_code}: {response.text}")
+        data = response.json()
+        failed = [({"id": f["id"]}, f["reason"]) for f in data.get("failed", [])]
+        return WriteResult(stored=data["stored"], duplicates=data["duplicates"], failed=failed)
+
+    def flush(self) -> None:
+        """Nothing to do: the server acknowledged each batch once it was durable."""
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def running_server(data_dir: Path) -> str | None:
+    """The base URL of the server that announced itself in this data directory, if it answers."""
+    path = data_dir / SERVER_FILE
+    try:
+        info = orjson.loads(path.read_bytes())
+        url = f"http://{info['host']}:{info['port']}"
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    try:
+        httpx.get(f"{url}/status", timeout=2.0).raise_for_status()
+    except httpx.HTTPError:
+        return None
+    return url

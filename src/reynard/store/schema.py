@@ -1,0 +1,108 @@
+"""The tantivy schema for events, and how a finalized event becomes a tantivy document.
+
+Hot fields are schema fields: timestamps as dates, the keyword fields as raw-tokenized fast text (exact,
+case-sensitive, aggregatable), `summary` tokenized with positions (token and phrase matches), the
+source and destination addresses as IP fields (so a CIDR is a range) plus `ip`, every address in the
+event, for "anything that touched this IP". The long tail of `details` is one raw-tokenized JSON fast
+field. The whole event is stored once, as orjson bytes in `_doc`: that is what `get` returns.
+
+Change anything here and bump SCHEMA_VERSION: an index made with another version is refused with a
+clear message rather than read wrongly.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from functools import lru_cache
+
+import orjson
+import tantivy
+
+SCHEMA_VERSION = 1
+
+KEYWORD_FIELDS = (
+    "category",
+    "source",
+    "hostname",
+    "processname",
+    "processid",
+    "severity",
+    "type",
+    "mozdefhostname",
+    "tags",
+    "plugins",
+)
+DATE_FIELDS = ("utctimestamp", "receivedtimestamp")
+# details keys whose value (one address, or a list) goes to an IP field of the same role.
+IP_ROLES = {"sourceipaddress": "sourceip", "destinationipaddress": "destinationip"}
+# Any of these anywhere in details also lands in `ip` (the "every address" field).
+IP_KEYS = frozenset(
+    (
+        "sourceipaddress",
+        "destinationipaddress",
+        "sourceipv4address",
+        "destinationipv4address",
+        "sourceipv6address",
+        "destinationipv6address",
+        "ipaddress",
+        "ipaddressv4",
+        "privateipaddress",
+        "publicip",
+    )
+)
+
+
+def build_schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("id", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
+    for name in DATE_FIELDS:
+        sb.add_date_field(name, indexed=True, fast=True)
+    for name in KEYWORD_FIELDS:
+        sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("summary", tokenizer_name="default", index_option="position")
+    sb.add_json_field("details", fast=True, tokenizer_name="raw", index_option="basic")
+    for name in (*IP_ROLES.values(), "ip"):
+        sb.add_ip_addr_field(name, indexed=True, fast=True)
+    sb.add_bytes_field("_doc", stored=True, indexed=False)
+    return sb.build()
+
+
+@lru_cache(maxsize=65_536)
+def valid_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _addresses(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value] if valid_ip(value) else []
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str) and valid_ip(v)]
+    return []
+
+
+def to_document(event: dict) -> str:
+    """The JSON text tantivy's `add_json` indexes for one finalized event."""
+    details = event["details"]
+    doc = {name: event[name] for name in KEYWORD_FIELDS}
+    doc["id"] = event["id"]
+    doc["utctimestamp"] = event["utctimestamp"]
+    doc["receivedtimestamp"] = event["receivedtimestamp"]
+    doc["summary"] = event["summary"]
+    doc["details"] = details
+    everywhere: list[str] = []
+    for key in IP_KEYS.intersection(details):
+        found = _addresses(details[key])
+        if found:
+            everywhere.extend(found)
+            role = IP_ROLES.get(key)
+            if role:
+                doc[role] = found
+    if everywhere:
+        doc["ip"] = everywhere
+    doc["_doc"] = base64.b64encode(orjson.dumps(event)).decode()
+    return orjson.dumps(doc).decode()

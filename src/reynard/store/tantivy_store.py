@@ -1,0 +1,248 @@
+"""The embedded event store: one tantivy index per UTC day under `<data>/events/YYYY-MM-DD/`.
+
+Retention is deleting a day's folder, and a query opens only the days in its range. One process
+writes (it holds `WriterLock`); any number read, and see new events after `refresh()` once the writer
+has committed. Ingesting the same event twice stores it once: before adding a batch, the writer looks
+its ids up (one term-set query per day and batch) and skips those already stored or pending.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import orjson
+import tantivy
+
+from reynard.errors import StoreError
+from reynard.store.base import WriteResult
+from reynard.store.lock import WriterLock
+from reynard.store.schema import SCHEMA_VERSION, build_schema, to_document
+
+MAX_OPEN_WRITERS = 3
+VERSION_FILE = "schema-version"
+
+
+class _Day:
+    """One day's index, its reader, and (in the writer) its IndexWriter and pending ids."""
+
+    def __init__(self, path: Path, schema: tantivy.Schema, create: bool):
+        self.path = path
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+            self.index = tantivy.Index(schema, path=str(path), reuse=True)
+        else:
+            self.index = tantivy.Index.open(str(path))
+        self.writer: tantivy.IndexWriter | None = None
+        self.pending: set[str] = set()
+
+    def searcher(self) -> tantivy.Searcher:
+        return self.index.searcher()
+
+
+class TantivyEventStore:
+    """`EventStore` on daily tantivy indices. `writable=True` takes the writer lock or raises WriterBusy."""
+
+    def __init__(self, directory: Path, *, writable: bool = False, heap_bytes: int = 256_000_000):
+        self.directory = Path(directory)
+        self.schema = build_schema()
+        self.writable = writable
+        self.heap_bytes = heap_bytes
+        self._days: dict[date, _Day] = {}
+        self._writers: OrderedDict[date, _Day] = OrderedDict()
+        self._lock = WriterLock(self.directory)
+        if writable:
+            self._lock.acquire()
+        self._check_version()
+        self.refresh()
+
+    # -- layout ---------------------------------------------------------------------------------------
+    def _check_version(self) -> None:
+        marker = self.directory / VERSION_FILE
+        if marker.exists():
+            found = marker.read_text().strip()
+            if found != str(SCHEMA_VERSION):
+                raise StoreError(
+                    f"event store schema version {found}, this Reynard reads version {SCHEMA_VERSION}: "
+                    "re-ingest into a new data directory",
+                    where=str(self.directory),
+                )
+        elif self.writable:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            marker.write_text(f"{SCHEMA_VERSION}\n")
+
+    def days(self) -> list[date]:
+        return sorted(self._days)
+
+    def refresh(self) -> None:
+        """Open days created since the last look, and reload every reader to see new commits."""
+        if self.directory.is_dir():
+            for entry in self.directory.iterdir():
+                day = _parse_day(entry.name)
+                if day is not None and day not in self._days and (entry / "meta.json").exists():
+                    self._days[day] = _Day(entry, self.schema, create=False)
+        for handle in self._days.values():
+            handle.index.reload()
+
+    def _day_for_write(self, day: date) -> _Day:
+        handle = self._writers.get(day)
+        if handle is not None:
+            self._writers.move_to_end(day)
+            return handle
+        handle = self._days.get(day)
+        if handle is None:
+            handle = _Day(self.directory / day.isoformat(), self.schema, create=True)
+            self._days[day] = handle
+        if len(self._writers) >= MAX_OPEN_WRITERS:
+            _, oldest = self._writers.popitem(last=False)
+            self._close_writer(oldest)
+        handle.writer = handle.index.writer(heap_size=self.heap_bytes, num_threads=0)
+        self._writers[day] = handle
+        return handle
+
+    def _close_writer(self, handle: _Day) -> None:
+        if handle.writer is not None:
+            handle.writer.commit()
+            handle.writer.wait_merging_threads()
+            handle.writer = None
+            handle.pending.clear()
+            handle.index.reload()
+
+    # -- writing --------------------------------------------------------------------------------------
+    def write(self, events: Sequence[dict], *, commit: bool = False) -> WriteResult:
+        if not self.writable:
+            raise StoreError("this event store was opened read-only", where=str(self.directory))
+        result = WriteResult()
+        by_day: dict[date, list[dict]] = {}
+        for event in events:
+            by_day.setdefault(_day_of(event["utctimestamp"]), []).append(event)
+        for day, batch in by_day.items():
+            handle = self._day_for_write(day)
+            known = self._known_ids(handle, [e["id"] for e in batch])
+            writer = handle.writer
+            assert writer is not None
+            for event in batch:
+                event_id = event["id"]
+                if event_id in known:
+                    result.duplicates += 1
+                    continue
+                try:
+                    writer.add_json(to_document(event))
+                except (ValueError, TypeError, OverflowError) as e:
+                    result.failed.append((event, f"the event store refused it: {e}"))
+                    continue
+                known.add(event_id)
+                handle.pending.add(event_id)
+                result.stored += 1
+        if commit:
+            self.commit()
+        return result
+
+    def _known_ids(self, handle: _Day, ids: list[str]) -> set[str]:
+        """Ids among `ids` already stored (committed) or pending in this writer."""
+        known = handle.pending.intersection(ids)
+        if handle.searcher().num_docs:
+            query = tantivy.Query.term_set_query(self.schema, "id", ids)
+            searcher = handle.searcher()
+            hits = searcher.search(query, limit=len(ids)).hits
+            for _, address in hits:
+                known.add(searcher.doc(address).get_first("id"))
+        return known
+
+    def commit(self) -> None:
+        for handle in self._writers.values():
+            if handle.pending:
+                assert handle.writer is not None
+                handle.writer.commit()
+                handle.pending.clear()
+                handle.index.reload()
+
+    def delete_day(self, day: date) -> None:
+        handle = self._writers.pop(day, None)
+        if handle is not None:
+            self._close_writer(handle)
+        handle = self._days.pop(day, None)
+        path = self.directory / day.isoformat()
+        if path.exists():
+            shutil.rmtree(path)
+
+    def close(self) -> None:
+        for handle in list(self._writers.values()):
+            self._close_writer(handle)
+        self._writers.clear()
+        self._lock.release()
+
+    # -- reading --------------------------------------------------------------------------------------
+    def get(self, event_id: str) -> dict | None:
+        for day in sorted(self._days, reverse=True):
+            handle = self._days[day]
+            searcher = handle.searcher()
+            if not searcher.num_docs:
+                continue
+            hits = searcher.search(tantivy.Query.term_query(self.schema, "id", event_id), limit=1).hits
+            if hits:
+                return orjson.loads(searcher.doc(hits[0][1]).get_first("_doc"))
+        return None
+
+    def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
+        total = 0
+        for day in self._days_between(start, end):
+            searcher = self._days[day].searcher()
+            if searcher.num_docs:
+                total += searcher.search(self._time_query(start, end), limit=1, count=True).count
+        return total
+
+    def events(
+        self, start: datetime | None = None, end: datetime | None = None, limit: int = 100
+    ) -> Iterator[dict]:
+        remaining = limit
+        for day in reversed(self._days_between(start, end)):
+            if remaining <= 0:
+                return
+            searcher = self._days[day].searcher()
+            if not searcher.num_docs:
+                continue
+            hits = searcher.search(
+                self._time_query(start, end),
+                limit=remaining,
+                order_by_field="utctimestamp",
+                order=tantivy.Order.Desc,
+            ).hits
+            for _, address in hits:
+                yield orjson.loads(searcher.doc(address).get_first("_doc"))
+            remaining -= len(hits)
+
+    def disk_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file())
+
+    def _days_between(self, start: datetime | None, end: datetime | None) -> list[date]:
+        first = start.astimezone(UTC).date() if start else date.min
+        last = end.astimezone(UTC).date() if end else date.max
+        return [d for d in sorted(self._days) if first <= d <= last]
+
+    def _time_query(self, start: datetime | None, end: datetime | None) -> tantivy.Query:
+        if start is None and end is None:
+            return tantivy.Query.all_query()
+        return tantivy.Query.range_query(
+            self.schema,
+            "utctimestamp",
+            tantivy.FieldType.Date,
+            start.astimezone(UTC) if start else None,
+            end.astimezone(UTC) if end else None,
+            include_upper=end is None,
+        )
+
+
+def _parse_day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(name)
+    except ValueError:
+        return None
+
+
+def _day_of(utctimestamp: str) -> date:
+    # Finalized timestamps are ISO 8601 UTC, so the day is the first ten characters.
+    return date.fromisoformat(utctimestamp[:10])

@@ -1,0 +1,1 @@
+"""The HTTP server: MozDef-compatible ingest, the JSON API, and (later) the console."""

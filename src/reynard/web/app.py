@@ -1,0 +1,170 @@
+"""The FastAPI application: ingest (MozDef loginput compatible) and the event API.
+
+`create_app` takes everything it needs (settings, the writer service, the dead-letter store, the
+pipeline) so tests build it around a real store in a temporary folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from reynard import __version__
+from reynard.errors import InvalidEvent, ReynardError
+from reynard.events.event import finalize
+from reynard.events.timestamps import TimestampError, isoformat, parse_timestamp
+from reynard.ingest.deadletter import DeadLetterStore
+from reynard.ingest.pipeline import Pipeline
+from reynard.ingest.records import Rejected
+from reynard.ingest.runner import Ingestor
+from reynard.settings import Settings
+from reynard.store.base import WriteResult
+from reynard.store.service import WriterService
+from reynard.store.tantivy_store import TantivyEventStore
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+SHOWN_ERRORS = 20
+
+
+@dataclass
+class Services:
+    settings: Settings
+    writer: WriterService
+    reader: TantivyEventStore
+    dead_letters: DeadLetterStore
+    pipeline: Pipeline
+
+
+class _ServiceSink:
+    """An ingest sink on the writer service: each write returns once durable."""
+
+    def __init__(self, writer: WriterService):
+        self.writer = writer
+
+    def write(self, events: list[dict]) -> WriteResult:
+        return self.writer.write(list(events))
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(title="Reynard", version=__version__, summary="SIEM and incident response")
+
+    @app.exception_handler(ReynardError)
+    async def reynard_error(_: Request, error: ReynardError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=400)
+
+    @app.get("/status")
+    def status() -> dict:
+        """Liveness, as MozDef's loginput answered it."""
+        return {"status": "ok", "version": __version__}
+
+    async def _body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        if not body.strip():
+            raise HTTPException(400, "empty body: send one JSON event or NDJSON")
+        return body
+
+    def _ingest(body: bytes, origin: str) -> dict:
+        messages: list[str] = []
+
+        def note(message: str) -> None:
+            if len(messages) < SHOWN_ERRORS:
+                messages.append(message)
+
+        ingestor = Ingestor(
+            _ServiceSink(services.writer),
+            services.dead_letters,
+            services.pipeline,
+            on_reject=note,
+        )
+        summary = ingestor.ingest_bytes(body, origin)
+        return {**summary.as_dict(), "errors": messages}
+
+    @app.api_route("/events", methods=["POST", "PUT"])
+    @app.api_route("/events/", methods=["POST", "PUT"], include_in_schema=False)
+    async def post_events(request: Request) -> dict:
+        """One JSON event or NDJSON in bulk (MozDef loginput format, or any log Reynard can parse).
+
+        Answers once every accepted event is durable; rejected records are in the dead-letter store.
+        """
+        body = await _body(request)
+        client = request.client.host if request.client else "unknown"
+        return await run_in_threadpool(_ingest, body, f"http:{client}")
+
+    @app.post("/api/ingest/normalized", include_in_schema=False)
+    async def post_normalized(request: Request) -> dict:
+        """Finalized events from `reynard ingest` while this server holds the writer lock."""
+        body = await _body(request)
+        return await run_in_threadpool(_store_normalized, body)
+
+    def _store_normalized(body: bytes) -> dict:
+        events, failed = [], []
+        received = isoformat(datetime.now(UTC))
+        for number, line in enumerate(body.splitlines(), 1):
+            try:
+                event = orjson.loads(line)
+                events.append(finalize(event, received=received, keep_received=True))
+            except (orjson.JSONDecodeError, InvalidEvent) as e:
+                reason = f"line {number}: {e}"
+                services.dead_letters.add([Rejected("normalized", "http", number, reason, line)])
+                failed.append({"id": None, "reason": reason})
+        result = services.writer.write(events)
+        for event, reason in result.failed:
+            failed.append({"id": event["id"], "reason": reason})
+        return {"stored": result.stored, "duplicates": result.duplicates, "failed": failed}
+
+    @app.get("/api/events/{event_id}")
+    def get_event(event_id: str) -> Response:
+        services.reader.refresh()
+        event = services.reader.get(event_id)
+        if event is None:
+            raise HTTPException(404, f"no event with id {event_id}")
+        return Response(orjson.dumps(event), media_type="application/json")
+
+    @app.get("/api/events")
+    def list_events(
+        since: str | None = Query(None, description="ISO 8601 or epoch; inclusive"),
+        until: str | None = Query(None, description="ISO 8601 or epoch; exclusive"),
+        limit: int = Query(100, ge=1, le=10_000),
+    ) -> Response:
+        """The newest events in a time range (the query language comes with `/api/search`)."""
+        start, end = _moment(since, "since"), _moment(until, "until")
+        services.reader.refresh()
+        events = list(services.reader.events(start, end, limit=limit))
+        return Response(orjson.dumps({"events": events, "count": len(events)}), media_type="application/json")
+
+    @app.get("/api/stats")
+    def stats() -> dict:
+        services.reader.refresh()
+        days = services.reader.days()
+        return {
+            "events": services.reader.count(),
+            "days": [d.isoformat() for d in days],
+            "dead_letters": services.dead_letters.count(),
+        }
+
+    return app
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)[0]
+    except TimestampError as e:
+        raise HTTPException(400, f"{name}: {e}") from None
