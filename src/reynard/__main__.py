@@ -1,0 +1,3 @@
+from reynard.cli import main
+
+main()

@@ -1,0 +1,175 @@
+"""The server over real HTTP: MozDef loginput ingest, durable acknowledgments, the event API."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from reynard.store.tantivy_store import TantivyEventStore
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`reynard serve` in a child process, on loopback."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Server":
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reynard",
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(self.process.stderr.read().decode())
+            try:
+                if httpx.get(f"{self.url}/status", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path / "data").start()
+    yield s
+    s.stop()
+
+
+def mozdef_event(i: int, **extra) -> dict:
+    return {
+        "timestamp": "2026-11-27T10:00:00+00:00",
+        "hostname": "web-1",
+        "processname": "nginx",
+        "summary": f"request {i}",
+        "category": "weblog",
+        "details": {"sourceipaddress": "203.0.113.9", "n": i},
+        **extra,
+    }
+
+
+def test_post_one_mozdef_event_and_read_it_back(server):
+    response = httpx.post(f"{server.url}/events", json=mozdef_event(1))
+    assert response.status_code == 200
+    assert response.json()["stored"] == 1
+    listed = httpx.get(f"{server.url}/api/events", params={"limit": 10}).json()
+    assert listed["count"] == 1
+    event = listed["events"][0]
+    assert event["summary"] == "request 1" and event["hostname"] == "web-1"
+    assert event["utctimestamp"] == "2026-11-27T10:00:00.000000+00:00"
+    got = httpx.get(f"{server.url}/api/events/{event['id']}").json()
+    assert got == event
+    assert httpx.get(f"{server.url}/api/events/{'0' * 32}").status_code == 404
+
+
+def test_post_ndjson_in_bulk_with_one_bad_line(server):
+    lines = [orjson.dumps(mozdef_event(i)) for i in range(50)]
+    lines.insert(10, b"{not json")
+    response = httpx.post(f"{server.url}/events", content=b"\n".join(lines))
+    body = response.json()
+    assert response.status_code == 200
+    assert (body["read"], body["stored"], body["rejected"]) == (51, 50, 1)
+    assert "11" in body["errors"][0]  # the line number of the bad record
+    assert httpx.get(f"{server.url}/api/stats").json()["dead_letters"] == 1
+
+
+def test_posting_the_same_event_again_does_not_duplicate(server):
+    httpx.post(f"{server.url}/events", json=mozdef_event(1))
+    again = httpx.post(f"{server.url}/events", json=mozdef_event(1)).json()
+    assert (again["stored"], again["duplicates"]) == (0, 1)
+    assert httpx.get(f"{server.url}/api/stats").json()["events"] == 1
+
+
+def test_empty_and_oversized_bodies(server):
+    assert httpx.post(f"{server.url}/events", content=b"").status_code == 400
+    big = httpx.post(f"{server.url}/events", content=b"x", headers={"content-length": str(10**9)})
+    assert big.status_code in (400, 413)
+
+
+def test_the_server_binds_to_loopback_by_default(server):
+    out = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip("ss is not available")
+    listening = [line for line in out.stdout.splitlines() if f":{server.port} " in line]
+    assert listening and all("127.0.0.1" in line for line in listening)
+
+
+def test_kill_9_loses_no_acknowledged_event(tmp_path):
+    """Clients post while the server is killed with SIGKILL: every acknowledged event is stored."""
+    data = tmp_path / "data"
+    server = Server(data).start()
+    acknowledged: list[int] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(worker: int) -> None:
+        with httpx.Client(timeout=10) as http:
+            batch = 0
+            while not stop.is_set():
+                ids = [worker * 1_000_000 + batch * 100 + i for i in range(25)]
+                body = b"\n".join(orjson.dumps(mozdef_event(n)) for n in ids)
+                try:
+                    response = http.post(f"{server.url}/events", content=body)
+                except httpx.HTTPError:
+                    return
+                if response.status_code == 200 and response.json()["stored"] == len(ids):
+                    with lock:
+                        acknowledged.extend(ids)
+                batch += 1
+
+    threads = [threading.Thread(target=client, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(2.0)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(acknowledged) > 100, "the load never got going"
+
+    store = TantivyEventStore(data / "events", writable=True)  # the lock died with the process
+    try:
+        stored = {e["details"]["n"] for e in store.events(limit=10_000_000)}
+    finally:
+        store.close()
+    missing = set(acknowledged) - stored
+    assert not missing, f"{len(missing)} acknowledged events lost, e.g. {sorted(missing)[:5]}"

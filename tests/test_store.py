@@ -1,0 +1,136 @@
+"""The embedded event store: daily indices, dedup, readers in other processes, retention."""
+
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, date, datetime
+
+import pytest
+
+from reynard.errors import StoreError, WriterBusy
+from reynard.events.event import finalize, stable_id
+from reynard.store.tantivy_store import TantivyEventStore
+
+RECEIVED = "2026-11-28T10:00:00.000000+00:00"
+
+
+def make_events(n, day="2026-11-20", **details):
+    return [
+        finalize(
+            {
+                "id": stable_id("test", f"{day}-{i}"),
+                "utctimestamp": f"{day}T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                "summary": f"event {i}",
+                "source": "test",
+                "details": {"n": i, "sourceipaddress": f"10.0.0.{i % 250}", **details},
+            },
+            received=RECEIVED,
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = TantivyEventStore(tmp_path / "events", writable=True)
+    yield s
+    s.close()
+
+
+def test_events_go_to_the_index_of_their_utc_day(store):
+    store.write(make_events(5, "2026-11-20") + make_events(3, "2026-11-21"), commit=True)
+    assert store.days() == [date(2026, 11, 20), date(2026, 11, 21)]
+    assert (store.directory / "2026-11-20" / "meta.json").exists()
+    assert store.count() == 8
+    assert store.count(datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)) == 3
+
+
+def test_get_returns_the_event_exactly_as_written(store):
+    events = make_events(3)
+    store.write(events, commit=True)
+    assert store.get(events[1]["id"]) == events[1]
+    assert store.get("0" * 32) is None
+
+
+def test_the_same_event_twice_is_stored_once(store):
+    events = make_events(10)
+    first = store.write(events[:6])  # pending, not yet committed
+    second = store.write(events, commit=True)
+    third = store.write(events, commit=True)
+    assert (first.stored, second.stored, second.duplicates) == (6, 4, 6)
+    assert (third.stored, third.duplicates) == (0, 10)
+    assert store.count() == 10
+
+
+def test_events_newest_first_within_a_range(store):
+    store.write(make_events(100), commit=True)
+    newest = list(store.events(limit=3))
+    assert [e["details"]["n"] for e in newest] == [99, 98, 97]
+    window = list(
+        store.events(
+            datetime(2026, 11, 20, 10, 0, 10, tzinfo=UTC),
+            datetime(2026, 11, 20, 10, 0, 20, tzinfo=UTC),
+            limit=50,
+        )
+    )
+    assert sorted(e["details"]["n"] for e in window) == list(range(10, 20))
+
+
+def test_one_writer_at_a_time(store):
+    with pytest.raises(WriterBusy):
+        TantivyEventStore(store.directory, writable=True)
+
+
+def test_read_only_store_refuses_writes(store):
+    reader = TantivyEventStore(store.directory)
+    with pytest.raises(StoreError, match="read-only"):
+        reader.write(make_events(1))
+
+
+def test_a_reader_in_another_process_sees_commits(store, tmp_path):
+    store.write(make_events(7), commit=True)
+    script = textwrap.dedent(
+        f"""
+        from reynard.store.tantivy_store import TantivyEventStore
+        print(TantivyEventStore({str(store.directory)!r}).count())
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "7"
+
+
+def test_a_reader_sees_new_days_after_refresh(store):
+    reader = TantivyEventStore(store.directory)
+    assert reader.count() == 0
+    store.write(make_events(4, "2026-11-22"), commit=True)
+    assert reader.count() == 0
+    reader.refresh()
+    assert reader.count() == 4
+
+
+def test_retention_deletes_one_day(store):
+    store.write(make_events(5, "2026-11-20") + make_events(5, "2026-11-21"), commit=True)
+    store.delete_day(date(2026, 11, 20))
+    assert store.days() == [date(2026, 11, 21)]
+    assert not (store.directory / "2026-11-20").exists()
+    assert store.count() == 5
+
+
+def test_many_days_with_few_open_writers(store):
+    events = [e for d in range(1, 10) for e in make_events(3, f"2026-11-{d:02d}")]
+    result = store.write(events, commit=True)
+    assert result.stored == 27 and store.count() == 27 and len(store.days()) == 9
+
+
+def test_an_index_of_another_schema_version_is_refused(tmp_path):
+    (tmp_path / "events").mkdir()
+    (tmp_path / "events" / "schema-version").write_text("999\n")
+    with pytest.raises(StoreError, match="schema version 999"):
+        TantivyEventStore(tmp_path / "events")
+
+
+def test_an_unusable_address_does_not_break_the_batch(store):
+    events = make_events(3)
+    events[1]["details"]["sourceipaddress"] = "253.252.51.07"
+    result = store.write(events, commit=True)
+    assert result.stored == 3 and not result.failed
