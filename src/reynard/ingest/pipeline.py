@@ -42,6 +42,8 @@ class Pipeline:
                 continue
             if result is None:
                 return None
+            if result is not draft:  # a plugin that built a new dict keeps the record of who ran
+                result["plugins"] = ran
             draft = result
             ran.append(plugin.name)
         return draft
