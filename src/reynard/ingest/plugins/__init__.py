@@ -1,0 +1,44 @@
+"""The pipeline's plugins: key hygiene, per-source house fields, address checks, GeoIP.
+
+Every plugin class is built the same way, `cls(settings)`, so `PLUGINS[name](settings)` makes any of
+them. `default_plugins` is the set the ingest pipeline runs, in order:
+
+    lower_keys [4]   every key lowercase, no leading @                 all events
+    cloudtrail [10]  summary, verb, username, success; one type/leaf  source cloudtrail
+    guardduty [10]   summary, severity, resource ids, remote address  source guardduty
+    vpcflow [10]     summary, direction from internal_cidrs           source vpcflow
+    ipfixup [15]     address fields hold valid IPs only                events with an address field
+    geoip [20]       country, network owner (city) of public IPs      events with an address field
+"""
+
+from __future__ import annotations
+
+from reynard.ingest.pipeline import Plugin
+from reynard.ingest.plugins.cloudtrail import CloudTrail
+from reynard.ingest.plugins.geoip import GeoIP
+from reynard.ingest.plugins.guardduty import GuardDuty
+from reynard.ingest.plugins.ipfixup import IpFixup
+from reynard.ingest.plugins.lower_keys import LowerKeys
+from reynard.ingest.plugins.vpcflow import VpcFlow
+from reynard.settings import Settings
+
+PLUGINS: dict[str, type] = {
+    cls.name: cls for cls in (LowerKeys, CloudTrail, GuardDuty, VpcFlow, IpFixup, GeoIP)
+}
+
+
+def default_plugins(settings: Settings) -> list[Plugin]:
+    """The default plugin set, ordered by priority. Raises ConfigError for a bad GeoIP database."""
+    return sorted((cls(settings) for cls in PLUGINS.values()), key=lambda p: p.priority)
+
+
+__all__ = [
+    "PLUGINS",
+    "CloudTrail",
+    "GeoIP",
+    "GuardDuty",
+    "IpFixup",
+    "LowerKeys",
+    "VpcFlow",
+    "default_plugins",
+]
