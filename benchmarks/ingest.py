@@ -32,7 +32,7 @@ def generate(work: Path, n: int) -> dict[str, Path]:
     ct_dir = work / f"cloudtrail-{n}"
     syslog = work / f"syslog-{n}.log"
     start = END - timedelta(days=3)
-    if not (ct_dir / "done").exists():
+    if not (ct_dir / ".done").exists():
         shutil.rmtree(ct_dir, ignore_errors=True)
         ct_dir.mkdir()
         records = cloudtrail_records(n, start, END)
@@ -44,7 +44,7 @@ def generate(work: Path, n: int) -> dict[str, Path]:
             path = ct_dir / f"123456789012_CloudTrail_us-east-1_{part:06d}.json.gz"
             path.write_bytes(gzip.compress(orjson.dumps({"Records": chunk}), compresslevel=1))
             part += 1
-        (ct_dir / "done").touch()
+        (ct_dir / ".done").touch()
     if not syslog.exists():
         with syslog.open("w") as out:
             for line in syslog_lines(n, start, END):

@@ -7,7 +7,8 @@ import orjson
 from reynard.ingest.reader import open_bytes
 from reynard.ingest.records import Record, Rejected
 from reynard.ingest.sources.base import ReadOptions
-from reynard.ingest.sources.mozdef import MISSING_TIME_TAG, MozDef, is_ndjson
+from reynard.ingest.sources.common import is_ndjson
+from reynard.ingest.sources.mozdef import MISSING_TIME_TAG, MozDef
 
 SOURCE = MozDef()
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -45,8 +46,8 @@ def test_loginput_event_with_mozdef_aliases():
         "source": "auditd",
         "summary": "user bob logged in",
         "details": {
-            "username": "bob",
-            "nested": {"key": 1},
+            "UserName": "bob",  # nested keys: left to the lower_keys plugin
+            "Nested": {"Key": 1},
             "sourceport_int": 4242,
             "ratio_float": 0.5,
             "note": "x",

@@ -73,10 +73,14 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
 # -- ingest -----------------------------------------------------------------------------------------------
 @main.command()
 @click.argument("paths", nargs=-1)
-@click.option("--source", help="Parser to use instead of detecting it (cloudtrail, guardduty, vpcflow, syslog, mozdef).")
+@click.option(
+    "--source", help="Parser to use instead of detecting it (cloudtrail, guardduty, vpcflow, syslog, mozdef)."
+)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object.")
-@click.option("--keep-received", is_flag=True, help="Keep the events' own receivedtimestamp (MozDef exports).")
+@click.option(
+    "--keep-received", is_flag=True, help="Keep the events' own receivedtimestamp (MozDef exports)."
+)
 @click.option(
     "--reference-date",
     help="Resolve year-less syslog timestamps against this date (ISO 8601; default: now).",

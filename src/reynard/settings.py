@@ -42,6 +42,8 @@ class Settings:
     commit_every: int = 100_000
     writer_heap_bytes: int = 256_000_000
     max_record_bytes: int = 16 * 1024 * 1024
+    # Worker processes that parse large inputs while this process writes the store (0: one per spare core).
+    ingest_workers: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -54,6 +56,9 @@ class Settings:
 
     def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(c, strict=False) for c in self.internal_cidrs)
+
+    def workers(self) -> int:
+        return self.ingest_workers or max(1, min(4, (os.cpu_count() or 2) - 1))
 
     def with_overrides(self, **values: Any) -> Settings:
         return _checked(replace(self, **{k: v for k, v in values.items() if v is not None}))
@@ -82,7 +87,9 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
         if key in env:
             values[name] = env[key]
     extra = {k: v for k, v in values.items() if k not in known}
-    typed = {k: _cast(k, v, where=str(path) if path else "environment") for k, v in values.items() if k in known}
+    typed = {
+        k: _cast(k, v, where=str(path) if path else "environment") for k, v in values.items() if k in known
+    }
     return _checked(Settings(**typed, extra=extra))
 
 
@@ -92,7 +99,7 @@ def _cast(name: str, value: Any, where: str) -> Any:
             return Path(value)
         if name in ("geoip_mmdb", "geoip_asn_mmdb"):
             return Path(value) if value else None
-        if name in ("port", "commit_every", "writer_heap_bytes", "max_record_bytes"):
+        if name in ("port", "commit_every", "writer_heap_bytes", "max_record_bytes", "ingest_workers"):
             return int(value)
         if name == "commit_interval":
             return float(value)

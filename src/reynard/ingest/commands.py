@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 
 import click
 import orjson
 
 from reynard.errors import ReynardError, WriterBusy
-from reynard.ingest.deadletter import DeadLetterStore
+from reynard.ingest.deadletter import DeadLetter, DeadLetterStore
+from reynard.ingest.parallel import PARALLEL_MIN_BYTES, ingest_parallel, tune_gc
 from reynard.ingest.pipeline import Pipeline
 from reynard.ingest.plugins import default_plugins
 from reynard.ingest.records import Rejected
-from reynard.ingest.runner import SHOWN_REJECTIONS, Ingestor, IngestSummary
+from reynard.ingest.runner import SHOWN_REJECTIONS, Ingestor, IngestSummary, walk
 from reynard.ingest.sinks import EventSink, ServerSink, StoreSink, running_server
 from reynard.ingest.sources.base import ReadOptions
 from reynard.settings import Settings
@@ -71,7 +73,21 @@ def run_ingest(
     try:
         if replay:
             summary = _replay(sink, dead_letters, pipeline, options, source, replay_ids, note)
+        elif isinstance(sink, StoreSink) and (files := _parallel_files(paths, settings)) is not None:
+            summary = ingest_parallel(
+                files,
+                settings,
+                sink.store,
+                dead_letters,
+                workers=settings.workers(),
+                options=options,
+                source=source,
+                keep_received=keep_received,
+                on_reject=note,
+                on_progress=show if progress else None,
+            )
         else:
+            tune_gc()
             ingestor = Ingestor(
                 sink,
                 dead_letters,
@@ -93,6 +109,23 @@ def run_ingest(
     return summary
 
 
+def _parallel_files(paths: Sequence[str], settings: Settings) -> list[Path] | None:
+    """The files to ingest when they are worth worker processes; None to ingest in this process."""
+    if settings.workers() < 1 or "-" in paths:
+        return None
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(walk(path, lambda *_: None))
+        else:
+            files.append(path)
+    try:
+        size = sum(f.stat().st_size for f in files)
+    except OSError:
+        return None  # let the in-process path report the unreadable input
+    return files if size >= PARALLEL_MIN_BYTES else None
+
+
 class _Collected:
     """A dead-letter store that only remembers, for replays: the original row is updated instead."""
 
@@ -112,27 +145,34 @@ def _replay(
     options: ReadOptions,
     source: str | None,
     ids: Iterable[int] | None,
-    note: object,
+    note: Callable[[str], None],
 ) -> IngestSummary:
+    """Run dead letters through the parsers again; each input's records together and in their order, so
+    identical lines get back the occurrence keys (and so the event ids) they would have had."""
     total = IngestSummary()
-    for letter in list(dead_letters.list(ids)):
-        name = source or (letter.source if letter.source not in ("unknown", "normalized") else None)
-        if not letter.raw:
+    groups: dict[tuple[str, str], list[DeadLetter]] = {}
+    for letter in dead_letters.list(ids):
+        if letter.position == 0 or not letter.raw:
+            total.read += 1
             total.rejected += 1
-            note(f"dead letter {letter.id} ({letter.origin}): the whole input was rejected; ingest it again")  # type: ignore[operator]
+            note(f"dead letter {letter.id} ({letter.origin}): the whole input was rejected; ingest it again")
             continue
+        groups.setdefault((letter.origin, letter.source), []).append(letter)
+    for (origin, letter_source), letters in groups.items():
+        letters.sort(key=lambda letter: letter.position)
+        name = source or (letter_source if letter_source not in ("unknown", "normalized") else None)
         collected = _Collected()
         ingestor = Ingestor(sink, collected, pipeline, options=options, source=name)  # type: ignore[arg-type]
-        summary = ingestor.ingest_bytes(letter.raw, letter.origin)
-        for key in ("read", "stored", "duplicates", "dropped"):
+        summary = ingestor.ingest_bytes(b"\n".join(letter.raw for letter in letters), origin)
+        for key in ("read", "stored", "duplicates", "dropped", "rejected"):
             setattr(total, key, getattr(total, key) + getattr(summary, key))
-        if collected.items:
-            total.rejected += 1
-            reason = collected.items[0].reason
-            dead_letters.retried(letter.id, reason)
-            note(f"dead letter {letter.id} ({letter.origin}:{letter.position}): still rejected: {reason}")  # type: ignore[operator]
-        else:
-            dead_letters.resolve(letter.id)
+        still = {item.position: item.reason for item in collected.items}
+        for number, letter in enumerate(letters, 1):
+            if number in still:
+                dead_letters.retried(letter.id, still[number])
+                note(f"dead letter {letter.id} ({origin}:{letter.position}): still rejected: {still[number]}")
+            else:
+                dead_letters.resolve(letter.id)
     return total
 
 

@@ -23,6 +23,8 @@ import orjson
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 64 * 1024
 WHOLE_DOCUMENT_BYTES = 64 * 1024 * 1024
+# read1 returns what one decompression step gives, so a cut gzip loses nothing before the cut.
+READ_CHUNK = 64 * 1024
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
@@ -64,7 +66,9 @@ def open_input(path: str | Path) -> Input:
         origin = str(path)
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
     if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return Input(origin, io.BufferedReader(gzip.GzipFile(fileobj=buffered), 1 << 20), True)
+        # GzipFile is buffered itself; a BufferedReader around it would lose what was decompressed
+        # before a cut in the data (its read1 asks GzipFile for a whole buffer at once).
+        return Input(origin, gzip.GzipFile(fileobj=buffered), True)
     return Input(origin, buffered, False)
 
 
@@ -72,7 +76,7 @@ def open_bytes(data: bytes, origin: str) -> Input:
     """An in-memory input (HTTP bodies, dead-letter replays)."""
     stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
     if data[:2] == GZIP_MAGIC:
-        return Input(origin, io.BufferedReader(gzip.GzipFile(fileobj=stream)), True)
+        return Input(origin, gzip.GzipFile(fileobj=stream), True)
     return Input(origin, stream, False)
 
 
@@ -112,10 +116,21 @@ def iter_json_document(inp: Input, containers: tuple[str, ...] = ()) -> Iterator
     the array of records (`{"Records": [...]}`), or any other object (one record). Small documents are
     parsed whole; large ones stream through ijson.
     """
-    try:
-        data = inp.stream.read(WHOLE_DOCUMENT_BYTES + 1)
-    except (EOFError, OSError, zlib.error) as e:
-        raise InputError(describe(e, inp.compressed), 1) from None
+    chunks: list[bytes] = []
+    size = 0
+    while size <= WHOLE_DOCUMENT_BYTES:
+        try:
+            chunk = inp.stream.read1(READ_CHUNK)  # type: ignore[attr-defined]
+        except (EOFError, OSError, zlib.error) as e:
+            # Damaged input: keep the whole records before the damage, then report it.
+            salvaged = yield from _salvage(b"".join(chunks), containers)
+            reason = f"{describe(e, inp.compressed)}; the {salvaged} records before it were read"
+            raise InputError(reason, 0) from None
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    data = b"".join(chunks)
     if len(data) <= WHOLE_DOCUMENT_BYTES:
         try:
             doc = orjson.loads(data)
@@ -124,6 +139,22 @@ def iter_json_document(inp: Input, containers: tuple[str, ...] = ()) -> Iterator
         yield from _records_of(doc, containers)
         return
     yield from _stream_document(data, inp, containers)
+
+
+def _salvage(data: bytes, containers: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
+    """The complete records at the start of a cut document; returns how many there were."""
+    start = data.lstrip()[:1]
+    key = next((k for k in containers if f'"{k}"'.encode() in data[:HEAD_BYTES]), None)
+    path = "item" if start == b"[" else f"{key}.item" if key else None
+    count = 0
+    if path is None:
+        return count
+    try:
+        for count, item in enumerate(ijson.items(io.BytesIO(data), path, use_float=True), 1):
+            yield count, item
+    except (ijson.JSONError, ijson.IncompleteJSONError):
+        pass
+    return count
 
 
 def _records_of(doc: Any, containers: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
@@ -173,7 +204,7 @@ def _stream_document(prefix: bytes, inp: Input, containers: tuple[str, ...]) -> 
     stream = io.BufferedReader(_Chain(prefix, inp.stream), 1 << 20)
     number = 0
     try:
-        for number, item in enumerate(ijson.items(stream, path, use_float=True), 1):  # noqa: B007
+        for number, item in enumerate(ijson.items(stream, path, use_float=True), 1):
             yield number, item
     except (ijson.JSONError, ijson.IncompleteJSONError) as e:
         raise InputError(f"invalid JSON after record {number}: {e}", number + 1) from None

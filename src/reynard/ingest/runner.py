@@ -97,7 +97,7 @@ class Ingestor:
     def ingest_paths(self, paths: Iterable[str | Path]) -> IngestSummary:
         for path in paths:
             if str(path) != "-" and Path(path).is_dir():
-                for file in _walk(Path(path), self._reject_input):
+                for file in walk(Path(path), self._reject_input):
                     self._ingest_path(file)
             else:
                 self._ingest_path(path)
@@ -143,6 +143,7 @@ class Ingestor:
         try:
             self._consume(source.read(inp, self.options))
         except InputError as e:
+            self.summary.read += 1
             self._reject(Rejected(source.name, inp.origin, e.position, e.reason, b""))
 
     # -- records --------------------------------------------------------------------------------------
@@ -181,12 +182,9 @@ class Ingestor:
         result = self.sink.write(self._batch)
         self.summary.stored += result.stored
         self.summary.duplicates += result.duplicates
-        for event, reason in result.failed:
-            item = self._raws.get(event["id"])
-            if item is not None:
-                self._reject(Rejected(item.source, item.origin, item.position, reason, _raw(item)))
-            else:
-                self._reject(Rejected(event.get("source", "?"), "?", 0, reason, orjson.dumps(event)))
+        for event_id, reason in result.failed:
+            item = self._raws[event_id]
+            self._reject(Rejected(item.source, item.origin, item.position, reason, _raw(item)))
         self._batch.clear()
         self._raws.clear()
         self._flush_rejected()
@@ -207,6 +205,7 @@ class Ingestor:
             self.on_reject(rejected.message())
 
     def _reject_input(self, origin: str, reason: str, raw: bytes = b"") -> None:
+        self.summary.read += 1  # the input counts as one unit read, so read = stored + rejected + ...
         self._reject(Rejected(self.source.name if self.source else "unknown", origin, 0, reason, raw))
 
     def _progress(self, force: bool = False) -> None:
@@ -222,7 +221,7 @@ def _raw(item: Record) -> bytes:
     return item.raw or orjson.dumps(item.draft, default=str)
 
 
-def _walk(root: Path, on_error: Callable[[str, str], None]) -> Iterator[Path]:
+def walk(root: Path, on_error: Callable[[str, str], None]) -> Iterator[Path]:
     """Files under `root`, recursively and in name order; hidden files and folders are skipped."""
 
     def failed(error: OSError) -> None:

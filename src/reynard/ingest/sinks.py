@@ -33,7 +33,9 @@ class EventSink(Protocol):
 class StoreSink:
     """Writes to the store, committing every `commit_every` events or `commit_interval` seconds."""
 
-    def __init__(self, store: TantivyEventStore, *, commit_every: int = 100_000, commit_interval: float = 1.0):
+    def __init__(
+        self, store: TantivyEventStore, *, commit_every: int = 100_000, commit_interval: float = 1.0
+    ):
         self.store = store
         self.commit_every = commit_every
         self.commit_interval = commit_interval
@@ -77,9 +79,11 @@ class ServerSink:
         except httpx.HTTPError as e:
             raise StoreError(f"the Reynard server at {self.base_url} did not take the events: {e}") from None
         if response.status_code != 200:
-            raise StoreError(f"the Reynard server at {self.base_url} answered {response.status_code}: {response.text}")
+            raise StoreError(
+                f"the Reynard server at {self.base_url} answered {response.status_code}: {response.text}"
+            )
         data = response.json()
-        failed = [({"id": f["id"]}, f["reason"]) for f in data.get("failed", [])]
+        failed = [(f["id"], f["reason"]) for f in data.get("failed", []) if f["id"]]
         return WriteResult(stored=data["stored"], duplicates=data["duplicates"], failed=failed)
 
     def flush(self) -> None:

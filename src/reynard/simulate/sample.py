@@ -12,7 +12,7 @@ import gzip
 import random
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -160,7 +160,8 @@ def syslog_line(rng: random.Random, moment: datetime, host: str = "bastion") -> 
     elif roll < 0.7:
         message = f"Invalid user {user} from {attacker} port {port}"
     elif roll < 0.78:
-        message = f"Accepted publickey for ec2-user from 10.0.1.{rng.randrange(2, 250)} port {port} ssh2: RSA SHA256:x"
+        inside = f"10.0.1.{rng.randrange(2, 250)}"
+        message = f"Accepted publickey for ec2-user from {inside} port {port} ssh2: RSA SHA256:x"
     elif roll < 0.9:
         message = f"Disconnected from invalid user {user} {attacker} port {port} [preauth]"
     else:
@@ -277,7 +278,7 @@ def write_sample(folder: Path, *, count: int, end: datetime, hours: int = 24, se
     n_gd = max(count - n_ct - n_vpc - n_sys, 0)
     files = []
     # CloudTrail: S3 delivery files of up to 1,000 records, gzip, as AWS writes them.
-    records = sorted((_time(rng, start, end) for _ in range(n_ct)))
+    records = sorted(_time(rng, start, end) for _ in range(n_ct))
     for chunk in range(0, n_ct, 1000):
         path = folder / f"{ACCOUNT}_CloudTrail_us-east-1_{chunk // 1000:04d}.json.gz"
         body = {"Records": [cloudtrail_record(rng, t) for t in records[chunk : chunk + 1000]]}

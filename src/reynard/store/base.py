@@ -15,11 +15,12 @@ from typing import Protocol
 
 @dataclass
 class WriteResult:
-    """What a write did: events stored, events already present (same id), events the store refused."""
+    """What a write did: events stored, events already present (same id), and the ids the store refused
+    with the reason."""
 
     stored: int = 0
     duplicates: int = 0
-    failed: list[tuple[dict, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, other: WriteResult) -> None:
         self.stored += other.stored

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+from datetime import date
 from functools import lru_cache
+from typing import NamedTuple
 
 import orjson
 import tantivy
@@ -83,6 +85,19 @@ def _addresses(value: object) -> list[str]:
     if isinstance(value, list):
         return [v for v in value if isinstance(v, str) and valid_ip(v)]
     return []
+
+
+class Prepared(NamedTuple):
+    """A finalized event made ready for the index: built where the CPU is (an ingest worker)."""
+
+    id: str
+    day: date
+    document: str
+
+
+def prepare(event: dict) -> Prepared:
+    # Finalized timestamps are ISO 8601 UTC, so the day is the first ten characters.
+    return Prepared(event["id"], date.fromisoformat(event["utctimestamp"][:10]), to_document(event))
 
 
 def to_document(event: dict) -> str:

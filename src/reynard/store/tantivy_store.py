@@ -20,7 +20,7 @@ import tantivy
 from reynard.errors import StoreError
 from reynard.store.base import WriteResult
 from reynard.store.lock import WriterLock
-from reynard.store.schema import SCHEMA_VERSION, build_schema, to_document
+from reynard.store.schema import SCHEMA_VERSION, Prepared, build_schema, prepare
 
 MAX_OPEN_WRITERS = 3
 VERSION_FILE = "schema-version"
@@ -113,26 +113,29 @@ class TantivyEventStore:
 
     # -- writing --------------------------------------------------------------------------------------
     def write(self, events: Sequence[dict], *, commit: bool = False) -> WriteResult:
+        return self.write_prepared([prepare(e) for e in events], commit=commit)
+
+    def write_prepared(self, prepared: Sequence[Prepared], *, commit: bool = False) -> WriteResult:
+        """`write` for events already turned into documents (by `schema.prepare`, maybe elsewhere)."""
         if not self.writable:
             raise StoreError("this event store was opened read-only", where=str(self.directory))
         result = WriteResult()
-        by_day: dict[date, list[dict]] = {}
-        for event in events:
-            by_day.setdefault(_day_of(event["utctimestamp"]), []).append(event)
+        by_day: dict[date, list[Prepared]] = {}
+        for item in prepared:
+            by_day.setdefault(item.day, []).append(item)
         for day, batch in by_day.items():
             handle = self._day_for_write(day)
-            known = self._known_ids(handle, [e["id"] for e in batch])
+            known = self._known_ids(handle, [item.id for item in batch])
             writer = handle.writer
             assert writer is not None
-            for event in batch:
-                event_id = event["id"]
+            for event_id, _, document in batch:
                 if event_id in known:
                     result.duplicates += 1
                     continue
                 try:
-                    writer.add_json(to_document(event))
+                    writer.add_json(document)
                 except (ValueError, TypeError, OverflowError) as e:
-                    result.failed.append((event, f"the event store refused it: {e}"))
+                    result.failed.append((event_id, f"the event store refused it: {e}"))
                     continue
                 known.add(event_id)
                 handle.pending.add(event_id)
@@ -241,8 +244,3 @@ def _parse_day(name: str) -> date | None:
         return date.fromisoformat(name)
     except ValueError:
         return None
-
-
-def _day_of(utctimestamp: str) -> date:
-    # Finalized timestamps are ISO 8601 UTC, so the day is the first ten characters.
-    return date.fromisoformat(utctimestamp[:10])

@@ -124,8 +124,8 @@ def create_app(services: Services) -> FastAPI:
                 services.dead_letters.add([Rejected("normalized", "http", number, reason, line)])
                 failed.append({"id": None, "reason": reason})
         result = services.writer.write(events)
-        for event, reason in result.failed:
-            failed.append({"id": event["id"], "reason": reason})
+        for event_id, reason in result.failed:
+            failed.append({"id": event_id, "reason": reason})
         return {"stored": result.stored, "duplicates": result.duplicates, "failed": failed}
 
     @app.get("/api/events/{event_id}")

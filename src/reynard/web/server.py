@@ -35,7 +35,9 @@ def serve(settings: Settings, services: Services | None = None) -> None:
     services = services or build_services(settings)
     app = create_app(services)
     announce = settings.data_dir / SERVER_FILE
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+    )
     server = uvicorn.Server(config)
     _write_atomically(
         announce, orjson.dumps({"host": settings.host, "port": settings.port, "pid": os.getpid()})

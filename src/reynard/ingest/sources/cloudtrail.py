@@ -20,7 +20,7 @@ import orjson
 from reynard.ingest.reader import Input
 from reynard.ingest.records import Record, Rejected
 from reynard.ingest.sources.base import ReadOptions
-from reynard.ingest.sources.mozdef import json_head_score, json_records, kind, raw_of
+from reynard.ingest.sources.common import json_head_score, json_records, kind, raw_of
 
 CONTAINERS = ("Records",)
 

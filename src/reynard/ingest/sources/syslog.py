@@ -30,7 +30,8 @@ from reynard.events.event import SEVERITIES
 from reynard.ingest.reader import Input, iter_lines
 from reynard.ingest.records import Record, Rejected
 from reynard.ingest.sources.base import ReadOptions
-from reynard.ingest.sources.mozdef import BOM, MISSING_TIME_TAG, Occurrences, too_big
+from reynard.ingest.sources.common import BOM, Occurrences, too_big
+from reynard.ingest.sources.mozdef import MISSING_TIME_TAG
 
 INVALID_UTF8_TAG = "invalid-utf8"
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}  # noqa: SIM905

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from reynard.ingest.reader import Input, iter_lines
 from reynard.ingest.records import Record, Rejected
 from reynard.ingest.sources.base import ReadOptions
-from reynard.ingest.sources.mozdef import BOM, Occurrences, too_big
+from reynard.ingest.sources.common import BOM, Occurrences, too_big
 
 DEFAULT_FIELDS = (  # noqa: SIM905
     "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action "
