@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,6 @@ from reynard.ingest.plugins import default_plugins
 from reynard.ingest.plugins.guardduty import GuardDuty, severity_for
 from reynard.ingest.plugins.lower_keys import LowerKeys
 from reynard.settings import Settings
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def draft_of(finding: dict) -> dict:
@@ -63,9 +60,9 @@ ACCESS_KEY_FINDING = {
 }
 
 
-def test_the_real_port_probe_finding_end_to_end():
+def test_the_real_port_probe_finding_end_to_end(shared_data):
     # Netflix security_monkey test data (Apache-2.0): an EventBridge event whose `detail` is the finding.
-    event = json.loads((DATA / "guardduty" / "guardduty_portprobe_ssh_event.json").read_text())
+    event = json.loads((shared_data / "guardduty" / "guardduty_portprobe_ssh_event.json").read_text())
     draft = {
         "source": "guardduty",
         "summary": event["detail"]["title"],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,6 @@ from reynard.ingest.pipeline import Pipeline
 from reynard.ingest.plugins import default_plugins
 from reynard.ingest.plugins.ipfixup import IpFixup, parse_ip
 from reynard.settings import Settings
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def fix(details: dict) -> dict:
@@ -109,12 +106,12 @@ def test_parse_ip():
     assert parse_ip("example.com") is None
 
 
-def test_stratus_records_end_with_valid_addresses_only():
+def test_stratus_records_end_with_valid_addresses_only(shared_data):
     # DataDog/stratus-red-team detonation logs (Apache-2.0), anonymised with invalid IPs like 253.252.51.07.
     pipeline = Pipeline(default_plugins(Settings()))
     notes = 0
     records = 0
-    for path in sorted((DATA / "cloudtrail" / "stratus").glob("*.json")):
+    for path in sorted((shared_data / "cloudtrail" / "stratus").glob("*.json")):
         for record in json.loads(path.read_text()):
             records += 1
             draft = {"source": "cloudtrail", "summary": "x", "tags": [], "details": record}
