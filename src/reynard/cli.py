@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 from functools import wraps
 from pathlib import Path
@@ -166,7 +166,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path
     except WriterBusy:
         _fail(f"another Reynard process is writing to {settings.events_dir}; is a server already running?")
     click.echo(f"Reynard {__version__} on http://{settings.host}:{settings.port} (data: {settings.data_dir})")
-    run_server(settings, services)
+    try:
+        run_server(settings, services)
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        click.echo("stopped", err=True)
 
 
 @main.command()
@@ -214,14 +217,7 @@ def store_days(ctx: click.Context, data_dir: Path | None) -> None:
     reader = TantivyEventStore(_settings(ctx, data_dir=data_dir).events_dir)
     for day in reader.days():
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        click.echo(f"{day.isoformat()}  {reader.count(start, None) - _after(reader, day)}")
-
-
-def _after(reader: Any, day: date) -> int:
-    from datetime import timedelta
-
-    nxt = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-    return reader.count(nxt, None)
+        click.echo(f"{day.isoformat()}  {reader.count(start, start + timedelta(days=1))}")
 
 
 @store.command("drop")
