@@ -6,12 +6,11 @@ Real data: one EventBridge-wrapped finding from Netflix security_monkey's tests 
 import json
 
 import orjson
-import pytest
 
 from reynard.ingest.reader import open_bytes, open_input
 from reynard.ingest.records import Record, Rejected
 from reynard.ingest.sources.base import ReadOptions
-from reynard.ingest.sources.guardduty import GuardDuty, guardduty_severity
+from reynard.ingest.sources.guardduty import GuardDuty
 
 SOURCE = GuardDuty()
 
@@ -152,24 +151,3 @@ def test_not_findings_are_rejected_and_reading_goes_on():
         (5, "not a GuardDuty finding: a JSON number"),
     ]
     assert isinstance(got[-1], Record) and got[-1].position == 6
-
-
-@pytest.mark.parametrize(
-    ("score", "name"),
-    [
-        (0, "INFO"),
-        (1.0, "INFO"),
-        (3.9, "INFO"),
-        (4, "WARNING"),
-        (6.9, "WARNING"),
-        (7.0, "ERROR"),
-        (8.9, "ERROR"),
-        (9, "CRITICAL"),
-        (10, "CRITICAL"),
-        ("5.5", "WARNING"),
-        (None, "INFO"),
-        ("high", "INFO"),
-    ],
-)
-def test_guardduty_severity(score, name):
-    assert guardduty_severity(score) == name

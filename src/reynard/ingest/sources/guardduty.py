@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from reynard.ingest.plugins.guardduty import severity_for
 from reynard.ingest.reader import Input
 from reynard.ingest.records import Record, Rejected
 from reynard.ingest.sources.base import ReadOptions
@@ -22,21 +23,6 @@ from reynard.ingest.sources.common import json_head_score, json_records, kind, r
 
 CONTAINERS = ("findings",)
 DETAIL_TYPE = "GuardDuty Finding"
-
-
-def guardduty_severity(score: Any) -> str:
-    """RFC 5424 name for GuardDuty's 0-10 score: Low (<4) INFO, Medium WARNING, High ERROR, >=9 CRITICAL."""
-    try:
-        value = float(score)
-    except (TypeError, ValueError):
-        return "INFO"
-    if value < 4:
-        return "INFO"
-    if value < 7:
-        return "WARNING"
-    if value < 9:
-        return "ERROR"
-    return "CRITICAL"
 
 
 def _finding(value: Any) -> tuple[dict | None, dict | None, str]:
@@ -94,7 +80,7 @@ class GuardDuty:
                 "source": name,
                 "hostname": "guardduty.amazonaws.com",
                 "processname": name,
-                "severity": guardduty_severity(finding.get("severity")),
+                "severity": severity_for(finding.get("severity")) or "INFO",
                 "summary": finding.get("title") or f"GuardDuty finding {finding['type']}",
                 "tags": [],
                 "details": finding,
