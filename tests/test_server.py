@@ -4,6 +4,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -127,3 +128,42 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path):
         store.close()
     missing = set(acknowledged) - stored
     assert not missing, f"{len(missing)} acknowledged events lost, e.g. {sorted(missing)[:5]}"
+
+
+def test_a_reader_in_another_process_sees_acknowledged_events_at_once(server):
+    """The server commits before it answers: another process opening the store sees the events."""
+    lines = b"\n".join(orjson.dumps(mozdef_event(i)) for i in range(30))
+    assert httpx.post(f"{server.url}/events", content=lines).json()["stored"] == 30
+    script = (
+        "from reynard.store.tantivy_store import TantivyEventStore;"
+        f"print(TantivyEventStore({str(server.data_dir / 'events')!r}).count())"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "30"
+
+
+def test_ingest_while_serving_and_reading(server, tmp_path):
+    """`reynard ingest` into a served store, while a reader polls: the count only grows, to the total."""
+    log = tmp_path / "auth.log"
+    log.write_text(
+        "".join(
+            f"Nov 20 10:{i // 60:02d}:{i % 60:02d} host sshd[{i}]: Failed password for root from 203.0.113.9 "
+            f"port {1000 + i} ssh2\n"
+            for i in range(3000)
+        )
+    )
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "reynard", "ingest", "--data-dir", str(server.data_dir), str(log)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    reader = TantivyEventStore(server.data_dir / "events")
+    seen = []
+    while ingest.poll() is None:
+        reader.refresh()
+        seen.append(reader.count())
+        time.sleep(0.05)
+    assert ingest.returncode == 0, ingest.stdout.read()
+    reader.refresh()
+    assert reader.count() == 3000
+    assert seen == sorted(seen)

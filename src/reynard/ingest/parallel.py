@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import queue
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,7 @@ def ingest_parallel(
         process.start()
     summary = IngestSummary()
     uncommitted = 0
+    last_commit = time.monotonic()
     finished = 0
     try:
         while finished < workers:
@@ -138,9 +140,12 @@ def ingest_parallel(
                 summary.stored += result.stored
                 summary.duplicates += result.duplicates
                 uncommitted += result.stored
-                if uncommitted >= settings.commit_every:
-                    store.commit()
-                    uncommitted = 0
+                now = time.monotonic()
+                if uncommitted >= settings.commit_every or (
+                    uncommitted and now - last_commit >= settings.commit_interval
+                ):
+                    store.commit()  # readers in other processes see the events from here on
+                    uncommitted, last_commit = 0, now
                 if result.failed:
                     _refused(message[1], result, dead_letters, summary, on_reject)
                 if on_progress is not None:

@@ -22,7 +22,8 @@ from reynard.store.base import WriteResult
 from reynard.store.lock import WriterLock
 from reynard.store.schema import SCHEMA_VERSION, Prepared, build_schema, prepare
 
-MAX_OPEN_WRITERS = 3
+# Time-ordered input needs two (a day and the next); each open writer holds its indexing heap.
+MAX_OPEN_WRITERS = 2
 VERSION_FILE = "schema-version"
 
 
