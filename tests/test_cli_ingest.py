@@ -210,3 +210,28 @@ def test_ingest_hands_events_to_a_running_server(shared_data, tmp_path):
         assert httpx.get(f"{server.url}/api/stats").json()["events"] == 103
     finally:
         server.stop()
+
+
+def test_a_mozdef_export_keeps_its_receivedtimestamp_only_when_asked(tmp_path):
+    hit = {
+        "_index": "events-20190501",
+        "_id": "abc",
+        "_source": {
+            "utctimestamp": "2019-05-01T10:00:00+00:00",
+            "receivedtimestamp": "2019-05-01T10:00:02+00:00",
+            "summary": "login from 203.0.113.9",
+            "category": "authentication",
+            "source": "auth0",
+            "details": {"sourceipaddress": "203.0.113.9", "username": "alice"},
+        },
+    }
+    export = tmp_path / "export.ndjson"
+    export.write_bytes(orjson.dumps(hit) + b"\n")
+    kept, fresh = tmp_path / "kept", tmp_path / "fresh"
+    assert ingest(kept, "--keep-received", str(export)).exit_code == 0
+    assert ingest(fresh, str(export)).exit_code == 0
+    [with_own] = stored_events(kept)
+    [without] = stored_events(fresh)
+    assert with_own["receivedtimestamp"] == "2019-05-01T10:00:02.000000+00:00"
+    assert without["receivedtimestamp"] > "2026"
+    assert with_own["source"] == "auth0" and with_own["details"]["username"] == "alice"
