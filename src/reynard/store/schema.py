@@ -1,6 +1,8 @@
 """The tantivy schema for events, and how a finalized event becomes a tantivy document.
 
-Hot fields are schema fields: timestamps as dates, the keyword fields as raw-tokenized fast text (exact,
+Hot fields are schema fields: timestamps as integer microseconds since the epoch (tantivy's date
+fields keep only whole seconds in their index and fast columns, which would make sub-second windows
+and ordering inexact), the keyword fields as raw-tokenized fast text (exact,
 case-sensitive, aggregatable), `summary` tokenized with positions (token and phrase matches), the
 source and destination addresses as IP fields (so a CIDR is a range) plus `ip`, every address in the
 event, for "anything that touched this IP". The long tail of `details` is one raw-tokenized JSON fast
@@ -14,14 +16,14 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
 import orjson
 import tantivy
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 KEYWORD_FIELDS = (
     "category",
@@ -59,7 +61,7 @@ def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
     for name in DATE_FIELDS:
-        sb.add_date_field(name, indexed=True, fast=True)
+        sb.add_integer_field(name, indexed=True, fast=True)
     for name in KEYWORD_FIELDS:
         sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
     sb.add_text_field("summary", tokenizer_name="default", index_option="position")
@@ -100,13 +102,22 @@ def prepare(event: dict) -> Prepared:
     return Prepared(event["id"], date.fromisoformat(event["utctimestamp"][:10]), to_document(event))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(iso: str) -> int:
+    """Microseconds since the epoch of a finalized (ISO 8601 UTC) timestamp."""
+    return (datetime.fromisoformat(iso) - _EPOCH) // _MICROSECOND
+
+
 def to_document(event: dict) -> str:
     """The JSON text tantivy's `add_json` indexes for one finalized event."""
     details = event["details"]
     doc = {name: event[name] for name in KEYWORD_FIELDS}
     doc["id"] = event["id"]
-    doc["utctimestamp"] = event["utctimestamp"]
-    doc["receivedtimestamp"] = event["receivedtimestamp"]
+    doc["utctimestamp"] = micros(event["utctimestamp"])
+    doc["receivedtimestamp"] = micros(event["receivedtimestamp"])
     doc["summary"] = event["summary"]
     doc["details"] = details
     everywhere: list[str] = []

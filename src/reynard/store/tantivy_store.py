@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -21,6 +21,9 @@ from reynard.errors import StoreError
 from reynard.store.base import WriteResult
 from reynard.store.lock import WriterLock
 from reynard.store.schema import SCHEMA_VERSION, Prepared, build_schema, prepare
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 # Time-ordered input needs two (a day and the next); each open writer holds its indexing heap.
 MAX_OPEN_WRITERS = 2
@@ -233,11 +236,15 @@ class TantivyEventStore:
         return tantivy.Query.range_query(
             self.schema,
             "utctimestamp",
-            tantivy.FieldType.Date,
-            start.astimezone(UTC) if start else None,
-            end.astimezone(UTC) if end else None,
+            tantivy.FieldType.Integer,
+            to_micros(start) if start else None,
+            to_micros(end) if end else None,
             include_upper=end is None,
         )
+
+
+def to_micros(moment: datetime) -> int:
+    return (moment.astimezone(UTC) - EPOCH) // MICROSECOND
 
 
 def _parse_day(name: str) -> date | None:

@@ -1,0 +1,97 @@
+"""How values compare, defined once for every backend: term text, tokens, bounds."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Any
+
+from reynard.events.timestamps import TimestampError, parse_timestamp
+
+_TOKEN = re.compile(r"[^\W_]+")
+MAX_TOKEN_BYTES = 40  # tantivy's default tokenizer drops tokens of 40 bytes and more
+
+
+def term_text(value: Any) -> str | None:
+    """The text a scalar compares as: `True` -> "true", `22.0` -> "22", "x" -> "x"; None for others."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None
+
+
+def tokens(text: str) -> list[str]:
+    """`summary` tokens as tantivy's default tokenizer makes them: alphanumeric runs, lowercased."""
+    return [t for t in (m.lower() for m in _TOKEN.findall(text)) if len(t.encode()) < MAX_TOKEN_BYTES]
+
+
+def leaves(value: Any) -> list[Any]:
+    """The scalar values at a path: a list contributes its scalar elements (nested lists flattened)."""
+    if isinstance(value, list):
+        out: list[Any] = []
+        for item in value:
+            out.extend(leaves(item))
+        return out
+    if value is None or isinstance(value, dict):
+        return []
+    return [value]
+
+
+def as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value == value else None
+    return None
+
+
+def as_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP value as an address; IPv4-mapped IPv6 is taken as IPv4 (as the index stores IPv4)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def as_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_timestamp(value)[0]
+    except TimestampError:
+        return None
+
+
+def bound_kind(bound: Any) -> str:
+    """Which kind of range a bound asks for: "number", "ip" or "time" (ValueError for none of them)."""
+    if isinstance(bound, bool):
+        raise ValueError(f"not a range bound: {bound!r}")
+    if isinstance(bound, (int, float)):
+        return "number"
+    if isinstance(bound, datetime):
+        return "time"
+    if isinstance(bound, str):
+        try:
+            float(bound)
+            return "number"
+        except ValueError:
+            pass
+        if as_ip(bound) is not None:
+            return "ip"
+        if as_time(bound) is not None:
+            return "time"
+    raise ValueError(f"not a number, timestamp or IP address: {bound!r}")
