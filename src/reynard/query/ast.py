@@ -143,9 +143,22 @@ class MatchAll:
     pass
 
 
-Node = Union[
-    Term, Terms, Match, Phrase, Wildcard, Regex, Prefix, Suffix, Contains, Exists, Range, Cidr, Bool, MatchAll
-]
+Node = (
+    Term
+    | Terms
+    | Match
+    | Phrase
+    | Wildcard
+    | Regex
+    | Prefix
+    | Suffix
+    | Contains
+    | Exists
+    | Range
+    | Cidr
+    | Bool
+    | MatchAll
+)
 
 
 # -- requests -------------------------------------------------------------------------------------------
