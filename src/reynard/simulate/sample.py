@@ -9,6 +9,7 @@ made public, one role session used from two addresses, and a GuardDuty crypto-mi
 from __future__ import annotations
 
 import gzip
+import hashlib
 import random
 import uuid
 from collections.abc import Iterator
@@ -45,6 +46,11 @@ _NAMES = [c for c in API_CALLS for _ in range(c[2])]
 SSH_USERS = ("root", "admin", "ubuntu", "ec2-user", "test", "oracle", "postgres", "git")
 
 
+def _stable(text: str) -> int:
+    """A number that depends only on `text` (Python's hash() changes between runs)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
 def _time(rng: random.Random, start: datetime, end: datetime) -> datetime:
     return start + (end - start) * rng.random()
 
@@ -58,15 +64,14 @@ def cloudtrail_record(rng: random.Random, moment: datetime) -> dict:
     region = rng.choice(REGIONS)
     if rng.random() < 0.5:
         role = rng.choice(ROLES)
-        session = (
-            f"i-{rng.getrandbits(60):015x}" if role.startswith("prod") else f"session-{rng.randrange(50)}"
-        )
+        number = rng.randrange(40)  # sessions are reused: each has one temporary key and one address
+        session = f"i-{number:017x}" if role.startswith("prod") else f"session-{number}"
         identity = {
             "type": "AssumedRole",
             "principalId": f"AROA{rng.getrandbits(64):016X}:{session}",
             "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}",
             "accountId": ACCOUNT,
-            "accessKeyId": f"ASIA{rng.getrandbits(64):016X}",
+            "accessKeyId": f"ASIA{_stable(role + session):016X}",
             "sessionContext": {
                 "sessionIssuer": {
                     "type": "Role",
@@ -81,7 +86,10 @@ def cloudtrail_record(rng: random.Random, moment: datetime) -> dict:
                 },
             },
         }
-        source_ip = f"10.0.{rng.randrange(8)}.{rng.randrange(2, 250)}"
+        home = _stable(role + session)
+        source_ip = f"10.0.{home % 8}.{2 + home % 240}"
+        if number == 7 and rng.random() < 0.3:  # one session's credentials also used from outside
+            source_ip = "185.220.101.4"
     else:
         user = rng.choice(USERS)
         identity = {
@@ -89,10 +97,12 @@ def cloudtrail_record(rng: random.Random, moment: datetime) -> dict:
             "principalId": f"AIDA{rng.getrandbits(64):016X}",
             "arn": f"arn:aws:iam::{ACCOUNT}:user/{user}",
             "accountId": ACCOUNT,
-            "accessKeyId": f"AKIA{rng.getrandbits(64):016X}",
+            "accessKeyId": f"AKIA{_stable(user):016X}",
             "userName": user,
         }
-        source_ip = rng.choice(PUBLIC_IPS) if rng.random() < 0.7 else "AWS Internal"
+        # Each user works from home; now and then from elsewhere (two addresses for one key).
+        home = PUBLIC_IPS[_stable(user) % len(PUBLIC_IPS)]
+        source_ip = home if rng.random() < 0.9 else rng.choice((*PUBLIC_IPS, "AWS Internal"))
     request: dict | None = None
     response: dict | None = None
     if name == "DescribeInstances":

@@ -13,14 +13,19 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import tantivy
 
 from reynard.errors import StoreError
+from reynard.query import ast
 from reynard.store.base import WriteResult
 from reynard.store.lock import WriterLock
 from reynard.store.schema import SCHEMA_VERSION, Prepared, build_schema, prepare
+
+if TYPE_CHECKING:
+    from reynard.store.search import SearchResult
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -221,6 +226,28 @@ class TantivyEventStore:
             for _, address in hits:
                 yield orjson.loads(searcher.doc(address).get_first("_doc"))
             remaining -= len(hits)
+
+    def search(self, request: ast.Search) -> SearchResult:
+        """Events matching a query (store/search.py has the how)."""
+        from reynard.store.search import run_search
+
+        return run_search(self, request)
+
+    def stream(self, request: ast.Search) -> Iterator[dict]:
+        """Every event matching a query, newest first, without holding them (for NDJSON output)."""
+        from reynard.store.search import iter_matches
+
+        return iter_matches(self, request)
+
+    def count_matching(self, query: ast.Node, window: ast.TimeWindow | None = None) -> int:
+        from reynard.store.search import run_count
+
+        return run_count(self, query, window or ast.TimeWindow())
+
+    def aggregate(self, request: ast.Aggregate) -> dict:
+        from reynard.store.search import run_aggregate
+
+        return run_aggregate(self, request)
 
     def disk_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file())

@@ -26,6 +26,7 @@ from reynard.settings import Settings
 from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
 from reynard.store.tantivy_store import TantivyEventStore
+from reynard.web.search import search_router
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 SHOWN_ERRORS = 20
@@ -62,6 +63,8 @@ def create_app(services: Services) -> FastAPI:
     @app.exception_handler(ReynardError)
     async def reynard_error(_: Request, error: ReynardError) -> JSONResponse:
         return JSONResponse({"error": str(error)}, status_code=400)
+
+    app.include_router(search_router(services.reader))
 
     @app.get("/status")
     def status() -> dict:

@@ -1,0 +1,545 @@
+"""The in-memory predicate: the reference meaning of a query, and the engine of streaming detection.
+
+`compile_predicate(node)` walks the AST once and returns a closure `event -> bool`. All the work that
+does not depend on the event (regex compilation, tokenizing the query, parsing bounds and networks) is
+done there, so the per-event cost is a field lookup and a few comparisons. Every backend compiler is
+tested against this module: where the store and the predicate disagree, the store is wrong.
+
+Decisions where the AST docstring leaves room (docs/query.md should say the same):
+
+- `Term`/`Terms` on `summary` are token matches like `Match(operator="or")`: a value that tokenizes into
+  several tokens matches when any of them is a summary token (MozDef's TermMatch is an ES `match`).
+  `case_insensitive` changes nothing there, tokens are lowercase already. A value with no tokens
+  ("!!!") matches nothing, as ES's `match` does with `zero_terms_query: none`.
+- `Match` and `Phrase` with no tokens match nothing.
+- `Wildcard`, `Regex`, `Prefix`, `Suffix` and `Contains` match the *whole value* on every field,
+  `summary` included (only Term, Match and Phrase are token-based): a Sigma `summary|contains:
+  "Failed password"` means a substring of the line, which no single token could hold.
+- `Wildcard` has no escapes: every character other than `*` and `?` is literal. `case_insensitive`
+  casefolds pattern and value, so `?` stands for one character of the casefolded value.
+- `Regex`: Python `re` has no timeout, so a pattern over 1,000 characters or with a large repeat inside
+  a large repeat (`(a+)+`, `(\\w+\\s?)*`; "large" is more than 10 or unbounded) is refused with
+  `QueryError`. Bounded outer repeats such as `(\\d{1,3}\\.){3}` are fine.
+- `Exists`: at least one non-null scalar at or under the path. An empty list, a list of nulls and an
+  empty object do not exist (an index has nothing to find for them).
+- `Range` with no bound, with bounds of different kinds, or IPv4 and IPv6 bounds together is a
+  `QueryError`. Bounds combine with AND, so an inverted range matches nothing.
+- `Bool` with a negative `minimum_should_match` is a `QueryError`; more than the number of `should`
+  clauses matches nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import operator
+import re
+import re._constants as sre_constants
+import re._parser as sre_parser
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from reynard.events.timestamps import TimestampError, parse_timestamp
+from reynard.query.ast import (
+    Bool,
+    Cidr,
+    Contains,
+    Exists,
+    Match,
+    MatchAll,
+    Node,
+    Phrase,
+    Prefix,
+    Range,
+    Regex,
+    Suffix,
+    Term,
+    Terms,
+    Wildcard,
+)
+from reynard.query.errors import QueryError
+from reynard.query.values import as_ip, as_number, as_time, bound_kind, leaves, term_text, tokens
+
+Predicate = Callable[[dict], bool]
+
+SUMMARY = "summary"
+MAX_REGEX = 1_000
+LARGE_REPEAT = 10  # a repeat of more than this many (or unbounded) counts as "large" for the runaway check
+
+_SCALARS = (str, int, float, bool)
+
+
+# -- field lookup ---------------------------------------------------------------------------------------
+def _flatten(items: list) -> Iterable[Any]:
+    for item in items:
+        if isinstance(item, list):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def _reach(doc: Any, parts: tuple[str, ...]) -> list[Any]:
+    """Every value (scalar, list or dict) at `parts` under `doc`; lists on the way fan out."""
+    current = [doc]
+    for part in parts:
+        found = []
+        for value in current:
+            if isinstance(value, dict):
+                if part in value:
+                    found.append(value[part])
+            elif isinstance(value, list):
+                found.extend(
+                    item[part] for item in _flatten(value) if isinstance(item, dict) and part in item
+                )
+        if not found:
+            return []
+        current = found
+    return current
+
+
+def _reacher(path: str) -> Callable[[dict], list[Any]]:
+    """A compiled `_reach` for one path, with a fast walk for the usual case of dicts all the way."""
+    parts = tuple(path.split("."))
+
+    def reach(event: dict) -> list[Any]:
+        value: Any = event
+        for i, part in enumerate(parts):
+            if type(value) is dict:
+                value = value.get(part)
+                if value is None:
+                    return []
+            elif isinstance(value, list):
+                return _reach(value, parts[i:])
+            else:
+                return []
+        return [value]
+
+    return reach
+
+
+def _leaf_getter(path: str) -> Callable[[dict], list[Any]]:
+    """A compiled `values_at` for one path."""
+    reach = _reacher(path)
+
+    def get(event: dict) -> list[Any]:
+        found = reach(event)
+        if len(found) == 1 and type(found[0]) in _SCALARS:
+            return found
+        out: list[Any] = []
+        for value in found:
+            out.extend(leaves(value))
+        return out
+
+    return get
+
+
+def values_at(event: dict, path: str) -> list[Any]:
+    """The scalar leaves at a dotted path: `values_at(e, "details.tags")` -> ["a", "b"]; [] when absent.
+
+    Like `reynard.events.fields.get_path`, but a list anywhere on the way contributes all its elements,
+    so "any element matches" is a loop over this list.
+    """
+    return _leaf_getter(path)(event)
+
+
+def _has_value(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_has_value(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_value(item) for item in value.values())
+    return value is not None
+
+
+# -- summary tokens -------------------------------------------------------------------------------------
+# One entry: a Bool with several summary clauses tokenizes the summary once. Keyed on the string object
+# itself (held by the cache, so its identity cannot be reused); one tuple assignment, so thread-safe.
+_token_cache: tuple[str | None, list[str]] = (None, [])
+
+
+def _tokens_of(text: str) -> list[str]:
+    global _token_cache
+    cached = _token_cache
+    if cached[0] is text:
+        return cached[1]
+    found = tokens(text)
+    _token_cache = (text, found)
+    return found
+
+
+def _summary_token_lists(event: dict) -> list[list[str]]:
+    """The token list of each summary value (normally exactly one)."""
+    value = event.get(SUMMARY)
+    if type(value) is str:
+        return [_tokens_of(value)]
+    out = []
+    for leaf in leaves(value):
+        text = term_text(leaf)
+        if text is not None:
+            out.append(_tokens_of(text))
+    return out
+
+
+# -- compiler -------------------------------------------------------------------------------------------
+def _never(event: dict) -> bool:
+    return False
+
+
+def _always(event: dict) -> bool:
+    return True
+
+
+def _text(value: Any, field: str) -> str:
+    text = term_text(value)
+    if text is None:
+        raise QueryError(f"{field}: {value!r} is not a string, number or boolean")
+    return text
+
+
+def compile_predicate(node: Node) -> Predicate:
+    """The closure that tells whether an event matches `node`; QueryError for an invalid query."""
+    match node:
+        case MatchAll():
+            return _always
+        case Bool():
+            return _compile_bool(node)
+        case Term(field=field, value=value, case_insensitive=ci):
+            return _compile_terms(field, (value,), ci)
+        case Terms(field=field, values=values, case_insensitive=ci):
+            return _compile_terms(field, tuple(values), ci)
+        case Match(field=field, text=text, operator=op):
+            if op not in ("or", "and"):
+                raise QueryError(f"{field}: match operator must be 'or' or 'and', not {op!r}")
+            if field == SUMMARY:
+                return _compile_summary_match(text, op)
+            return _compile_terms(field, (text,), False)
+        case Phrase(field=field, text=text):
+            if field == SUMMARY:
+                return _compile_summary_phrase(text)
+            return _compile_terms(field, (text,), False)
+        case Wildcard(field=field, pattern=pattern, case_insensitive=ci):
+            return _compile_text_test(field, _wildcard_matcher(_text(pattern, field), ci), ci)
+        case Regex():
+            compiled = compile_regex(node.pattern, node.case_insensitive, node.multiline, node.dotall)
+            fullmatch = compiled.fullmatch
+            return _compile_text_test(node.field, lambda text: fullmatch(text) is not None, False)
+        case Prefix(field=field, value=value, case_insensitive=ci):
+            wanted = _fold(_text(value, field), ci)
+            return _compile_text_test(field, lambda text: text.startswith(wanted), ci)
+        case Suffix(field=field, value=value, case_insensitive=ci):
+            wanted = _fold(_text(value, field), ci)
+            return _compile_text_test(field, lambda text: text.endswith(wanted), ci)
+        case Contains(field=field, value=value, case_insensitive=ci):
+            wanted = _fold(_text(value, field), ci)
+            return _compile_text_test(field, lambda text: wanted in text, ci)
+        case Exists(field=field):
+            reach = _reacher(field)
+            return lambda event: any(_has_value(value) for value in reach(event))
+        case Range():
+            return _compile_range(node)
+        case Cidr(field=field, network=network):
+            return _compile_cidr(field, network)
+        case _:
+            raise TypeError(f"not a query node: {node!r}")
+
+
+def matches(node: Node, event: dict) -> bool:
+    """One-off check; compile once with `compile_predicate` when testing many events."""
+    return compile_predicate(node)(event)
+
+
+def _fold(text: str, ci: bool) -> str:
+    return text.casefold() if ci else text
+
+
+def _compile_bool(node: Bool) -> Predicate:
+    must = [compile_predicate(child) for child in node.must]
+    should = [compile_predicate(child) for child in node.should]
+    must_not = [compile_predicate(child) for child in node.must_not]
+    required = node.required_should()
+    if required < 0:
+        raise QueryError(f"minimum_should_match must not be negative: {required}")
+    if required > len(should):
+        return _never
+
+    def check(event: dict) -> bool:
+        for test in must:
+            if not test(event):
+                return False
+        for test in must_not:
+            if test(event):
+                return False
+        if not required:
+            return True
+        count = 0
+        for test in should:
+            if test(event):
+                count += 1
+                if count >= required:
+                    return True
+        return False
+
+    return check
+
+
+def _compile_terms(field: str, values: tuple[Any, ...], ci: bool) -> Predicate:
+    texts = [_text(value, field) for value in values]
+    if field == SUMMARY:
+        wanted = frozenset(token for text in texts for token in tokens(text))
+        if not wanted:
+            return _never
+
+        def any_token(event: dict) -> bool:
+            return any(not wanted.isdisjoint(found) for found in _summary_token_lists(event))
+
+        return any_token
+
+    get = _leaf_getter(field)
+    if ci:
+        folded = frozenset(text.casefold() for text in texts)
+
+        def equal_folded(event: dict) -> bool:
+            for leaf in get(event):
+                text = term_text(leaf)
+                if text is not None and text.casefold() in folded:
+                    return True
+            return False
+
+        return equal_folded
+
+    exact = frozenset(texts)
+
+    def equal(event: dict) -> bool:
+        return any((leaf if type(leaf) is str else term_text(leaf)) in exact for leaf in get(event))
+
+    return equal
+
+
+def _compile_summary_match(text: str, op: str) -> Predicate:
+    wanted = frozenset(tokens(text))
+    if not wanted:
+        return _never
+    if op == "or":
+        return _compile_terms(SUMMARY, (text,), False)
+
+    def all_tokens(event: dict) -> bool:
+        found: set[str] = set()
+        for token_list in _summary_token_lists(event):
+            found.update(token_list)
+        return wanted <= found
+
+    return all_tokens
+
+
+def _compile_summary_phrase(text: str) -> Predicate:
+    wanted = tokens(text)
+    if not wanted:
+        return _never
+    first, size = wanted[0], len(wanted)
+
+    def phrase(event: dict) -> bool:
+        for found in _summary_token_lists(event):
+            for i in range(len(found) - size + 1):
+                if found[i] == first and found[i : i + size] == wanted:
+                    return True
+        return False
+
+    return phrase
+
+
+def _compile_text_test(field: str, test: Callable[[str], bool], ci: bool) -> Predicate:
+    """Any leaf whose term text (casefolded when `ci`) passes `test`."""
+    get = _leaf_getter(field)
+
+    def check(event: dict) -> bool:
+        for leaf in get(event):
+            text = leaf if type(leaf) is str else term_text(leaf)
+            if text is not None and test(text.casefold() if ci else text):
+                return True
+        return False
+
+    return check
+
+
+# -- wildcard and regex ---------------------------------------------------------------------------------
+def wildcard_to_regex(pattern: str) -> str:
+    """The anchored-by-fullmatch regex of a wildcard pattern (`*` any run, `?` one character), for
+    backends that take regexes; use with DOTALL so `*` spans newlines."""
+    out = []
+    for part in re.split(r"(\*+|\?)", pattern):
+        if part == "?":
+            out.append(".")
+        elif part.startswith("*"):
+            out.append(".*")
+        else:
+            out.append(re.escape(part))
+    return "".join(out)
+
+
+def _wildcard_matcher(pattern: str, ci: bool) -> Callable[[str], bool]:
+    """A wildcard test that cannot backtrack badly: the pattern is cut at `*` into fixed-length
+    segments (literals and `?`), the first anchored at the start, the last at the end, the middle ones
+    found leftmost in order, which is exact because every segment has a fixed length. A regex `.*a.*a.*…`
+    would take polynomial time on a long summary."""
+    pattern = _fold(pattern, ci)
+    segments = [
+        re.compile("".join("." if ch == "?" else re.escape(ch) for ch in seg), re.DOTALL)
+        for seg in pattern.split("*")
+    ]
+    lengths = [len(seg) for seg in pattern.split("*")]
+    if len(segments) == 1:
+        only = segments[0].fullmatch
+        return lambda text: only(text) is not None
+    head, tail = segments[0], segments[-1]
+    head_len, tail_len = lengths[0], lengths[-1]
+    middles = [seg for seg, size in zip(segments[1:-1], lengths[1:-1], strict=True) if size]
+
+    def test(text: str) -> bool:
+        end = len(text) - tail_len
+        if end < head_len or not head.match(text) or not tail.match(text, end):
+            return False
+        pos = head_len
+        for seg in middles:
+            found = seg.search(text, pos, end)
+            if found is None:
+                return False
+            pos = found.end()
+        return True
+
+    return test
+
+
+def compile_regex(
+    pattern: str, case_insensitive: bool = False, multiline: bool = False, dotall: bool = False
+) -> re.Pattern[str]:
+    """A query regex compiled once, or QueryError when it is invalid or could run away."""
+    if not isinstance(pattern, str):
+        raise QueryError(f"regex must be a string, not {pattern!r}")
+    if len(pattern) > MAX_REGEX:
+        raise QueryError(f"regex is {len(pattern)} characters, more than {MAX_REGEX}")
+    flags = (
+        (re.IGNORECASE if case_insensitive else 0)
+        | (re.MULTILINE if multiline else 0)
+        | (re.DOTALL if dotall else 0)
+    )
+    try:
+        compiled = re.compile(pattern, flags)
+        parsed = sre_parser.parse(pattern, flags)
+    except (re.error, OverflowError, RecursionError) as e:
+        raise QueryError(f"invalid regex {pattern!r}: {e}") from None
+    if _nested_large_repeat(parsed, inside_large=False):
+        raise QueryError(
+            f"regex could run away: {pattern!r} repeats a group that itself repeats without a small bound"
+            f" (like (a+)+); bound the outer repeat, e.g. {{1,10}}"
+        )
+    return compiled
+
+
+_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
+
+
+def _subpatterns(arg: Any) -> Iterable[Any]:
+    if isinstance(arg, sre_parser.SubPattern):
+        yield arg
+    elif isinstance(arg, (tuple, list)):
+        for item in arg:
+            yield from _subpatterns(item)
+
+
+def _nested_large_repeat(parsed: Any, inside_large: bool) -> bool:
+    """Whether a large greedy or lazy repeat sits inside another: star height 2, the classic shape of
+    exponential backtracking."""
+    for op, arg in parsed:
+        if op in _REPEATS:
+            _low, high, body = arg
+            large = high is sre_constants.MAXREPEAT or high > LARGE_REPEAT
+            if large and inside_large:
+                return True
+            if _nested_large_repeat(body, inside_large or large):
+                return True
+        else:  # possessive repeats do not backtrack, so they are not "large"; their bodies still count
+            for sub in _subpatterns(arg):
+                if _nested_large_repeat(sub, inside_large):
+                    return True
+    return False
+
+
+# -- ranges and networks --------------------------------------------------------------------------------
+_OPS = (("gte", operator.ge), ("gt", operator.gt), ("lte", operator.le), ("lt", operator.lt))
+
+
+def _time_bound(bound: Any) -> datetime:
+    try:
+        return parse_timestamp(bound)[0]
+    except TimestampError as e:
+        raise QueryError(f"range bound {bound!r}: {e}") from None
+
+
+def _compile_range(node: Range) -> Predicate:
+    given = [(name, op, getattr(node, name)) for name, op in _OPS if getattr(node, name) is not None]
+    if not given:
+        raise QueryError(f"{node.field}: range has no bound")
+    kinds = set()
+    for name, _op, bound in given:
+        try:
+            kinds.add(bound_kind(bound))
+        except ValueError as e:
+            raise QueryError(f"{node.field}: range {name}: {e}") from None
+    if len(kinds) > 1:
+        raise QueryError(f"{node.field}: range bounds of different kinds ({', '.join(sorted(kinds))})")
+    kind = kinds.pop()
+    convert: Callable[[Any], Any]
+    extract: Callable[[Any], Any]
+    if kind == "number":
+        convert, extract = float, as_number
+    elif kind == "ip":
+        convert, extract = as_ip, as_ip
+    else:
+        convert, extract = _time_bound, as_time
+    checks = [(op, convert(bound)) for _name, op, bound in given]
+    get = _leaf_getter(node.field)
+
+    if kind == "ip":
+        versions = {bound.version for _op, bound in checks}
+        if len(versions) > 1:
+            raise QueryError(f"{node.field}: range mixes IPv4 and IPv6 bounds")
+        version = versions.pop()
+
+        def in_ip_range(event: dict) -> bool:
+            for leaf in get(event):
+                address = as_ip(leaf)
+                if (
+                    address is not None
+                    and address.version == version
+                    and all(op(address, bound) for op, bound in checks)
+                ):
+                    return True
+            return False
+
+        return in_ip_range
+
+    def in_range(event: dict) -> bool:
+        for leaf in get(event):
+            value = extract(leaf)
+            if value is not None and all(op(value, bound) for op, bound in checks):
+                return True
+        return False
+
+    return in_range
+
+
+def _compile_cidr(field: str, network: str) -> Predicate:
+    try:
+        net = ipaddress.ip_network(network, strict=False)
+    except (ValueError, TypeError) as e:
+        raise QueryError(f"{field}: not a network: {network!r} ({e})") from None
+    version, low, high = net.version, int(net.network_address), int(net.broadcast_address)
+    get = _leaf_getter(field)
+
+    def inside(event: dict) -> bool:
+        for leaf in get(event):
+            address = as_ip(leaf)
+            if address is not None and address.version == version and low <= int(address) <= high:
+                return True
+        return False
+
+    return inside

@@ -1,0 +1,373 @@
+"""Compiling the AST to tantivy queries, with a flag that says whether the index alone is exact.
+
+`TantivyCompiler(schema).compile(node)` returns `Compiled(query, exact)`: `query` selects a superset of
+the matching events (None meaning "every event"), and `exact` says the superset is the answer. When it is
+not, the store checks each candidate with the in-memory predicate, so results are always exact
+(DESIGN.md). What the index answers alone: terms on keyword fields, on `summary` tokens and on
+`details` paths (text, numbers and booleans); phrases; exists; time ranges; IPv4 ranges and CIDRs on the
+source and destination addresses; case-insensitive matches and wildcards on keyword fields (as regexes
+on the terms); boolean combinations of these. What it narrows and leaves to the predicate: regexes,
+wildcards and case-insensitive matches on `details` paths, numeric ranges on `details`, values that
+look like timestamps inside `details` (tantivy indexes those as dates), IPv6 ranges.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import tantivy
+
+from reynard.query import ast
+from reynard.query.errors import QueryError
+from reynard.query.values import as_ip, as_time, bound_kind, term_text, tokens
+from reynard.store.schema import DATE_FIELDS, IP_ROLES, KEYWORD_FIELDS
+
+_KEYWORDS = frozenset((*KEYWORD_FIELDS, "id"))
+_IP_FIELDS = {f"details.{key}": role for key, role in IP_ROLES.items()}
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_INT = re.compile(r"^[+-]?\d{1,18}$")
+_REGEX_META = frozenset("\\.+*?()|[]{}^$#&-~")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+Occur = tantivy.Occur
+
+
+@dataclass(frozen=True)
+class Compiled:
+    query: tantivy.Query | None  # None: every event
+    exact: bool
+
+
+ALL = Compiled(None, True)
+
+
+def rust_escape(text: str) -> str:
+    """Escape the regex syntax of Rust's `regex` crate (tantivy's regex queries)."""
+    return "".join("\\" + c if c in _REGEX_META else c for c in text)
+
+
+def wildcard_regex(pattern: str) -> str:
+    return "".join(".*" if c == "*" else "." if c == "?" else rust_escape(c) for c in pattern)
+
+
+def micros(moment: datetime) -> int:
+    return (moment.astimezone(UTC) - _EPOCH) // _US
+
+
+_SIMPLE_PATH = re.compile(r"^details(\.[a-z0-9_]+)+$")
+_SIMPLE_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+class TantivyCompiler:
+    """One compiler per schema; `compile` is pure.
+
+    Ranges on `details` paths exist only in tantivy's query parser (its Query API refuses JSON sub-paths
+    in range queries), so those few are written as parser text, from checked parts only: a path of
+    `[a-z0-9_]` segments and bounds that are plain numbers or words; anything else is narrowed instead.
+    """
+
+    def __init__(self, schema: tantivy.Schema):
+        self.schema = schema
+        self.nothing = tantivy.Query.empty_query()
+        self._parser_index: tantivy.Index | None = None
+
+    def _parse(self, text: str) -> tantivy.Query | None:
+        if self._parser_index is None:
+            self._parser_index = tantivy.Index(self.schema)  # in memory, only for its query parser
+        try:
+            return self._parser_index.parse_query(text)
+        except ValueError:
+            return None
+
+    def compile(self, node: ast.Node) -> Compiled:
+        match node:
+            case ast.MatchAll():
+                return ALL
+            case ast.Term(field, value, ci):
+                return self._term(field, value, ci)
+            case ast.Terms(field, values, ci):
+                return self._any([self._term(field, v, ci) for v in values])
+            case ast.Match(field, text, operator) if field == "summary":
+                words = [self._token(t) for t in dict.fromkeys(tokens(text))]
+                if not words:
+                    return Compiled(self.nothing, True)
+                return self._all(words) if operator == "and" else self._any(words)
+            case ast.Match(field, text, _) | ast.Phrase(field, text) if field != "summary":
+                return self._term(field, text, False)
+            case ast.Phrase(_, text):
+                words = tokens(text)
+                if not words:
+                    return Compiled(self.nothing, True)
+                if len(words) == 1:
+                    return self._token(words[0])
+                return Compiled(tantivy.Query.phrase_query(self.schema, "summary", words), True)
+            case ast.Wildcard(field, pattern, ci):
+                return self._pattern(field, wildcard_regex(pattern), ci)
+            case ast.Prefix(field, value, ci):
+                if not ci and field.startswith("details."):
+                    return self._json_prefix(field, value)
+                return self._pattern(field, rust_escape(value) + ".*", ci)
+            case ast.Suffix(field, value, ci):
+                return self._pattern(field, ".*" + rust_escape(value), ci)
+            case ast.Contains(field, value, ci):
+                return self._pattern(field, ".*" + rust_escape(value) + ".*", ci)
+            case ast.Regex(field, _, _, _, _):
+                return self._narrow(field)
+            case ast.Exists(field):
+                return self._exists(field)
+            case ast.Range():
+                return self._range(node)
+            case ast.Cidr(field, network):
+                return self._cidr(field, network)
+            case ast.Bool():
+                return self._bool(node)
+        raise TypeError(f"cannot compile {type(node).__name__} for tantivy")
+
+    # -- leaves ---------------------------------------------------------------------------------------
+    def _token(self, token: str) -> Compiled:
+        return Compiled(tantivy.Query.term_query(self.schema, "summary", token), True)
+
+    def _term(self, field: str, value: ast.Scalar, ci: bool) -> Compiled:
+        text = term_text(value)
+        if text is None:
+            return Compiled(self.nothing, True)
+        if field in _KEYWORDS:
+            if ci:
+                return self._regex(field, "(?i)" + rust_escape(text))
+            return Compiled(tantivy.Query.term_query(self.schema, field, text), True)
+        if field == "summary":
+            words = [self._token(t) for t in dict.fromkeys(tokens(text))]
+            return self._any(words) if words else Compiled(self.nothing, True)
+        if field in DATE_FIELDS:
+            moment = as_time(text)
+            if moment is None:
+                return Compiled(self.nothing, True)
+            return self._micros_range(field, micros(moment), micros(moment), True, True)
+        if not field.startswith("details."):
+            return self._narrow(field)
+        if ci or _DATE_LIKE.match(text):
+            return self._narrow(field)
+        clauses = [tantivy.Query.term_query(self.schema, field, text)]
+        if _INT.match(text):
+            clauses.append(tantivy.Query.term_query(self.schema, field, int(text)))
+        else:
+            try:
+                number = float(text)
+            except ValueError:
+                number = None
+            if number is not None and number == number and abs(number) != float("inf"):
+                clauses.append(tantivy.Query.term_query(self.schema, field, number))
+        if text in ("true", "false"):
+            clauses.append(tantivy.Query.term_query(self.schema, field, text == "true"))
+        if len(clauses) == 1:
+            return Compiled(clauses[0], True)
+        return Compiled(tantivy.Query.boolean_query([(Occur.Should, c) for c in clauses]), True)
+
+    def _pattern(self, field: str, regex: str, ci: bool) -> Compiled:
+        if field in _KEYWORDS:
+            return self._regex(field, ("(?i)" if ci else "") + regex)
+        return self._narrow(field)
+
+    def _regex(self, field: str, pattern: str) -> Compiled:
+        try:
+            return Compiled(tantivy.Query.regex_query(self.schema, field, pattern), True)
+        except ValueError:
+            return self._narrow(field)
+
+    def _exists(self, field: str) -> Compiled:
+        if field in _KEYWORDS:
+            return Compiled(tantivy.Query.exists_query(field), True)
+        if field == "summary" or field in DATE_FIELDS:
+            return ALL
+        if field.startswith("details."):
+            return Compiled(tantivy.Query.exists_query(field, json_subpaths=True), True)
+        return Compiled(None, False)
+
+    def _narrow(self, field: str) -> Compiled:
+        """Candidates for a match the index cannot decide: the events that have the field at all."""
+        exists = self._exists(field)
+        return Compiled(exists.query, False)
+
+    def _micros_range(self, field: str, low: int | None, high: int | None, inc_low: bool, inc_high: bool):
+        return Compiled(
+            tantivy.Query.range_query(
+                self.schema,
+                field,
+                tantivy.FieldType.Integer,
+                low,
+                high,
+                include_lower=inc_low or low is None,
+                include_upper=inc_high or high is None,
+            ),
+            True,
+        )
+
+    def _range(self, node: ast.Range) -> Compiled:
+        if (node.gte is not None and node.gt is not None) or (node.lte is not None and node.lt is not None):
+            # Two bounds on one side: both hold (AND), so compile them as two ranges.
+            parts = (
+                ast.Range(node.field, gte=node.gte, lte=node.lte),
+                ast.Range(node.field, gt=node.gt, lt=node.lt),
+            )
+            return self._all([self.compile(p) for p in parts if p != ast.Range(node.field)])
+        bounds = [b for b in (node.gte, node.gt, node.lte, node.lt) if b is not None]
+        if not bounds:
+            return self._narrow(node.field)
+        try:
+            kinds = {bound_kind(b) for b in bounds}
+        except ValueError as e:
+            raise QueryError(f"{node.field}: {e}") from None
+        if len(kinds) > 1:
+            raise QueryError(f"{node.field}: range bounds of different kinds ({', '.join(sorted(kinds))})")
+        kind = kinds.pop()
+        low = node.gte if node.gte is not None else node.gt
+        high = node.lte if node.lte is not None else node.lt
+        if kind == "time" and node.field in DATE_FIELDS:
+            lo = micros(_moment(low)) if low is not None else None
+            hi = micros(_moment(high)) if high is not None else None
+            return self._micros_range(node.field, lo, hi, node.gt is None, node.lt is None)
+        if kind == "ip" and node.field in _IP_FIELDS:
+            lo_ip = as_ip(str(low)) if low is not None else None
+            hi_ip = as_ip(str(high)) if high is not None else None
+            if all(a is None or a.version == 4 for a in (lo_ip, hi_ip)):
+                query = tantivy.Query.range_query(
+                    self.schema,
+                    _IP_FIELDS[node.field],
+                    tantivy.FieldType.IpAddr,
+                    _mapped(lo_ip) if lo_ip else "::ffff:0.0.0.0",
+                    _mapped(hi_ip) if hi_ip else "::ffff:255.255.255.255",
+                    include_lower=node.gt is None,
+                    include_upper=node.lt is None,
+                )
+                return Compiled(query, True)
+        if kind == "number" and node.field.startswith("details."):
+            return self._json_number_range(node)
+        return self._narrow(node.field)
+
+    def _json_prefix(self, field: str, value: str) -> Compiled:
+        """`details.x:Delete*` as the text range [Delete, Deletf): exact for word prefixes that no number,
+        boolean or timestamp can start with."""
+        if not (_SIMPLE_PATH.match(field) and _SIMPLE_WORD.match(value)):
+            return self._narrow(field)
+        if "true".startswith(value) or "false".startswith(value):
+            return self._narrow(field)
+        upper = value[:-1] + chr(ord(value[-1]) + 1)
+        if upper[-1] not in _WORD_CHARS:
+            return self._narrow(field)
+        query = self._parse(f"{field}:[{value} TO {upper}}}")
+        return Compiled(query, True) if query is not None else self._narrow(field)
+
+    def _json_number_range(self, node: ast.Range) -> Compiled:
+        """A numeric range on a `details` path, through the parser (see the class docstring)."""
+        if not _SIMPLE_PATH.match(node.field):
+            return self._narrow(node.field)
+
+        def number(bound: object) -> str | None:
+            value = float(bound)  # type: ignore[arg-type]
+            if value != value or abs(value) > 1e15:
+                return None
+            text = str(int(value)) if value.is_integer() else repr(value)
+            return None if "e" in text or "inf" in text else text
+
+        low = node.gte if node.gte is not None else node.gt
+        high = node.lte if node.lte is not None else node.lt
+        lo = number(low) if low is not None else "*"
+        hi = number(high) if high is not None else "*"
+        if lo is None or hi is None:
+            return self._narrow(node.field)
+        if lo == "*" and hi == "*":
+            return self._narrow(node.field)
+        if lo == "*":
+            text = f"{node.field}:{'<=' if node.lt is None else '<'}{hi}"
+        elif hi == "*":
+            text = f"{node.field}:{'>=' if node.gt is None else '>'}{lo}"
+        else:
+            opening = "[" if node.gt is None else "{"
+            closing = "]" if node.lt is None else "}"
+            text = f"{node.field}:{opening}{lo} TO {hi}{closing}"
+        query = self._parse(text)
+        return Compiled(query, True) if query is not None else self._narrow(node.field)
+
+    def _cidr(self, field: str, network: str) -> Compiled:
+        try:
+            net = ipaddress.ip_network(network, strict=False)
+        except ValueError as e:
+            raise QueryError(f"{field}: not a network: {network!r} ({e})") from None
+        if field in _IP_FIELDS:
+            if net.version == 4:
+                low, high = _mapped(net.network_address), _mapped(net.broadcast_address)
+                exact = True
+            else:
+                low, high = str(net.network_address), str(net.broadcast_address)
+                exact = False
+            query = tantivy.Query.range_query(
+                self.schema, _IP_FIELDS[field], tantivy.FieldType.IpAddr, low, high
+            )
+            return Compiled(query, exact)
+        return self._narrow(field)
+
+    # -- combinations ---------------------------------------------------------------------------------
+    def _all(self, parts: list[Compiled]) -> Compiled:
+        queries = [p.query for p in parts if p.query is not None]
+        exact = all(p.exact for p in parts)
+        if not queries:
+            return Compiled(None, exact)
+        if len(queries) == 1:
+            return Compiled(queries[0], exact)
+        return Compiled(tantivy.Query.boolean_query([(Occur.Must, q) for q in queries]), exact)
+
+    def _any(self, parts: list[Compiled]) -> Compiled:
+        if not parts:
+            return Compiled(self.nothing, True)
+        exact = all(p.exact for p in parts)
+        if any(p.query is None for p in parts):
+            return Compiled(None, exact)
+        if len(parts) == 1:
+            return parts[0]
+        return Compiled(tantivy.Query.boolean_query([(Occur.Should, p.query) for p in parts]), exact)
+
+    def _bool(self, node: ast.Bool) -> Compiled:
+        parts = [self.compile(n) for n in node.must]
+        required = node.required_should()
+        exact = True
+        if required > len(node.should):
+            return Compiled(self.nothing, True)
+        if required > 0:
+            any_should = self._any([self.compile(n) for n in node.should])
+            parts.append(any_should)
+            exact = required == 1
+        clauses = [(Occur.Must, p.query) for p in parts if p.query is not None]
+        exact = exact and all(p.exact for p in parts)
+        for negated in node.must_not:
+            compiled = self.compile(negated)
+            if not compiled.exact:
+                exact = False  # the negation of a superset is not a superset: leave it to the predicate
+                continue
+            if compiled.query is None:
+                return Compiled(self.nothing, True)
+            clauses.append((Occur.MustNot, compiled.query))
+        if not clauses:
+            return Compiled(None, exact)
+        if all(occur == Occur.MustNot for occur, _ in clauses):
+            clauses.insert(0, (Occur.Must, tantivy.Query.all_query()))
+        if len(clauses) == 1:
+            return Compiled(clauses[0][1], exact)
+        return Compiled(tantivy.Query.boolean_query(clauses), exact)
+
+
+def _mapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    return f"::ffff:{address}" if address.version == 4 else str(address)
+
+
+def _moment(bound: object) -> datetime:
+    if isinstance(bound, datetime):
+        return bound if bound.tzinfo else bound.replace(tzinfo=UTC)
+    moment = as_time(bound)
+    if moment is None:
+        raise QueryError(f"not a timestamp: {bound!r}")
+    return moment

@@ -1,0 +1,338 @@
+"""Answering `Search` and `Aggregate` requests on the daily tantivy indices, exactly.
+
+The compiler says whether the index alone decides the query; when it does not, each candidate is checked
+with the in-memory predicate. Results come newest first, ties broken by id (both descending), across
+days; `after` continues from the last event of a page. Aggregations run inside tantivy per day and are
+merged here; when the query is not exact, or the index cannot aggregate a field exactly (too many
+buckets, a field it has no column for), they are computed from the matching events instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import orjson
+import tantivy
+
+from reynard.events.timestamps import isoformat
+from reynard.query import ast
+from reynard.query.predicate import compile_predicate
+from reynard.query.reference import aggregate_events
+from reynard.query.tantivy_compiler import Compiled, TantivyCompiler, micros
+from reynard.query.values import term_text
+from reynard.store.schema import KEYWORD_FIELDS
+
+if TYPE_CHECKING:
+    from reynard.store.tantivy_store import TantivyEventStore
+
+Occur = tantivy.Occur
+DESC = tantivy.Order.Desc
+BATCH = 1_000
+MAX_BUCKETS = 60_000
+_AGGREGATABLE = frozenset(KEYWORD_FIELDS)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class SearchResult(NamedTuple):
+    events: list[dict]
+    next_after: tuple[str, str] | None
+
+
+class _Plan(NamedTuple):
+    query: tantivy.Query
+    predicate: Any  # Callable[[dict], bool] | None
+    days: list
+
+
+def _and(*queries: tantivy.Query | None) -> tantivy.Query:
+    present = [q for q in queries if q is not None]
+    if not present:
+        return tantivy.Query.all_query()
+    if len(present) == 1:
+        return present[0]
+    return tantivy.Query.boolean_query([(Occur.Must, q) for q in present])
+
+
+def _window(store: TantivyEventStore, window: ast.TimeWindow) -> tuple[tantivy.Query | None, list]:
+    if window.start is None and window.end is None:
+        return None, store.days()
+
+    def span(field: str) -> tantivy.Query:
+        return tantivy.Query.range_query(
+            store.schema,
+            field,
+            tantivy.FieldType.Integer,
+            micros(window.start) if window.start else None,
+            micros(window.end) if window.end else None,
+            include_upper=window.end is None,
+        )
+
+    if window.either_timestamp:
+        query = tantivy.Query.boolean_query(
+            [(Occur.Should, span("utctimestamp")), (Occur.Should, span("receivedtimestamp"))]
+        )
+        return query, store.days()
+    first = window.start.astimezone(UTC).date() if window.start else None
+    last = window.end.astimezone(UTC).date() if window.end else None
+    days = [d for d in store.days() if (first is None or d >= first) and (last is None or d <= last)]
+    return span("utctimestamp"), days
+
+
+def plan(store: TantivyEventStore, query: ast.Node, window: ast.TimeWindow) -> _Plan:
+    compiled: Compiled = TantivyCompiler(store.schema).compile(query)
+    window_query, days = _window(store, window)
+    predicate = None if compiled.exact else compile_predicate(query)
+    return _Plan(_and(compiled.query, window_query), predicate, days)
+
+
+def _ordered(
+    store: TantivyEventStore, day: Any, plan_: _Plan, upper: tuple[int, str] | None, want: int | None
+) -> Iterator[tuple[int, str, dict]]:
+    """Matching events of one day as `(micros, id, event)`, by (time, id) descending, below `upper`.
+
+    Reads in batches that start at what the caller wants (a few samples need a few documents) and
+    double up to `BATCH`."""
+    searcher = store._days[day].searcher()
+    if not searcher.num_docs:
+        return
+    bound = upper[0] if upper else None
+    batch = min(BATCH, max(want or BATCH, 1) + 1)
+    while True:
+        query = plan_.query if bound is None else _and(plan_.query, _at_most(store, bound))
+        hits = searcher.search(query, limit=batch, order_by_field="utctimestamp", order=DESC).hits
+        if not hits:
+            return
+        last_time = hits[-1][0]
+        full = len(hits) == batch
+        if full:  # the events at the last timestamp may go on past the batch: take them all
+            hits = [h for h in hits if h[0] > last_time]
+            same = _and(plan_.query, _exactly(store, last_time))
+            count = searcher.search(same, limit=1, count=True).count
+            hits.extend(
+                (last_time, address) for _, address in searcher.search(same, limit=max(count, 1)).hits
+            )
+        rows = []
+        for time, address in hits:
+            event = orjson.loads(searcher.doc(address).get_first("_doc"))
+            key = (int(time), event["id"])
+            if upper is not None and key >= upper:
+                continue
+            if plan_.predicate is not None and not plan_.predicate(event):
+                continue
+            rows.append((key[0], key[1], event))
+        rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
+        yield from rows
+        if not full:
+            return
+        bound = last_time - 1
+        batch = min(BATCH, batch * 2)
+
+
+def _at_most(store: TantivyEventStore, value: int) -> tantivy.Query:
+    return tantivy.Query.range_query(store.schema, "utctimestamp", tantivy.FieldType.Integer, None, value)
+
+
+def _exactly(store: TantivyEventStore, value: int) -> tantivy.Query:
+    return tantivy.Query.range_query(store.schema, "utctimestamp", tantivy.FieldType.Integer, value, value)
+
+
+def iter_matches(store: TantivyEventStore, search: ast.Search) -> Iterator[dict]:
+    """Every matching event, newest first, streaming (`search.limit` only sizes the reads)."""
+    plan_ = plan(store, search.query, search.window)
+    upper = None
+    if search.after is not None:
+        upper = (micros(datetime.fromisoformat(search.after[0])), search.after[1])
+    for day in sorted(plan_.days, reverse=True):
+        for _, _, event in _ordered(store, day, plan_, upper, search.limit):
+            yield event
+
+
+def run_search(store: TantivyEventStore, search: ast.Search) -> SearchResult:
+    events = []
+    for event in iter_matches(store, search):
+        events.append(event)
+        if search.limit is not None and len(events) >= search.limit:
+            break
+    full = search.limit is not None and len(events) == search.limit
+    after = (events[-1]["utctimestamp"], events[-1]["id"]) if full else None
+    return SearchResult(events, after)
+
+
+def run_count(store: TantivyEventStore, query: ast.Node, window: ast.TimeWindow) -> int:
+    plan_ = plan(store, query, window)
+    if plan_.predicate is None:
+        total = 0
+        for day in plan_.days:
+            searcher = store._days[day].searcher()
+            if searcher.num_docs:
+                total += searcher.search(plan_.query, limit=1, count=True).count
+        return total
+    return sum(1 for _ in iter_matches(store, ast.Search(query, window, limit=None)))
+
+
+# -- aggregations -----------------------------------------------------------------------------------------
+class _Inexact(Exception):
+    """The index cannot give this aggregation exactly: compute it from the events."""
+
+
+def run_aggregate(store: TantivyEventStore, request: ast.Aggregate) -> dict[str, Any]:
+    plan_ = plan(store, request.query, request.window)
+    results: dict[str, Any] = {}
+    for name, agg in request.aggs.items():
+        try:
+            if plan_.predicate is not None:
+                raise _Inexact
+            results[name] = _indexed(store, plan_, request, agg)
+        except _Inexact:
+            events = iter_matches(store, ast.Search(request.query, request.window, limit=None))
+            results[name] = aggregate_events(
+                events, ast.Aggregate(request.query, request.window, {name: agg})
+            )[name]
+    return results
+
+
+def _request(agg: ast.Agg) -> dict:
+    match agg:
+        case ast.TermsAgg(field, _, _, samples, sub):
+            if not (field in _AGGREGATABLE or field.startswith("details.")):
+                raise _Inexact
+            body: dict = {"terms": {"field": field, "size": MAX_BUCKETS, "min_doc_count": 1}}
+            inner: dict = {}
+            if sub is not None:
+                inner["sub"] = _request(sub)
+            if samples:  # one more than needed, to see whether a tie straddles the cut
+                fields = ["id", "utctimestamp"]
+                order = [{"utctimestamp": "desc"}]
+                inner["top"] = {"top_hits": {"size": samples + 1, "sort": order, "docvalue_fields": fields}}
+            if inner:
+                body["aggs"] = inner
+            return body
+        case ast.DistinctCount(field):
+            return _request(ast.TermsAgg(field, size=None))
+        case ast.DateHistogram(seconds):
+            return {"histogram": {"field": "utctimestamp", "interval": seconds * 1_000_000}}
+        case ast.Stats(field):
+            if not field.startswith("details."):
+                raise _Inexact
+            return {"stats": {"field": field}}
+    raise TypeError(f"unknown aggregation {type(agg).__name__}")
+
+
+def _indexed(store: TantivyEventStore, plan_: _Plan, request: ast.Aggregate, agg: ast.Agg) -> Any:
+    body = {"a": _request(agg)}
+    partials = []
+    for day in plan_.days:
+        searcher = store._days[day].searcher()
+        if not searcher.num_docs:
+            continue
+        try:
+            partials.append(searcher.aggregate(plan_.query, body)["a"])
+        except ValueError as e:  # too many buckets, or a field with no column
+            raise _Inexact from e
+    return _merge(store, request, agg, partials)
+
+
+def _merge(store: TantivyEventStore, request: ast.Aggregate, agg: ast.Agg, partials: list[dict]) -> Any:
+    match agg:
+        case ast.TermsAgg():
+            return _merge_terms(store, request, agg, partials)
+        case ast.DistinctCount():
+            return len({term_text(b["key"]) for p in partials for b in p.get("buckets", [])})
+        case ast.DateHistogram():
+            counts: dict[int, int] = {}
+            for p in partials:
+                for b in p.get("buckets", []):
+                    if b["doc_count"]:
+                        key = int(b["key"])
+                        counts[key] = counts.get(key, 0) + b["doc_count"]
+            step = timedelta(microseconds=1)
+            return [{"start": isoformat(_EPOCH + step * key), "count": counts[key]} for key in sorted(counts)]
+        case ast.Stats():
+            present = [p for p in partials if p.get("count")]
+            count = sum(p["count"] for p in present)
+            if not count:
+                return {"count": 0, "min": None, "max": None, "sum": None, "avg": None}
+            total = sum(p["sum"] for p in present)
+            return {
+                "count": count,
+                "min": min(p["min"] for p in present),
+                "max": max(p["max"] for p in present),
+                "sum": total,
+                "avg": total / count,
+            }
+    raise TypeError(f"unknown aggregation {type(agg).__name__}")
+
+
+def _merge_terms(store: TantivyEventStore, request: ast.Aggregate, agg: ast.TermsAgg, partials: list) -> list:
+    counts: dict[str, int] = {}
+    subs: dict[str, list] = {}
+    tops: dict[str, list[tuple[int, str]]] = {}
+    for p in partials:
+        if p.get("sum_other_doc_count"):
+            raise _Inexact
+        for b in p.get("buckets", []):
+            value = term_text(b["key"])
+            if value is None:
+                raise _Inexact
+            counts[value] = counts.get(value, 0) + b["doc_count"]
+            if agg.sub is not None:
+                subs.setdefault(value, []).append(b["sub"])
+            if agg.samples:
+                hits = b["top"]["hits"]
+                tops.setdefault(value, []).extend(
+                    (h["docvalue_fields"]["utctimestamp"][0], h["docvalue_fields"]["id"][0]) for h in hits
+                )
+    ordered = sorted((v for v in counts if counts[v] >= agg.min_count), key=lambda v: (-counts[v], v))
+    if agg.size is not None:
+        ordered = ordered[: agg.size]
+    samples = _samples(store, request, agg, {v: tops.get(v, []) for v in ordered}) if agg.samples else {}
+    buckets = []
+    for value in ordered:
+        bucket: dict[str, Any] = {"value": value, "count": counts[value], "samples": samples.get(value, [])}
+        if agg.sub is not None:
+            narrowed = ast.Bool(must=(request.query, ast.Term(agg.field, value)))
+            bucket["sub"] = _merge(store, ast.Aggregate(narrowed, request.window), agg.sub, subs[value])
+        buckets.append(bucket)
+    return buckets
+
+
+def _samples(
+    store: TantivyEventStore,
+    request: ast.Aggregate,
+    agg: ast.TermsAgg,
+    tops: dict[str, list[tuple[int, str]]],
+) -> dict[str, list[dict]]:
+    """The newest events of each bucket, from the top hits the aggregation brought back; a bucket whose
+    cut falls inside a run of equal timestamps is searched exactly instead (ties go by id)."""
+    wanted: dict[str, list[str]] = {}
+    found: dict[str, list[dict]] = {}
+    for value, hits in tops.items():
+        hits.sort(reverse=True)
+        cut = agg.samples
+        if len(hits) > cut and hits[cut - 1][0] == hits[cut][0]:
+            narrowed = ast.Bool(must=(request.query, ast.Term(agg.field, value)))
+            found[value] = run_search(store, ast.Search(narrowed, request.window, limit=cut)).events
+        else:
+            wanted[value] = [event_id for _, event_id in hits[:cut]]
+    events = _by_id(store, [i for ids in wanted.values() for i in ids])
+    for value, ids in wanted.items():
+        found[value] = [events[i] for i in ids if i in events]
+    return found
+
+
+def _by_id(store: TantivyEventStore, ids: list[str]) -> dict[str, dict]:
+    """Stored events by id, one term-set search per day."""
+    events: dict[str, dict] = {}
+    if not ids:
+        return events
+    query = tantivy.Query.term_set_query(store.schema, "id", ids)
+    for handle in store._days.values():
+        searcher = handle.searcher()
+        if not searcher.num_docs:
+            continue
+        for _, address in searcher.search(query, limit=len(ids)).hits:
+            event = orjson.loads(searcher.doc(address).get_first("_doc"))
+            events[event["id"]] = event
+    return events

@@ -1,0 +1,121 @@
+"""`/api/search` and `/api/aggregate`: the query engine over HTTP, JSON in and out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from reynard.query import ast, render
+from reynard.query.errors import QueryError
+from reynard.query.lucene import parse_query
+from reynard.query.window import interval_seconds, window
+from reynard.store.tantivy_store import TantivyEventStore
+
+
+class SearchBody(BaseModel):
+    query: str = Field("*", description="Kibana/Lucene query string")
+    since: str | None = Field(None, description="15m, 24h, 7d or ISO 8601 (inclusive)")
+    until: str | None = Field(None, description="15m, 24h, 7d or ISO 8601 (exclusive)")
+    limit: int = Field(100, ge=1, le=10_000)
+    after: tuple[str, str] | None = Field(None, description="next_after of the previous page")
+    fields: list[str] | None = None
+
+
+class AggregateBody(BaseModel):
+    query: str = "*"
+    since: str | None = None
+    until: str | None = None
+    aggs: dict[str, dict[str, Any]] = Field(
+        ...,
+        description='{"name": {"terms": {"field", "size", "min_count", "samples", "sub"}} | '
+        '{"distinct": {"field"}} | {"date_histogram": {"interval": "1h"}} | {"stats": {"field"}}}',
+    )
+
+
+def parse_agg(spec: dict[str, Any], where: str) -> ast.Agg:
+    """One aggregation from its JSON form (see AggregateBody)."""
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise QueryError(
+            "an aggregation is an object with one key: terms, distinct, date_histogram or stats", where
+        )
+    kind, args = next(iter(spec.items()))
+    if not isinstance(args, dict):
+        raise QueryError(f"{kind}: expected an object of arguments", where)
+    try:
+        if kind == "terms":
+            sub = args.get("sub")
+            return ast.TermsAgg(
+                field=str(args["field"]).lower(),
+                size=None if args.get("size") is None and "size" in args else int(args.get("size", 20)),
+                min_count=int(args.get("min_count", 1)),
+                samples=int(args.get("samples", 0)),
+                sub=parse_agg(sub, f"{where}.sub") if sub is not None else None,
+            )
+        if kind == "distinct":
+            return ast.DistinctCount(str(args["field"]).lower())
+        if kind == "date_histogram":
+            return ast.DateHistogram(interval_seconds(str(args.get("interval", "1h"))))
+        if kind == "stats":
+            return ast.Stats(str(args["field"]).lower())
+    except KeyError as e:
+        raise QueryError(f"{kind}: missing {e.args[0]!r}", where) from None
+    except (TypeError, ValueError) as e:
+        raise QueryError(f"{kind}: {e}", where) from None
+    raise QueryError(f"unknown aggregation {kind!r}", where)
+
+
+def _json(body: Any) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def search_router(reader: TantivyEventStore) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["search"])
+
+    def do_search(body: SearchBody) -> Response:
+        request = ast.Search(parse_query(body.query), window(body.since, body.until), body.limit, body.after)
+        reader.refresh()
+        result = reader.search(request)
+        events = [render.project(e, body.fields) for e in result.events]
+        return _json({"events": events, "count": len(events), "next_after": result.next_after})
+
+    @router.get("/search")
+    def search_get(
+        q: str = Query("*", description="Kibana/Lucene query string"),
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = Query(100, ge=1, le=10_000),
+        fields: str | None = Query(None, description="comma-separated dotted fields"),
+    ) -> Response:
+        columns = [f for f in fields.split(",") if f] if fields else None
+        return do_search(SearchBody(query=q, since=since, until=until, limit=limit, fields=columns))
+
+    @router.post("/search")
+    def search_post(body: SearchBody) -> Response:
+        return do_search(body)
+
+    def do_aggregate(body: AggregateBody) -> Response:
+        aggs = {name: parse_agg(spec, f"aggs.{name}") for name, spec in body.aggs.items()}
+        request = ast.Aggregate(parse_query(body.query), window(body.since, body.until), aggs)
+        reader.refresh()
+        return _json({"aggregations": reader.aggregate(request)})
+
+    @router.get("/aggregate")
+    def aggregate_get(
+        field: str,
+        q: str = "*",
+        since: str | None = None,
+        until: str | None = None,
+        size: int = Query(20, ge=1, le=10_000),
+    ) -> Response:
+        spec = {field: {"terms": {"field": field, "size": size}}}
+        return do_aggregate(AggregateBody(query=q, since=since, until=until, aggs=spec))
+
+    @router.post("/aggregate")
+    def aggregate_post(body: AggregateBody) -> Response:
+        return do_aggregate(body)
+
+    return router
