@@ -113,7 +113,7 @@ NUMERIC_FIELDS = [
     "processid",
 ]
 TIME_FIELDS = ["utctimestamp", "receivedtimestamp", "details.eventtime"]
-IP_FIELDS = ["details.sourceipaddress", "details.destinationipaddress", "details.extra"]
+IP_FIELDS = ["details.sourceipaddress", "details.destinationipaddress", "details.extra", "ip"]
 
 
 def _iso(moment: datetime) -> str:
@@ -274,6 +274,7 @@ def leaf_strategies() -> dict[type, st.SearchStrategy]:
         Term: st.one_of(
             st.builds(Term, keyword, _term_values(), _ci()),
             st.builds(Term, st.just("summary"), st.sampled_from(WORDS), _ci()),
+            st.builds(Term, st.sampled_from(IP_FIELDS), st.sampled_from(IPV4 + IPV6 + ["nonsense"]), _ci()),
         ),
         Terms: st.builds(Terms, keyword, st.lists(_term_values(), max_size=3).map(tuple), _ci()),
         Match: st.one_of(

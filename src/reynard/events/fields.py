@@ -21,3 +21,20 @@ def get_path(doc: dict, path: str, default: Any = None) -> Any:
         if value is _MISSING:
             return default
     return value
+
+
+# `details` keys that hold IP addresses. Their valid addresses also make up the virtual field `ip`
+# ("every address in the event"), which queries can use like any other field: `ip:203.0.113.9`.
+IP_KEYS = (
+    "sourceipaddress",
+    "destinationipaddress",
+    "sourceipv4address",
+    "destinationipv4address",
+    "sourceipv6address",
+    "destinationipv6address",
+    "ipaddress",
+    "ipaddressv4",
+    "privateipaddress",
+    "publicip",
+)
+ANY_IP = "ip"

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from reynard.events.fields import ANY_IP, IP_KEYS
 from reynard.events.timestamps import TimestampError, parse_timestamp
 from reynard.query.ast import (
     Bool,
@@ -97,8 +98,23 @@ def _reach(doc: Any, parts: tuple[str, ...]) -> list[Any]:
     return current
 
 
+def _any_ip(event: dict) -> list[Any]:
+    """The virtual field `ip`: every valid address under the details keys that hold addresses."""
+    details = event.get("details")
+    if type(details) is not dict:
+        return []
+    found = []
+    for key in IP_KEYS:
+        value = details.get(key)
+        if value is not None:
+            found.extend(v for v in leaves(value) if as_ip(v) is not None)
+    return found
+
+
 def _reacher(path: str) -> Callable[[dict], list[Any]]:
     """A compiled `_reach` for one path, with a fast walk for the usual case of dicts all the way."""
+    if path == ANY_IP:
+        return _any_ip
     parts = tuple(path.split("."))
 
     def reach(event: dict) -> list[Any]:

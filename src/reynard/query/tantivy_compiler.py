@@ -20,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 
 import tantivy
 
+from reynard.events.fields import ANY_IP
 from reynard.query import ast
 from reynard.query.errors import QueryError
 from reynard.query.values import as_ip, as_time, bound_kind, term_text, tokens
 from reynard.store.schema import DATE_FIELDS, IP_ROLES, KEYWORD_FIELDS
 
 _KEYWORDS = frozenset((*KEYWORD_FIELDS, "id"))
-_IP_FIELDS = {f"details.{key}": role for key, role in IP_ROLES.items()}
+_IP_FIELDS = {f"details.{key}": role for key, role in IP_ROLES.items()} | {ANY_IP: ANY_IP}
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 _INT = re.compile(r"^[+-]?\d{1,18}$")
 _REGEX_META = frozenset("\\.+*?()|[]{}^$#&-~")
@@ -143,6 +144,14 @@ class TantivyCompiler:
         if field == "summary":
             words = [self._token(t) for t in dict.fromkeys(tokens(text))]
             return self._any(words) if words else Compiled(self.nothing, True)
+        if field == ANY_IP:
+            address = as_ip(text)
+            if address is None:
+                return Compiled(self.nothing, True)
+            # Equal as addresses is a superset of equal as text ("::ffff:10.0.0.1" is 10.0.0.1).
+            ip = _mapped(address)
+            query = tantivy.Query.range_query(self.schema, ANY_IP, tantivy.FieldType.IpAddr, ip, ip)
+            return Compiled(query, False)
         if field in DATE_FIELDS:
             moment = as_time(text)
             if moment is None:
@@ -184,6 +193,8 @@ class TantivyCompiler:
             return Compiled(tantivy.Query.exists_query(field), True)
         if field == "summary" or field in DATE_FIELDS:
             return ALL
+        if field == ANY_IP:
+            return Compiled(tantivy.Query.exists_query(ANY_IP), True)
         if field.startswith("details."):
             return Compiled(tantivy.Query.exists_query(field, json_subpaths=True), True)
         return Compiled(None, False)

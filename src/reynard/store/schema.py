@@ -23,6 +23,8 @@ from typing import NamedTuple
 import orjson
 import tantivy
 
+from reynard.events.fields import IP_KEYS as IP_KEY_NAMES
+
 SCHEMA_VERSION = 2
 
 KEYWORD_FIELDS = (
@@ -40,21 +42,8 @@ KEYWORD_FIELDS = (
 DATE_FIELDS = ("utctimestamp", "receivedtimestamp")
 # details keys whose value (one address, or a list) goes to an IP field of the same role.
 IP_ROLES = {"sourceipaddress": "sourceip", "destinationipaddress": "destinationip"}
-# Any of these anywhere in details also lands in `ip` (the "every address" field).
-IP_KEYS = frozenset(
-    (
-        "sourceipaddress",
-        "destinationipaddress",
-        "sourceipv4address",
-        "destinationipv4address",
-        "sourceipv6address",
-        "destinationipv6address",
-        "ipaddress",
-        "ipaddressv4",
-        "privateipaddress",
-        "publicip",
-    )
-)
+# The addresses of these details keys land in `ip` (the virtual field of every address).
+IP_KEYS = frozenset(IP_KEY_NAMES)
 
 
 def build_schema() -> tantivy.Schema:
@@ -82,10 +71,11 @@ def valid_ip(text: str) -> bool:
 
 
 def _addresses(value: object) -> list[str]:
+    """The valid addresses in a value: a string, or the strings of a (nested) list."""
     if isinstance(value, str):
         return [value] if valid_ip(value) else []
     if isinstance(value, list):
-        return [v for v in value if isinstance(v, str) and valid_ip(v)]
+        return [a for item in value for a in _addresses(item)]
     return []
 
 
