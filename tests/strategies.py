@@ -40,6 +40,7 @@ from reynard.query.ast import (
     TimeWindow,
     Wildcard,
 )
+from reynard.query.values import term_text
 
 # -- pools ----------------------------------------------------------------------------------------------
 SOURCES = ["cloudtrail", "syslog", "vpcflow", "guardduty"]
@@ -91,7 +92,8 @@ MOMENTS = [
 ]
 
 WILDCARDS = ["*root*", "ro?t", "10.0.*", "*Login", "Fail*", "*", "?", "*password*for*", "web?",
-             "*.example.com", "2?", "*:*", "", "*2*2*"]  # fmt: skip
+             "*.example.com", "2?", "*:*", "", "*2*2*", "*thentication", "AwsApi*", "ssh*", "?NFO", "i-?",
+             "*example*", "*a*"]  # fmt: skip
 REGEXES = [".*root.*", "[a-z]+", r"10\.0\..*", "web[0-9]", ".*[Pp]assword.*", r"\d+", "Failed.*",
            "(?:admin|root)", r"(\d{1,3}\.){3}\d{1,3}", "", ".*"]  # fmt: skip
 
@@ -236,6 +238,53 @@ def _term_values() -> st.SearchStrategy:
     return st.one_of(scalars(), st.sampled_from(HOSTNAMES + CATEGORIES + TAGS + SOURCES + ["IAMUser", "i-2"]))
 
 
+def _field_values() -> dict[str, list]:
+    """Each keyword field with the values its events hold, so that terms on it match often."""
+    ports = INTS + FLOATS + ["22", "443"]
+    return {
+        "category": CATEGORIES,
+        "source": SOURCES,
+        "hostname": HOSTNAMES,
+        "processname": PROCESSNAMES,
+        "processid": [*PROCESSIDS, 22, 1234],
+        "severity": SEVERITIES,
+        "type": TYPES,
+        "tags": [*TAGS, 22],
+        "plugins": PLUGINS,
+        "mozdefhostname": MOZDEFHOSTNAMES,
+        "details.username": STRINGS,
+        "details.eventname": ["ConsoleLogin", "DescribeInstances", "PutObject"],
+        "details.success": [True, False, "true", "false"],
+        "details.sourceport": ports,
+        "details.destinationport": ports,
+        "details.tags": TAGS,
+        "details.useridentity.type": ["IAMUser", "Root", "AssumedRole"],
+        "details.useridentity.arn": STRINGS,
+        "details.requestparameters.items.instanceid": ["i-1", "i-2", "i-3"],
+    }
+
+
+@st.composite
+def _field_and_values(draw: st.DrawFn, min_size: int, max_size: int) -> tuple[str, tuple]:
+    """A keyword field and values for it: mostly its own pool, sometimes anything (to miss)."""
+    pools = _field_values()
+    field = draw(st.sampled_from(sorted(pools) + KEYWORD_FIELDS))
+    values = st.sampled_from(pools[field]) if field in pools and draw(st.integers(0, 3)) else _term_values()
+    return field, tuple(draw(st.lists(values, min_size=min_size, max_size=max_size)))
+
+
+def _ftv(node: type, min_size: int, max_size: int, single: bool, extra: st.SearchStrategy):
+    """`node(field, value_or_values, *extra)` over `_field_and_values`; Match and Phrase get text."""
+    as_text = node in (Match, Phrase)
+
+    def build(pair: tuple[str, tuple], more: tuple) -> object:
+        field, values = pair
+        value = values[0] if single else values
+        return node(field, term_text(value) if as_text else value, *more)
+
+    return st.builds(build, _field_and_values(min_size, max_size), extra)
+
+
 def _number_bounds() -> st.SearchStrategy:
     return st.one_of(st.sampled_from(INTS), st.sampled_from(FLOATS), st.sampled_from(["22", "443.5", "-1"]))
 
@@ -272,18 +321,22 @@ def leaf_strategies() -> dict[type, st.SearchStrategy]:
     operators = st.sampled_from(["or", "and"])
     return {
         Term: st.one_of(
-            st.builds(Term, keyword, _term_values(), _ci()),
+            _ftv(Term, 1, 1, True, st.tuples(_ci())),
             st.builds(Term, st.just("summary"), st.sampled_from(WORDS), _ci()),
             st.builds(Term, st.sampled_from(IP_FIELDS), st.sampled_from(IPV4 + IPV6 + ["nonsense"]), _ci()),
         ),
-        Terms: st.builds(Terms, keyword, st.lists(_term_values(), max_size=3).map(tuple), _ci()),
+        Terms: st.one_of(
+            _ftv(Terms, 1, 3, False, st.tuples(_ci())),
+            st.builds(Terms, keyword, st.lists(_term_values(), max_size=3).map(tuple), _ci()),
+            st.builds(Terms, st.just("summary"), st.lists(st.sampled_from(WORDS), max_size=3).map(tuple)),
+        ),
         Match: st.one_of(
             st.builds(Match, st.just("summary"), _summary_text(), operators),
-            st.builds(Match, keyword, st.sampled_from(STRINGS + HOSTNAMES), operators),
+            _ftv(Match, 1, 1, True, st.tuples(operators)),
         ),
         Phrase: st.one_of(
             st.builds(Phrase, st.just("summary"), _summary_text()),
-            st.builds(Phrase, keyword, st.sampled_from(STRINGS + HOSTNAMES)),
+            _ftv(Phrase, 1, 1, True, st.just(())),
         ),
         Wildcard: st.builds(Wildcard, text_fields, st.sampled_from(WILDCARDS), _ci()),
         Regex: st.builds(Regex, text_fields, st.sampled_from(REGEXES), _ci(), st.booleans(), st.booleans()),

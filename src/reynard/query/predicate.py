@@ -299,6 +299,16 @@ def _compile_bool(node: Bool) -> Predicate:
 
 def _compile_terms(field: str, values: tuple[Any, ...], ci: bool) -> Predicate:
     texts = [_text(value, field) for value in values]
+    if field == ANY_IP:
+        # The virtual address field compares addresses, not text: ip:10.0.0.1 finds "::ffff:10.0.0.1".
+        addresses = frozenset(a for a in map(as_ip, texts) if a is not None)
+        if not addresses:
+            return _never
+
+        def same_address(event: dict) -> bool:
+            return any(as_ip(leaf) in addresses for leaf in _any_ip(event))
+
+        return same_address
     if field == SUMMARY:
         wanted = frozenset(token for text in texts for token in tokens(text))
         if not wanted:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from reynard.events.timestamps import TimestampError, parse_timestamp
@@ -58,6 +59,11 @@ def as_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An IP value as an address; IPv4-mapped IPv6 is taken as IPv4 (as the index stores IPv4)."""
     if not isinstance(value, str):
         return None
+    return _parse_ip(value)
+
+
+@lru_cache(maxsize=65_536)
+def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         address = ipaddress.ip_address(value)
     except ValueError:

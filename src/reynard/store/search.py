@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 Occur = tantivy.Occur
 DESC = tantivy.Order.Desc
-BATCH = 1_000
+BATCH = 10_000
 MAX_BUCKETS = 60_000
 _AGGREGATABLE = frozenset(KEYWORD_FIELDS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -98,7 +98,7 @@ def _ordered(
     if not searcher.num_docs:
         return
     bound = upper[0] if upper else None
-    batch = min(BATCH, max(want or BATCH, 1) + 1)
+    batch = min(BATCH, want + 1) if want else BATCH
     while True:
         query = plan_.query if bound is None else _and(plan_.query, _at_most(store, bound))
         hits = searcher.search(query, limit=batch, order_by_field="utctimestamp", order=DESC).hits

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -231,23 +232,27 @@ class TantivyEventStore:
         """Events matching a query (store/search.py has the how)."""
         from reynard.store.search import run_search
 
-        return run_search(self, request)
+        with _index_panics():
+            return run_search(self, request)
 
     def stream(self, request: ast.Search) -> Iterator[dict]:
         """Every event matching a query, newest first, without holding them (for NDJSON output)."""
         from reynard.store.search import iter_matches
 
-        return iter_matches(self, request)
+        with _index_panics():
+            yield from iter_matches(self, request)
 
     def count_matching(self, query: ast.Node, window: ast.TimeWindow | None = None) -> int:
         from reynard.store.search import run_count
 
-        return run_count(self, query, window or ast.TimeWindow())
+        with _index_panics():
+            return run_count(self, query, window or ast.TimeWindow())
 
     def aggregate(self, request: ast.Aggregate) -> dict:
         from reynard.store.search import run_aggregate
 
-        return run_aggregate(self, request)
+        with _index_panics():
+            return run_aggregate(self, request)
 
     def disk_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file())
@@ -272,6 +277,20 @@ class TantivyEventStore:
 
 def to_micros(moment: datetime) -> int:
     return (moment.astimezone(UTC) - EPOCH) // MICROSECOND
+
+
+@contextmanager
+def _index_panics() -> Iterator[None]:
+    """A panic inside tantivy (a Rust bug; pyo3 raises it as a BaseException) becomes a StoreError, so
+    one bad query is one clear message and the process goes on."""
+    try:
+        yield
+    except BaseException as e:
+        if type(e).__name__ != "PanicException":
+            raise
+        raise StoreError(
+            f"the index failed on this query ({str(e).splitlines()[0]}); please report it"
+        ) from None
 
 
 def _parse_day(name: str) -> date | None:
