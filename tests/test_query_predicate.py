@@ -305,6 +305,12 @@ CASES = [
     (Cidr("details.sourceipaddress", "0.0.0.0/0"), {"a1", "c3", "d4"}),
     (Cidr("details.destinationipaddress", "10.0.1.0/24"), {"c3"}),
     (Cidr("hostname", "10.0.0.0/8"), set()),
+    # the virtual field ip: every address of the event
+    (Term("ip", "10.0.1.9"), {"c3"}),
+    (Term("ip", "10.0.0.7"), {"d4"}),  # compared as addresses: ::ffff:10.0.0.7 is 10.0.0.7
+    (Cidr("ip", "10.0.1.0/24"), {"c3"}),
+    (Cidr("ip", "10.0.0.0/8"), {"c3", "d4"}),
+    (Exists("ip"), ALL),
     # Bool
     (Bool(), ALL),
     (Bool(must=(Term("source", "syslog"),), must_not=(Term("summary", "password"),)), {"d4"}),
