@@ -13,7 +13,7 @@ from reynard.query.values import as_time
 from strategies import aggregates, event_lists, events, leaf_strategies, queries, searches
 
 # find: stop at the first example, no shrinking (the point is that one exists)
-_FIND = settings(max_examples=1000, database=None, phases=[Phase.generate])
+_FIND = settings(max_examples=5000, database=None, phases=[Phase.generate], derandomize=True)
 _SLOW = settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

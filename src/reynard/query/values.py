@@ -32,7 +32,8 @@ def term_text(value: Any) -> str | None:
 
 def tokens(text: str) -> list[str]:
     """`summary` tokens as tantivy's default tokenizer makes them: alphanumeric runs, lowercased."""
-    return [t for t in (m.lower() for m in _TOKEN.findall(text)) if len(t.encode()) < MAX_TOKEN_BYTES]
+    # tantivy drops long tokens before it lowercases them, so the limit applies to the original bytes.
+    return [m.lower() for m in _TOKEN.findall(text) if len(m.encode()) < MAX_TOKEN_BYTES]
 
 
 def leaves(value: Any) -> list[Any]:
@@ -74,7 +75,8 @@ def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
 
 
 def as_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
+    """A string that is an ISO 8601 timestamp, as UTC; digits alone are a number, not a time."""
+    if not isinstance(value, str) or value.strip().lstrip("+-").isdigit():
         return None
     try:
         return parse_timestamp(value)[0]
@@ -86,16 +88,21 @@ def bound_kind(bound: Any) -> str:
     """Which kind of range a bound asks for: "number", "ip" or "time" (ValueError for none of them)."""
     if isinstance(bound, bool):
         raise ValueError(f"not a range bound: {bound!r}")
+    if isinstance(bound, float) and (bound != bound or bound in (float("inf"), float("-inf"))):
+        raise ValueError(f"not a usable number: {bound!r}")
     if isinstance(bound, (int, float)):
         return "number"
     if isinstance(bound, datetime):
         return "time"
     if isinstance(bound, str):
         try:
-            float(bound)
-            return "number"
+            number = float(bound)
         except ValueError:
-            pass
+            number = None
+        if number is not None:
+            if number != number or number in (float("inf"), float("-inf")) or "_" in bound:
+                raise ValueError(f"not a usable number: {bound!r}")
+            return "number"
         if as_ip(bound) is not None:
             return "ip"
         if as_time(bound) is not None:

@@ -1,0 +1,1 @@
+"""The one query AST, its builders (query strings, MozDef models) and its compilers (tantivy, predicate)."""
