@@ -61,9 +61,13 @@ def test_the_stolen_role_session_is_seen_from_two_addresses(invictus):
     )
     addresses = {r["sourceIPAddress"] for r in records if r["userIdentity"].get("arn") == arn}
     query = f'details.useridentity.arn:"{arn}"'
-    result = search(data, "--agg", "details.sourceipaddress", "--format", "json", query)
+    result = search(data, "--agg", "details.sourceipaddress", "--format", "ndjson", query)
     buckets = [json.loads(line) for line in result.stdout.splitlines()]
     assert {b["value"] for b in buckets} == addresses and len(addresses) >= 2
+    document = json.loads(search(data, "--agg", "details.sourceipaddress", "--format", "json", query).stdout)
+    assert document["buckets"] == buckets
+    table = search(data, "--agg", "details.sourceipaddress", query).stdout.splitlines()
+    assert table[0].split() == ["details.sourceipaddress", "count"] and len(table) == len(buckets) + 1
 
 
 def test_table_json_and_ndjson_output(invictus):

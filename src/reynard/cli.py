@@ -248,11 +248,14 @@ def search(
     if agg_field:
         request = ast.Aggregate(node, span, {"a": ast.TermsAgg(agg_field.lower(), size=limit or 20)})
         buckets = store.aggregate(request)["a"]
+        rows = [{"value": b["value"], "count": b["count"]} for b in buckets]
         if fmt == "table":
             click.echo(render.buckets_table(buckets, agg_field))
+        elif fmt == "json":
+            click.echo(orjson.dumps({"field": agg_field, "buckets": rows}).decode())
         else:
-            for bucket in buckets:
-                click.echo(orjson.dumps({"value": bucket["value"], "count": bucket["count"]}).decode())
+            for row in rows:
+                click.echo(orjson.dumps(row).decode())
         return
     if fmt == "ndjson":
         out = sys.stdout.buffer
