@@ -167,3 +167,26 @@ def test_ingest_while_serving_and_reading(server, tmp_path):
     reader.refresh()
     assert reader.count() == 3000
     assert seen == sorted(seen)
+
+
+def test_search_from_another_process_while_the_server_writes(server):
+    """`reynard search` opens the store read-only: it answers while the server holds the writer lock."""
+    for batch in range(3):
+        lines = b"\n".join(orjson.dumps(mozdef_event(batch * 100 + i)) for i in range(20))
+        assert httpx.post(f"{server.url}/events", content=lines).json()["stored"] == 20
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "reynard",
+                "search",
+                "--data-dir",
+                str(server.data_dir),
+                "--count",
+                "hostname:web-1",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert out.stdout.strip() == str(20 * (batch + 1))
