@@ -324,3 +324,52 @@ def test_shims_leave_no_top_level_packages_behind():
     assert {name: sys.modules.get(name) for name in ("lib", "mozdef_util")} == before
     if before["lib"] is None and before["mozdef_util"] is None:
         assert not [name for name in sys.modules if name.startswith(("lib.", "mozdef_util."))]
+
+
+# -- helpers MozDef alerts use ---------------------------------------------------------------------------
+def test_config_files_beside_the_alert_and_environment_override(tmp_path, monkeypatch):
+    write(tmp_path, "my_alert.conf", "[options]\nthreshold = 7\nusers = ann bob\n")
+    write(tmp_path, "my_alert.json", '{"hosts": ["a"]}')
+    text = (
+        "from lib.alerttask import AlertTask\n\n\nclass AlertCfg(AlertTask):\n    def main(self):\n"
+        "        self.parse_config('my_alert.conf', ['threshold', 'users', 'missing'])\n"
+        "        self.json = self.parse_json_alert_config('my_alert.json')\n"
+    )
+    (cls,) = load_alert_file(write(tmp_path, "my_alert.py", text))
+    task = cls(MemorySource([]))
+    task.run(now=NOW)
+    assert (task.config.threshold, task.config.users, task.config.missing) == ("7", "ann bob", "")
+    assert task.json == {"hosts": ["a"]}
+    monkeypatch.setenv("OPTIONS_USERS", "carol")
+    task.run(now=NOW)
+    assert task.config.users == "carol"
+
+
+def test_walk_events_passes_keyword_arguments():
+    class Tagger(AlertTask):
+        def main(self):
+            query = SearchQuery(minutes=5)
+            query.add_must(TermMatch("category", "x"))
+            self.filtersManual(query)
+            self.searchEventsSimple()
+            self.walkEvents(label="L")
+
+        def onEvent(self, event, label):
+            return self.createAlertDict(label + event["_id"], "c", [], [event], "INFO")
+
+    events = [{"id": "e1", "utctimestamp": ago(minutes=1), "category": "x"}]
+    (alert,) = Tagger(MemorySource(events)).run(now=NOW)
+    assert alert["summary"] == "Le1" and alert["notify_mozdefbot"] is False
+    assert alert["events"][0]["documentid"] == "e1"
+
+
+def test_to_utc_and_dot_dict():
+    from reynard.detect.compat_utilities import DotDict, toUTC
+
+    assert toUTC("2017-01-01T02:00:00+01:00") == NOW
+    assert toUTC(datetime(2017, 1, 1, 1, 0)) == NOW
+    assert toUTC(1483232400) == NOW
+    with pytest.raises(ValueError):
+        toUTC("yesterday-ish")
+    d = DotDict({"a": {"b": 1}})
+    assert d.a.b == 1
