@@ -282,6 +282,28 @@ def test_email_to_a_closed_port_fails_with_the_address() -> None:
     assert record.error.startswith(f"SMTP 127.0.0.1:{port}: ConnectionRefusedError")
 
 
+def test_email_to_a_server_that_never_greets_times_out() -> None:
+    with socket.socket() as listener:  # listening, never accepting: the connection opens, no banner comes
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        waits: list[float] = []
+        began = time.monotonic()
+        notifier = EmailNotifier("127.0.0.1", port, "r@x.org", ["s@x.org"], timeout=0.2)
+        record = deliver(notifier, ALERT, retries=2, sleep=no_sleep(waits))
+    assert time.monotonic() - began < 3
+    assert not record.ok and record.attempts == 3 and waits == [0.5, 1.0]
+    assert record.error == f"SMTP 127.0.0.1:{port}: timed out after 0.2s"
+
+
+def test_email_starttls_against_a_server_without_it_is_not_retried(smtp: tuple[Mailbox, int]) -> None:
+    mailbox, port = smtp
+    notifier = EmailNotifier("127.0.0.1", port, "r@x.org", ["s@x.org"], starttls=True)
+    record = deliver(notifier, ALERT, sleep=no_sleep([]))
+    assert not record.ok and record.attempts == 1 and mailbox.messages == []
+    assert record.error.startswith(f"SMTP 127.0.0.1:{port}: not supported by the server: STARTTLS")
+
+
 def test_secret_hides_its_value() -> None:
     secret = Secret("p@ss")
     assert "p@ss" not in repr(secret) and "p@ss" not in str(secret) and "p@ss" not in f"{secret}"

@@ -101,8 +101,15 @@ class EmailNotifier:
                 f"server answered {exc.smtp_code} {_text(exc.smtp_error)}",
                 where=where, retryable=exc.smtp_code >= 400 and exc.smtp_code < 500,
             ) from None  # fmt: skip
+        except smtplib.SMTPNotSupportedError as exc:  # e.g. STARTTLS asked of a server without it
+            raise DeliveryError(f"not supported by the server: {exc}", where=where, retryable=False) from None
         except TimeoutError:
             raise DeliveryError(f"timed out after {self.timeout}s", where=where) from None
+        except smtplib.SMTPServerDisconnected as exc:
+            # smtplib turns a read timeout into "Connection unexpectedly closed: timed out".
+            if isinstance(exc.__context__, TimeoutError):
+                raise DeliveryError(f"timed out after {self.timeout}s", where=where) from None
+            raise DeliveryError(f"{type(exc).__name__}: {exc}", where=where) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}", where=where) from None
 
