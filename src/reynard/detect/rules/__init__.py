@@ -1,0 +1,17 @@
+"""Reynard's built-in detection rules: one module each, `BUILTIN_RULES` maps a rule's name to its class.
+
+Each rule is an `AlertTask` (MozDef's API) whose thresholds are class attributes; pass
+`config={"key": value}` to the constructor to change them (each module documents its keys):
+
+    BUILTIN_RULES["ssh_bruteforce"](source, config={"threshold": 20}).run(now)
+"""
+
+from __future__ import annotations
+
+from reynard.detect.rules.ssh_from_outside import SshFromOutside
+
+BUILTIN_RULES: dict[str, type] = {
+    "ssh_from_outside": SshFromOutside,
+}
+
+__all__ = ["BUILTIN_RULES"]
