@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -17,4 +28,39 @@ dead_letters = Table(
     Column("reason", Text, nullable=False),
     Column("raw", LargeBinary, nullable=False),
     Column("attempts", Integer, nullable=False, default=1),
+)
+
+ALERT_STATUSES = ("new", "acknowledged", "escalated", "closed")
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rule", Text, nullable=False),
+    Column("classname", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("category", Text, nullable=True),
+    Column("severity", String(32), nullable=True),
+    Column("tags", Text, nullable=False),  # JSON list
+    Column("channel", Text, nullable=True),
+    Column("notify_mozdefbot", Boolean, nullable=False, default=False),
+    Column("url", Text, nullable=True),
+    Column("events", Text, nullable=False),  # JSON: [{documentindex, documentsource, documentid}]
+    Column("group_key", Text, nullable=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("utctimestamp", Text, nullable=True),
+    Column("status", String(16), nullable=False, default="new"),
+    Column("status_by", Text, nullable=True),
+    Column("status_at", DateTime(timezone=True), nullable=True),
+)
+
+alert_status_changes = Table(
+    "alert_status_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("by", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("comment", Text, nullable=True),
 )

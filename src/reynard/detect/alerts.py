@@ -1,0 +1,154 @@
+"""Alerts in the state database: what the rules found, and who did what about it.
+
+An alert is stored in MozDef's shape (summary, category, severity, tags, channel, notify_mozdefbot, url,
+events as `[{documentindex, documentsource, documentid}]`) plus the rule that made it, the value that
+made it fire (`group_key`: the aggregation value or the event id), and a triage status (`new`,
+`acknowledged`, `escalated`, `closed`) whose every change is kept with who made it and when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, insert, select, update
+
+from reynard.errors import ReynardError
+from reynard.state.tables import ALERT_STATUSES, alert_status_changes, alerts
+
+
+class AlertError(ReynardError):
+    """An alert that does not exist, or a status that is not one of ALERT_STATUSES."""
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    value = _aware(value)
+    return value.isoformat() if value else None
+
+
+class AlertStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def add(self, alert: dict, rule: str, group_key: str | None = None) -> int:
+        """Store one alert dict (as `AlertTask.createAlertDict` makes it); returns its id."""
+        now = datetime.now(UTC)
+        row = {
+            "rule": rule,
+            "classname": alert.get("classname") or rule,
+            "summary": alert.get("summary") or "",
+            "category": alert.get("category"),
+            "severity": alert.get("severity"),
+            "tags": orjson.dumps(list(alert.get("tags") or [])).decode(),
+            "channel": alert.get("channel"),
+            "notify_mozdefbot": bool(alert.get("notify_mozdefbot")),
+            "url": alert.get("url"),
+            "events": orjson.dumps(list(alert.get("events") or [])).decode(),
+            "group_key": None if group_key is None else str(group_key),
+            "created": now,
+            "utctimestamp": alert.get("utctimestamp"),
+            "status": "new",
+            "status_by": None,
+            "status_at": None,
+        }
+        with self.engine.begin() as connection:
+            return int(connection.execute(insert(alerts).values(**row)).inserted_primary_key[0])
+
+    def get(self, alert_id: int) -> dict | None:
+        """The alert with its status history (oldest change first), or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+            if row is None:
+                return None
+            changes = connection.execute(
+                select(alert_status_changes)
+                .where(alert_status_changes.c.alert_id == alert_id)
+                .order_by(alert_status_changes.c.id)
+            ).all()
+        result = _as_dict(row)
+        result["history"] = [
+            {"status": c.status, "by": c.by, "at": _iso(c.at), "comment": c.comment} for c in changes
+        ]
+        return result
+
+    def list(
+        self, since: datetime | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[dict]:
+        """Alerts created at or after `since`, with `status`, newest first."""
+        query = select(alerts).order_by(alerts.c.created.desc(), alerts.c.id.desc())
+        if since is not None:
+            query = query.where(alerts.c.created >= since)
+        if status is not None:
+            _check_status(status)
+            query = query.where(alerts.c.status == status)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as connection:
+            return [_as_dict(row) for row in connection.execute(query)]
+
+    def set_status(self, alert_id: int, status: str, by: str, comment: str | None = None) -> None:
+        """Change an alert's status and record the change (the same status again is recorded too)."""
+        _check_status(status)
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id)
+                .values(status=status, status_by=by, status_at=now)
+            ).rowcount
+            if not changed:
+                raise AlertError(f"no alert with id {alert_id}")
+            connection.execute(
+                insert(alert_status_changes).values(
+                    alert_id=alert_id, status=status, by=by, at=now, comment=comment
+                )
+            )
+
+    def already_alerted(self, rule: str, event_ids: Iterable[str]) -> set[str]:
+        """The ids among `event_ids` that are already in an alert of `rule` (so as not to alert twice)."""
+        wanted = {str(i) for i in event_ids}
+        if not wanted:
+            return set()
+        found: set[str] = set()
+        with self.engine.connect() as connection:
+            for (events,) in connection.execute(select(alerts.c.events).where(alerts.c.rule == rule)):
+                for ref in orjson.loads(events):
+                    document = ref.get("documentid") if isinstance(ref, dict) else None
+                    if document is not None and str(document) in wanted:
+                        found.add(str(document))
+        return found
+
+
+def _check_status(status: str) -> None:
+    if status not in ALERT_STATUSES:
+        raise AlertError(f"unknown alert status {status!r} (one of: {', '.join(ALERT_STATUSES)})")
+
+
+def _as_dict(row: Any) -> dict:
+    return {
+        "id": row.id,
+        "rule": row.rule,
+        "classname": row.classname,
+        "summary": row.summary,
+        "category": row.category,
+        "severity": row.severity,
+        "tags": orjson.loads(row.tags),
+        "channel": row.channel,
+        "notify_mozdefbot": bool(row.notify_mozdefbot),
+        "url": row.url,
+        "events": orjson.loads(row.events),
+        "group_key": row.group_key,
+        "created": _iso(row.created),
+        "utctimestamp": row.utctimestamp,
+        "status": row.status,
+        "status_by": row.status_by,
+        "status_at": _iso(row.status_at),
+    }

@@ -1,0 +1,115 @@
+"""AlertStore: alerts in the state database, their status history, and the dedup helper."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from reynard.detect.alerts import AlertError, AlertStore
+from reynard.errors import ReynardError
+from reynard.state import open_state
+
+
+def alert(summary="10 ssh bruteforce attempts by 1.2.3.4", ids=("e1", "e2")):
+    return {
+        "utctimestamp": "2017-01-01T01:00:00+00:00",
+        "severity": "NOTICE",
+        "summary": summary,
+        "category": "bruteforce",
+        "tags": ["ssh"],
+        "events": [{"documentindex": "events", "documentsource": {"a": 1}, "documentid": i} for i in ids],
+        "channel": None,
+        "notify_mozdefbot": False,
+        "status": "NEW",
+        "classname": "AlertBruteforceSsh",
+    }
+
+
+@pytest.fixture
+def alerts(tmp_path):
+    return AlertStore(open_state(f"sqlite:///{tmp_path / 'state.db'}"))
+
+
+def test_round_trip(alerts):
+    alert_id = alerts.add(alert(), "bruteforce_ssh:AlertBruteforceSsh", group_key="1.2.3.4")
+    got = alerts.get(alert_id)
+    assert got["id"] == alert_id
+    assert got["rule"] == "bruteforce_ssh:AlertBruteforceSsh"
+    assert got["classname"] == "AlertBruteforceSsh"
+    assert got["summary"] == "10 ssh bruteforce attempts by 1.2.3.4"
+    assert got["category"] == "bruteforce"
+    assert got["severity"] == "NOTICE"
+    assert got["tags"] == ["ssh"]
+    assert got["notify_mozdefbot"] is False
+    assert got["url"] is None
+    assert [e["documentid"] for e in got["events"]] == ["e1", "e2"]
+    assert got["events"][0]["documentsource"] == {"a": 1}
+    assert got["group_key"] == "1.2.3.4"
+    assert got["utctimestamp"] == "2017-01-01T01:00:00+00:00"
+    assert got["status"] == "new"
+    assert got["status_by"] is None
+    assert got["history"] == []
+    created = datetime.fromisoformat(got["created"])
+    assert created.tzinfo is not None and abs(datetime.now(UTC) - created) < timedelta(minutes=1)
+    assert alerts.get(alert_id + 100) is None
+
+
+def test_list_newest_first_with_filters(alerts):
+    first = alerts.add(alert("one"), "r")
+    second = alerts.add(alert("two"), "r")
+    third = alerts.add(alert("three"), "r")
+    assert [a["id"] for a in alerts.list()] == [third, second, first]
+    assert [a["id"] for a in alerts.list(limit=2)] == [third, second]
+    alerts.set_status(second, "acknowledged", by="alice")
+    assert [a["id"] for a in alerts.list(status="acknowledged")] == [second]
+    assert [a["id"] for a in alerts.list(status="new")] == [third, first]
+    assert alerts.list(since=datetime.now(UTC) + timedelta(hours=1)) == []
+    assert len(alerts.list(since=datetime.now(UTC) - timedelta(hours=1))) == 3
+
+
+def test_status_history(alerts):
+    alert_id = alerts.add(alert(), "r")
+    alerts.set_status(alert_id, "acknowledged", by="alice")
+    alerts.set_status(alert_id, "escalated", by="bob", comment="looks real")
+    alerts.set_status(alert_id, "closed", by="carol", comment="blocked")
+    alerts.set_status(alert_id, "closed", by="dave")  # closing a closed alert is allowed and recorded
+    got = alerts.get(alert_id)
+    assert got["status"] == "closed"
+    assert got["status_by"] == "dave"
+    assert got["status_at"] is not None
+    assert [(h["status"], h["by"], h["comment"]) for h in got["history"]] == [
+        ("acknowledged", "alice", None),
+        ("escalated", "bob", "looks real"),
+        ("closed", "carol", "blocked"),
+        ("closed", "dave", None),
+    ]
+    assert all(datetime.fromisoformat(h["at"]).tzinfo is not None for h in got["history"])
+
+
+def test_unknown_id_and_status(alerts):
+    alert_id = alerts.add(alert(), "r")
+    with pytest.raises(AlertError, match="no alert with id 999"):
+        alerts.set_status(999, "closed", by="alice")
+    with pytest.raises(ReynardError, match="unknown alert status 'done'"):
+        alerts.set_status(alert_id, "done", by="alice")
+    with pytest.raises(AlertError, match="unknown alert status"):
+        alerts.list(status="NEW")
+    assert alerts.get(alert_id)["history"] == []
+    assert alerts.get(alert_id)["status"] == "new"
+
+
+def test_already_alerted(alerts):
+    alerts.add(alert(ids=("e1", "e2")), "rule-a")
+    alerts.add(alert(ids=("e3",)), "rule-a")
+    alerts.add(alert(ids=("e4",)), "rule-b")
+    assert alerts.already_alerted("rule-a", ["e1", "e3", "e4", "e5"]) == {"e1", "e3"}
+    assert alerts.already_alerted("rule-b", ["e1", "e4"]) == {"e4"}
+    assert alerts.already_alerted("rule-c", ["e1"]) == set()
+    assert alerts.already_alerted("rule-a", []) == set()
+
+
+def test_reopening_an_existing_database_keeps_alerts(tmp_path):
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    alert_id = AlertStore(open_state(url)).add(alert(), "r")
+    assert AlertStore(open_state(url)).get(alert_id)["summary"] == alert()["summary"]
