@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,8 +44,10 @@ def ingest(
     return events
 
 
-def ingest_files(paths: list[Path], source: str, options: ReadOptions | None = None) -> list[dict]:
-    return [event for path in sorted(paths) for event in ingest(path.read_bytes(), source, options)]
+def ingest_files(
+    paths: list[Path], source: str, received: str, options: ReadOptions | None = None
+) -> list[dict]:
+    return [event for path in sorted(paths) for event in ingest(path.read_bytes(), source, options, received)]
 
 
 def run(name: str, events: list[dict], now: datetime = NOW, config: dict | None = None) -> list[dict]:
@@ -117,3 +120,86 @@ def test_ssh_from_outside_config():
         config={"ports": [2222], "internal_cidrs": ["198.51.100.8/32"]},
     )
     assert [a["summary"].split(" ")[3] for a in alerts] == ["198.51.100.7"]
+
+
+# -- principal_multiple_ips -------------------------------------------------------------------------------
+INVICTUS_NOW = datetime(2023, 7, 10, 12, 40, tzinfo=UTC)  # the data spans 11:42-12:37 UTC
+STOLEN_ROLE = (
+    "arn:aws:sts::123837392027:assumed-role/stratus-red-team-ec2-steal-credentials-role/i-0dbc91f429e48eeed"
+)
+
+
+@pytest.fixture(scope="module")
+def invictus(shared_data) -> list[dict]:
+    return ingest_files(
+        list((shared_data / "cloudtrail/invictus/CloudTrail").glob("*.json")),
+        "cloudtrail",
+        received="2023-07-10T12:38:00+00:00",
+    )
+
+
+def cloudtrail(*records: dict) -> list[dict]:
+    return ingest(json.dumps({"Records": list(records)}).encode(), "cloudtrail")
+
+
+def api_call(arn: str, ip: str, minutes_ago: int = 5, name: str = "ListBuckets", **extra) -> dict:
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "arn": arn,
+            "accountId": "123456789012",
+            "accessKeyId": "ASIAEXAMPLE",
+        },
+        "eventTime": (NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "s3.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": ip,
+        "userAgent": "aws-cli/2.13.0",
+        "requestParameters": None,
+        "responseElements": None,
+        "eventID": f"{arn}-{ip}-{minutes_ago}-{name}",
+        "eventType": "AwsApiCall",
+        "recipientAccountId": "123456789012",
+        **extra,
+    }
+
+
+def test_principal_multiple_ips_finds_the_stolen_instance_role(invictus):
+    alerts = run("principal_multiple_ips", invictus, now=INVICTUS_NOW)
+    by_arn = {a["summary"].split(" ")[0]: a for a in alerts}
+    stolen = by_arn[STOLEN_ROLE]
+    assert "2 addresses: 192.168.10.20, 3.225.16.109" in stolen["summary"]
+    assert stolen["severity"] == "WARNING"
+    assert len(stolen["events"]) == 2
+    # The two console users also worked from several (internal) addresses in that hour.
+    assert set(by_arn) == {
+        STOLEN_ROLE,
+        "arn:aws:iam::123837392027:user/benjamin",
+        "arn:aws:iam::123837392027:user/bert-jan",
+    }
+    # An hour later the window holds nothing.
+    assert run("principal_multiple_ips", invictus, now=INVICTUS_NOW + timedelta(hours=2)) == []
+
+
+def test_principal_multiple_ips_ignores_one_address_and_service_callers():
+    role = "arn:aws:sts::123456789012:assumed-role/app/i-0abc"
+    events = cloudtrail(
+        api_call(role, "198.51.100.7", 1),
+        api_call(role, "198.51.100.7", 2),
+        api_call(role, "AWS Internal", 3),  # a service acting for the role: no address
+        api_call(
+            role,
+            "s3.amazonaws.com",
+            4,
+            userIdentity={"type": "AWSService", "arn": role, "invokedBy": "s3.amazonaws.com"},
+        ),
+    )
+    assert run("principal_multiple_ips", events) == []
+    events += cloudtrail(api_call(role, "203.0.113.50", 6))
+    (alert,) = run("principal_multiple_ips", events)
+    assert alert["summary"].startswith(
+        f"{role} called the AWS API from 2 addresses: 198.51.100.7, 203.0.113.50"
+    )
+    assert run("principal_multiple_ips", events, config={"min_ips": 3}) == []

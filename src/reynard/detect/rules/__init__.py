@@ -8,10 +8,12 @@ Each rule is an `AlertTask` (MozDef's API) whose thresholds are class attributes
 
 from __future__ import annotations
 
+from reynard.detect.rules.principal_multiple_ips import PrincipalMultipleIps
 from reynard.detect.rules.ssh_from_outside import SshFromOutside
 
 BUILTIN_RULES: dict[str, type] = {
     "ssh_from_outside": SshFromOutside,
+    "principal_multiple_ips": PrincipalMultipleIps,
 }
 
 __all__ = ["BUILTIN_RULES"]
