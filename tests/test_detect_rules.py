@@ -203,3 +203,50 @@ def test_principal_multiple_ips_ignores_one_address_and_service_callers():
         f"{role} called the AWS API from 2 addresses: 198.51.100.7, 203.0.113.50"
     )
     assert run("principal_multiple_ips", events, config={"min_ips": 3}) == []
+
+
+# -- excessive_describe -----------------------------------------------------------------------------------
+OTRF_NOW = datetime(2020, 9, 14, 1, 15, tzinfo=UTC)  # the sample spans 00:44-01:13 UTC
+PEDRO = "arn:aws:iam::123456789123:user/pedro"
+
+
+@pytest.fixture(scope="module")
+def otrf(shared_data) -> list[dict]:
+    path = shared_data / "cloudtrail/otrf/ec2_proxy_s3_exfiltration_2020-09-14011940.json"
+    return ingest(path.read_bytes(), "cloudtrail", received="2020-09-14T01:14:00+00:00")
+
+
+def test_excessive_describe_console_user_is_benign(otrf):
+    assert sum(e["details"].get("eventverb") == "Describe" for e in otrf) == 85
+    assert run("excessive_describe", otrf, now=OTRF_NOW, config={"minutes": 60}) == []
+    # The same calls from a principal configured as a production service do alert.
+    (alert,) = run(
+        "excessive_describe", otrf, now=OTRF_NOW, config={"minutes": 60, "production_principals": [PEDRO]}
+    )
+    assert alert["severity"] == "WARNING"
+    assert alert["summary"].startswith(f"Excessive Describe calls by production principal {PEDRO}: 85 in 60")
+
+
+def test_excessive_describe_enumeration_by_other_principal_is_info(invictus):
+    (alert,) = run("excessive_describe", invictus, now=INVICTUS_NOW, config={"minutes": 60})
+    assert alert["severity"] == "INFO"
+    assert alert["summary"].startswith(
+        "Excessive Describe calls by arn:aws:iam::123837392027:user/bert-jan: 1050 in 60 minutes"
+    )
+    assert alert["notify_mozdefbot"] is False
+    # "More than" the threshold: 1,050 calls do not pass a threshold of 1,050.
+    assert (
+        run("excessive_describe", invictus, now=INVICTUS_NOW, config={"minutes": 60, "threshold": 1050}) == []
+    )
+
+
+def test_excessive_describe_production_role_over_twenty():
+    role = "arn:aws:sts::123456789012:assumed-role/prod-billing/i-0abc"
+    calls = [api_call(role, "10.0.3.4", i % 9, name="DescribeInstances") for i in range(21)]
+    for i, call in enumerate(calls):
+        call["eventID"] = f"describe-{i}"
+    (alert,) = run("excessive_describe", cloudtrail(*calls))
+    assert alert["severity"] == "WARNING"
+    assert "production principal" in alert["summary"] and "21 in 10 minutes" in alert["summary"]
+    assert run("excessive_describe", cloudtrail(*calls[:20])) == []
+    assert run("excessive_describe", cloudtrail(*calls), config={"production_threshold": 21}) == []

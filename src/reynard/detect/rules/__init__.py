@@ -8,12 +8,14 @@ Each rule is an `AlertTask` (MozDef's API) whose thresholds are class attributes
 
 from __future__ import annotations
 
+from reynard.detect.rules.excessive_describe import ExcessiveDescribe
 from reynard.detect.rules.principal_multiple_ips import PrincipalMultipleIps
 from reynard.detect.rules.ssh_from_outside import SshFromOutside
 
 BUILTIN_RULES: dict[str, type] = {
     "ssh_from_outside": SshFromOutside,
     "principal_multiple_ips": PrincipalMultipleIps,
+    "excessive_describe": ExcessiveDescribe,
 }
 
 __all__ = ["BUILTIN_RULES"]
