@@ -318,3 +318,106 @@ def store_drop(ctx: click.Context, day: str, data_dir: Path | None) -> None:
     finally:
         writer.close()
     click.echo(f"deleted {which.isoformat()}")
+
+
+# -- alerts -----------------------------------------------------------------------------------------------
+@main.group()
+def alerts() -> None:
+    """Triage the alerts the rules raised: list, acknowledge, close."""
+
+
+@alerts.command("list")
+@click.option("--since", help="Created after: a duration before now (15m, 24h, 7d) or ISO 8601.")
+@click.option(
+    "--status", type=click.Choice(["new", "acknowledged", "escalated", "closed"]), help="Only this status."
+)
+@click.option("--limit", type=int, help="At most this many (newest first).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def alerts_list(
+    ctx: click.Context,
+    since: str | None,
+    status: str | None,
+    limit: int | None,
+    fmt: str,
+    data_dir: Path | None,
+) -> None:
+    """Alerts, newest first (json: one JSON object a line)."""
+    from reynard.detect import commands
+    from reynard.query.window import moment
+
+    start = moment(since, datetime.now(UTC), "--since") if since else None
+    commands.list_alerts(_settings(ctx, data_dir=data_dir), since=start, status=status, fmt=fmt, limit=limit)
+
+
+@alerts.command("ack")
+@click.argument("alert_id", metavar="ID", type=int)
+@click.option("--by", help="Who (default: the OS user name).")
+@click.option("--comment", help="Why.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def alerts_ack(
+    ctx: click.Context, alert_id: int, by: str | None, comment: str | None, data_dir: Path | None
+) -> None:
+    """Acknowledge an alert."""
+    from reynard.detect import commands
+
+    settings = _settings(ctx, data_dir=data_dir)
+    click.echo(commands.change_status(settings, alert_id, "acknowledged", by, comment))
+
+
+@alerts.command("close")
+@click.argument("alert_id", metavar="ID", type=int)
+@click.option("--by", help="Who (default: the OS user name).")
+@click.option("--comment", help="Why.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def alerts_close(
+    ctx: click.Context, alert_id: int, by: str | None, comment: str | None, data_dir: Path | None
+) -> None:
+    """Close an alert (closing a closed alert again is recorded too)."""
+    from reynard.detect import commands
+
+    settings = _settings(ctx, data_dir=data_dir)
+    click.echo(commands.change_status(settings, alert_id, "closed", by, comment))
+
+
+# -- rules ------------------------------------------------------------------------------------------------
+@main.group()
+def rules() -> None:
+    """Detection rules: try them on log files."""
+
+
+@rules.command("test")
+@click.argument("rule")
+@click.option(
+    "--events",
+    "paths",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=str),
+    help="A log file or directory to run the rule over (repeatable).",
+)
+@click.option("--now", "now_text", help="Run the rule as if it were this time (ISO 8601; default: now).")
+@click.pass_context
+@user_errors
+def rules_test(ctx: click.Context, rule: str, paths: tuple[str, ...], now_text: str | None) -> None:
+    """Run RULE (a MozDef-style alert file, or a built-in rule's name) over log files, in memory.
+
+    Prints each alert as a JSON line; nothing is stored. Exits 0 whether or not alerts fire.
+    """
+    from reynard.detect import commands
+
+    now = None
+    if now_text is not None:
+        from reynard.events.timestamps import TimestampError, parse_timestamp
+
+        try:
+            now = parse_timestamp(now_text)[0]
+        except TimestampError as e:
+            raise click.BadParameter(str(e), param_hint="--now") from None
+    commands.run_rule_test(_settings(ctx), rule, paths, now)
