@@ -250,3 +250,35 @@ def test_excessive_describe_production_role_over_twenty():
     assert "production principal" in alert["summary"] and "21 in 10 minutes" in alert["summary"]
     assert run("excessive_describe", cloudtrail(*calls[:20])) == []
     assert run("excessive_describe", cloudtrail(*calls), config={"production_threshold": 21}) == []
+
+
+# -- guardduty_finding ------------------------------------------------------------------------------------
+GD_NOW = datetime(2018, 1, 8, 1, 0, tzinfo=UTC)  # the sample finding was last updated 00:52 UTC
+
+
+def guardduty(shared_data, **service_info) -> list[dict]:
+    finding = json.loads((shared_data / "guardduty/guardduty_portprobe_ssh_event.json").read_bytes())
+    detail = finding.get("detail", finding)
+    detail["service"]["additionalInfo"].update(service_info)
+    return ingest(json.dumps(finding).encode(), "guardduty", received="2018-01-08T00:53:00+00:00")
+
+
+def test_guardduty_finding_alerts_at_the_finding_severity(shared_data):
+    events = guardduty(shared_data)
+    (alert,) = run("guardduty_finding", events, now=GD_NOW)
+    assert alert["summary"] == (
+        "GuardDuty Recon:EC2/PortProbeUnprotectedPort: Unprotected port on EC2 instance i-036cb01d26bb09166 "
+        "is being probed."
+    )
+    assert alert["severity"] == events[0]["severity"] == "INFO"
+    assert "sample" not in alert["tags"]
+    assert run("guardduty_finding", events, now=GD_NOW + timedelta(hours=1)) == []
+
+
+def test_guardduty_sample_findings_are_flagged(shared_data):
+    events = guardduty(shared_data, sample=True)
+    assert events[0]["details"]["sample"] is True
+    (alert,) = run("guardduty_finding", events, now=GD_NOW)
+    assert alert["summary"].startswith("[sample] GuardDuty Recon:EC2/PortProbeUnprotectedPort")
+    assert "sample" in alert["tags"]
+    assert run("guardduty_finding", events, now=GD_NOW, config={"include_samples": False}) == []

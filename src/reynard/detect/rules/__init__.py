@@ -9,6 +9,7 @@ Each rule is an `AlertTask` (MozDef's API) whose thresholds are class attributes
 from __future__ import annotations
 
 from reynard.detect.rules.excessive_describe import ExcessiveDescribe
+from reynard.detect.rules.guardduty_finding import GuarddutyFinding
 from reynard.detect.rules.principal_multiple_ips import PrincipalMultipleIps
 from reynard.detect.rules.ssh_from_outside import SshFromOutside
 
@@ -16,6 +17,7 @@ BUILTIN_RULES: dict[str, type] = {
     "ssh_from_outside": SshFromOutside,
     "principal_multiple_ips": PrincipalMultipleIps,
     "excessive_describe": ExcessiveDescribe,
+    "guardduty_finding": GuarddutyFinding,
 }
 
 __all__ = ["BUILTIN_RULES"]
