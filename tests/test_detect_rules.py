@@ -282,3 +282,40 @@ def test_guardduty_sample_findings_are_flagged(shared_data):
     assert alert["summary"].startswith("[sample] GuardDuty Recon:EC2/PortProbeUnprotectedPort")
     assert "sample" in alert["tags"]
     assert run("guardduty_finding", events, now=GD_NOW, config={"include_samples": False}) == []
+
+
+# -- cloudtrail_logging_stopped ---------------------------------------------------------------------------
+def test_cloudtrail_logging_stopped_stratus(shared_data):
+    stratus = shared_data / "cloudtrail/stratus"
+    stop = ingest(
+        (stratus / "aws.defense-evasion.cloudtrail-stop.json").read_bytes(),
+        "cloudtrail",
+        received="2024-07-31T13:07:00+00:00",
+    )
+    delete = ingest(
+        (stratus / "aws.defense-evasion.cloudtrail-delete.json").read_bytes(),
+        "cloudtrail",
+        received="2024-07-31T12:47:00+00:00",
+    )
+    (alert,) = run("cloudtrail_logging_stopped", stop + delete, now=datetime(2024, 7, 31, 13, 10, tzinfo=UTC))
+    assert alert["summary"].startswith(
+        "CloudTrail logging stopped: StopLogging of stratus-red-team-ct-stop-trail"
+    )
+    assert alert["severity"] == "CRITICAL"
+    (alert,) = run("cloudtrail_logging_stopped", delete, now=datetime(2024, 7, 31, 12, 50, tzinfo=UTC))
+    assert alert["summary"].startswith("CloudTrail logging stopped: DeleteTrail")
+
+
+def test_cloudtrail_logging_stopped_ignores_denied_and_other_calls():
+    role = "arn:aws:sts::123456789012:assumed-role/dev/alice"
+    events = cloudtrail(
+        api_call(
+            role,
+            "198.51.100.7",
+            name="StopLogging",
+            errorCode="AccessDenied",
+            requestParameters={"name": "main"},
+        ),
+        api_call(role, "198.51.100.7", name="StartLogging", requestParameters={"name": "main"}),
+    )
+    assert run("cloudtrail_logging_stopped", events) == []

@@ -8,6 +8,7 @@ Each rule is an `AlertTask` (MozDef's API) whose thresholds are class attributes
 
 from __future__ import annotations
 
+from reynard.detect.rules.cloudtrail_logging_stopped import CloudtrailLoggingStopped
 from reynard.detect.rules.excessive_describe import ExcessiveDescribe
 from reynard.detect.rules.guardduty_finding import GuarddutyFinding
 from reynard.detect.rules.principal_multiple_ips import PrincipalMultipleIps
@@ -18,6 +19,7 @@ BUILTIN_RULES: dict[str, type] = {
     "principal_multiple_ips": PrincipalMultipleIps,
     "excessive_describe": ExcessiveDescribe,
     "guardduty_finding": GuarddutyFinding,
+    "cloudtrail_logging_stopped": CloudtrailLoggingStopped,
 }
 
 __all__ = ["BUILTIN_RULES"]
