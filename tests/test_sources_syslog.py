@@ -105,6 +105,7 @@ def test_openssh_invalid_users_accepted_and_break_ins(openssh):
     [raw_accepted] = [line for line in lines if "Accepted password" in line]
     words = raw_accepted.split()
     assert accepted.draft["details"] == {
+        "program": "sshd",
         "action": "accepted",
         "success": True,
         "authmethod": "password",
@@ -195,7 +196,11 @@ def test_rfc5424_lines_from_the_rfc():
     )
     assert su["utctimestamp"] == "2003-10-11T22:14:15.003Z"
     assert (su["hostname"], su["processname"], su["processid"]) == ("mymachine.example.com", "su", None)
-    assert su["severity"] == "CRITICAL" and su["details"] == {"msgid": "ID47", "facility": "auth"}
+    assert su["severity"] == "CRITICAL" and su["details"] == {
+        "msgid": "ID47",
+        "facility": "auth",
+        "program": "su",
+    }
     assert su["summary"] == "'su root' failed for lonvick on /dev/pts/8"
     app = one(
         '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" '
@@ -320,12 +325,17 @@ def test_sshd_messages(message, expected):
 
 def test_other_programs_are_not_read_as_sshd():
     draft = one("Dec 10 06:55:46 h nginx[1]: Failed password for root from 1.2.3.4 port 5 ssh2")
-    assert draft["details"] == {} and draft["category"] == "syslog"
+    assert draft["details"] == {"program": "nginx"} and draft["category"] == "syslog"
     sudo = one(
         "Dec 10 06:55:46 h sudo: pam_unix(sudo:auth): authentication failure; "
         "logname=bob uid=1000 euid=0 tty=/dev/pts/0 ruser=bob rhost=  user=bob"
     )
-    assert sudo["details"] == {"action": "auth_failure", "success": False, "username": "bob"}
+    assert sudo["details"] == {
+        "action": "auth_failure",
+        "success": False,
+        "username": "bob",
+        "program": "sudo",
+    }
 
 
 def test_lines_without_a_program_tag():

@@ -282,6 +282,8 @@ class Syslog:
             elif msg.startswith("pam_unix(") and (at := msg.find("): " + _AUTH_FAILURE, 9, 80)) > 0:
                 # `sudo: pam_unix(sudo:auth): authentication failure; ...`
                 _pam_failure(msg[at + 3 + len(_AUTH_FAILURE) :], details)
+            if program:
+                details["program"] = program  # where MozDef's syslog events and alerts keep it
             category = "authentication" if details.get("action") in AUTH_ACTIONS else name
             draft = {
                 "utctimestamp": moment,
