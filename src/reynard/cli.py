@@ -389,7 +389,7 @@ def alerts_close(
 # -- rules ------------------------------------------------------------------------------------------------
 @main.group()
 def rules() -> None:
-    """Detection rules: try them on log files."""
+    """Detection rules: register, enable, run on schedule, and try them on log files."""
 
 
 @rules.command("test")
@@ -421,3 +421,87 @@ def rules_test(ctx: click.Context, rule: str, paths: tuple[str, ...], now_text: 
         except TimestampError as e:
             raise click.BadParameter(str(e), param_hint="--now") from None
     commands.run_rule_test(_settings(ctx), rule, paths, now)
+
+
+@rules.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def rules_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
+    """The registered rules (built-in ones are registered, enabled, on first use)."""
+    from reynard.detect import rule_commands
+
+    rule_commands.list_rules(_settings(ctx, data_dir=data_dir), fmt)
+
+
+@rules.command("add")
+@click.option(
+    "--mozdef",
+    "mozdef_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=str),
+    help="A MozDef alert file (its .conf beside it is copied too).",
+)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def rules_add(ctx: click.Context, mozdef_file: str, data_dir: Path | None) -> None:
+    """Register a MozDef alert file (checked first: one that does not load is not added)."""
+    from reynard.detect import rule_commands
+
+    click.echo(rule_commands.add_mozdef(_settings(ctx, data_dir=data_dir), mozdef_file))
+
+
+@rules.command("enable")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def rules_enable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
+    """Run rule NAME on schedule."""
+    from reynard.detect import rule_commands
+
+    click.echo(rule_commands.set_enabled(_settings(ctx, data_dir=data_dir), name, True))
+
+
+@rules.command("disable")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def rules_disable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
+    """Stop running rule NAME on schedule."""
+    from reynard.detect import rule_commands
+
+    click.echo(rule_commands.set_enabled(_settings(ctx, data_dir=data_dir), name, False))
+
+
+@rules.command("run")
+@click.option("--since", help="Catch up from here (24h or ISO 8601), one run per schedule step.")
+@click.option("--rule", "names", multiple=True, help="Only this rule (repeatable; even if disabled).")
+@click.option("--now", "now_text", help="Run as if it were this time (ISO 8601; default: now).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def rules_run(
+    ctx: click.Context, since: str | None, names: tuple[str, ...], now_text: str | None, data_dir: Path | None
+) -> None:
+    """Run the enabled rules once over the stored events; one line per rule. Exits 1 if a rule failed.
+
+    Without --since each rule runs once with its own window ending now (as MozDef did).
+    """
+    from reynard.detect import rule_commands
+    from reynard.query.window import moment
+
+    now = datetime.now(UTC)
+    if now_text is not None:
+        from reynard.events.timestamps import TimestampError, parse_timestamp
+
+        try:
+            now = parse_timestamp(now_text)[0]
+        except TimestampError as e:
+            raise click.BadParameter(str(e), param_hint="--now") from None
+    start = moment(since, now, "--since") if since else None
+    report = rule_commands.run_scheduled(_settings(ctx, data_dir=data_dir), start, names, now=now)
+    sys.exit(ExitStatus.REJECTED if report.failed else ExitStatus.OK)

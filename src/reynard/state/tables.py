@@ -64,3 +64,20 @@ alert_status_changes = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("comment", Text, nullable=True),
 )
+
+RULE_KINDS = ("builtin", "mozdef")
+
+rules = Table(
+    "rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # one of RULE_KINDS
+    Column("path", Text, nullable=True),  # mozdef: the copy in <data_dir>/rules/
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("schedule", String(32), nullable=False, default="5m"),
+    Column("config", Text, nullable=False, default="{}"),  # JSON object
+    Column("last_run", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_alerts", Integer, nullable=True),
+)

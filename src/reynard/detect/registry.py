@@ -1,0 +1,193 @@
+"""The rule registry: which detection rules run on schedule (built-in rules and MozDef alert files).
+
+Each rule is a row of the `rules` table: its name (a built-in rule's name, or a MozDef file's stem), its
+kind, for MozDef files the copy kept in `<data_dir>/rules/` (with the `.conf` beside it), whether it is
+enabled, its schedule (an interval such as `5m`), its config (JSON, for built-in rules), and what its
+last run did.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, insert, select, update
+
+from reynard.detect.alerttask import AlertTask
+from reynard.detect.errors import RuleError
+from reynard.detect.sources import EventSource
+from reynard.state.tables import rules
+
+DEFAULT_SCHEDULE = "5m"
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_schedule(text: str) -> timedelta:
+    """`30s`, `5m`, `1h`, `1d` as a timedelta (a RuleError for anything else, or zero)."""
+    found = _INTERVAL.match(text or "")
+    if not found or int(found[1]) == 0:
+        raise RuleError(f"schedule {text!r} is not an interval like 5m, 1h or 30s")
+    return timedelta(**{_UNITS[found[2]]: int(found[1])})
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    name: str
+    kind: str
+    path: str | None
+    enabled: bool
+    schedule: str
+    config: dict[str, Any]
+    last_run: datetime | None
+    last_error: str | None
+    last_alerts: int | None
+
+    @property
+    def interval(self) -> timedelta:
+        return parse_schedule(self.schedule)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "path": self.path,
+            "enabled": self.enabled,
+            "schedule": self.schedule,
+            "config": self.config,
+            "last_run": self.last_run.isoformat() if self.last_run else None,
+            "last_error": self.last_error,
+            "last_alerts": self.last_alerts,
+        }
+
+
+def _builtins() -> dict[str, type]:
+    from reynard.detect.rules import BUILTIN_RULES
+
+    return dict(BUILTIN_RULES)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _info(row: Any) -> RuleInfo:
+    return RuleInfo(
+        name=row.name,
+        kind=row.kind,
+        path=row.path,
+        enabled=bool(row.enabled),
+        schedule=row.schedule,
+        config=orjson.loads(row.config or "{}"),
+        last_run=_aware(row.last_run),
+        last_error=row.last_error,
+        last_alerts=row.last_alerts,
+    )
+
+
+class RuleRegistry:
+    def __init__(self, engine: Engine, rules_dir: Path):
+        self.engine = engine
+        self.rules_dir = Path(rules_dir)
+
+    # -- registering ------------------------------------------------------------------------------------
+    def ensure_builtins(self) -> list[str]:
+        """Register each built-in rule not registered yet (enabled); returns the names added."""
+        known = {r.name for r in self.list()}
+        added = [name for name in _builtins() if name not in known]
+        if added:
+            with self.engine.begin() as connection:
+                for name in added:
+                    connection.execute(
+                        insert(rules).values(
+                            name=name,
+                            kind="builtin",
+                            path=None,
+                            enabled=True,
+                            schedule=DEFAULT_SCHEDULE,
+                            config="{}",
+                        )
+                    )
+        return added
+
+    def add_mozdef(self, path: str | Path, schedule: str = DEFAULT_SCHEDULE) -> RuleInfo:
+        """Validate a MozDef alert file, copy it (and the `.conf` beside it) into the rules directory and
+        register it under its file name's stem (enabled). A file that does not load raises RuleError and
+        nothing is copied or written; adding a file of the same name again replaces the copy."""
+        source = Path(path)
+        parse_schedule(schedule)
+        from reynard.detect.mozdef_compat import load_alert_file
+
+        load_alert_file(source)  # RuleError naming the file: nothing written
+        name = source.stem
+        if name in _builtins():
+            raise RuleError(f"{name!r} is the name of a built-in rule; rename the file", where=str(source))
+        self.rules_dir.mkdir(parents=True, exist_ok=True)
+        target = self.rules_dir / source.name
+        if source.resolve() != target.resolve():
+            shutil.copyfile(source, target)
+        conf = source.with_suffix(".conf")
+        if conf.is_file() and conf.resolve() != target.with_suffix(".conf").resolve():
+            shutil.copyfile(conf, target.with_suffix(".conf"))
+        values = {"kind": "mozdef", "path": str(target), "enabled": True, "schedule": schedule}
+        with self.engine.begin() as connection:
+            exists = connection.execute(select(rules.c.id).where(rules.c.name == name)).first()
+            if exists:
+                connection.execute(update(rules).where(rules.c.name == name).values(**values))
+            else:
+                connection.execute(insert(rules).values(name=name, config="{}", **values))
+        return self.get(name)
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def list(self) -> list[RuleInfo]:
+        with self.engine.connect() as connection:
+            return [_info(row) for row in connection.execute(select(rules).order_by(rules.c.name))]
+
+    def get(self, name: str) -> RuleInfo:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(rules).where(rules.c.name == name)).first()
+        if row is None:
+            raise RuleError(f"no rule named {name!r} (see `reynard rules list`)")
+        return _info(row)
+
+    # -- changing ---------------------------------------------------------------------------------------
+    def _set(self, name: str, **values: Any) -> None:
+        with self.engine.begin() as connection:
+            changed = connection.execute(update(rules).where(rules.c.name == name).values(**values)).rowcount
+        if not changed:
+            raise RuleError(f"no rule named {name!r} (see `reynard rules list`)")
+
+    def enable(self, name: str) -> None:
+        self._set(name, enabled=True)
+
+    def disable(self, name: str) -> None:
+        self._set(name, enabled=False)
+
+    def record_run(self, name: str, when: datetime, alerts: int | None, error: str | None) -> None:
+        self._set(name, last_run=when, last_alerts=alerts, last_error=error)
+
+    # -- running ----------------------------------------------------------------------------------------
+    def tasks(self, name: str, source: EventSource | None = None) -> list[AlertTask]:
+        """New AlertTask instances for the rule (a built-in with its config, or the classes of the copied
+        MozDef file). RuleError when the rule cannot be built."""
+        info = self.get(name)
+        if info.kind == "builtin":
+            builtins = _builtins()
+            if name not in builtins:
+                raise RuleError(f"built-in rule {name!r} no longer exists")
+            return [builtins[name](source, config=info.config)]
+        if not info.path:
+            raise RuleError(f"rule {name!r} has no file")
+        from reynard.detect.mozdef_compat import load_alert_file
+
+        return [cls(source) for cls in load_alert_file(info.path)]
+
+
+__all__ = ["DEFAULT_SCHEDULE", "RuleInfo", "RuleRegistry", "parse_schedule"]

@@ -1,0 +1,83 @@
+"""What `reynard rules list|add|enable|disable|run` do, apart from parsing their arguments."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import orjson
+
+from reynard.detect.alerts import AlertStore
+from reynard.detect.registry import RuleRegistry
+from reynard.detect.runner import RunReport, run_rules
+from reynard.settings import Settings
+from reynard.state import open_state
+
+
+def rules_dir(settings: Settings) -> Path:
+    return settings.data_dir / "rules"
+
+
+def open_registry(settings: Settings) -> RuleRegistry:
+    """The registry in the state database, with every built-in rule registered."""
+    registry = RuleRegistry(open_state(settings.state_url), rules_dir(settings))
+    registry.ensure_builtins()
+    return registry
+
+
+def list_rules(settings: Settings, fmt: str) -> None:
+    infos = open_registry(settings).list()
+    if fmt == "json":
+        for info in infos:
+            sys.stdout.write(orjson.dumps(info.as_dict()).decode() + "\n")
+        sys.stdout.flush()
+        return
+    for info in infos:
+        state = "enabled" if info.enabled else "disabled"
+        last = info.last_run.isoformat()[:19] if info.last_run else "never"
+        outcome = (
+            f"failed: {info.last_error}"
+            if info.last_error
+            else (f"{info.last_alerts} alerts" if info.last_alerts is not None else "")
+        )
+        click.echo(
+            f"{info.name:<32} {info.kind:<8} {state:<9} every {info.schedule:<5} last {last} {outcome}"
+        )
+    click.echo(f"{len(infos)} rules")
+
+
+def add_mozdef(settings: Settings, path: str) -> str:
+    info = open_registry(settings).add_mozdef(path)
+    return f"added {info.name} ({info.path})"
+
+
+def set_enabled(settings: Settings, name: str, enabled: bool) -> str:
+    registry = open_registry(settings)
+    if enabled:
+        registry.enable(name)
+    else:
+        registry.disable(name)
+    return f"{name} {'enabled' if enabled else 'disabled'}"
+
+
+def run_scheduled(
+    settings: Settings, since: datetime | None, names: Sequence[str], now: datetime | None = None
+) -> RunReport:
+    """Run the enabled rules (or `names`) once over the event store; print one line per rule."""
+    from reynard.store.tantivy_store import TantivyEventStore
+
+    registry = open_registry(settings)
+    store = TantivyEventStore(settings.events_dir)
+    alert_store = AlertStore(registry.engine)
+    report = run_rules(
+        registry, store, alert_store, now or datetime.now(UTC), since=since, names=names or None
+    )
+    for line in report.lines():
+        click.echo(line)
+    return report
+
+
+__all__ = ["add_mozdef", "list_rules", "open_registry", "rules_dir", "run_scheduled", "set_enabled"]
