@@ -1,0 +1,163 @@
+"""s3_bucket_public: an S3 bucket (or the whole account) opened to the public.
+
+Why: a public bucket is the classic cloud data leak (MITRE ATT&CK T1530 / T1537); an attacker opens one to
+collect data from outside, and a mistaken change does the same harm. Successful CloudTrail calls (those
+without `details.errorcode`) that make data public:
+
+- `PutBucketAcl` with a canned ACL `public-read`, `public-read-write` or `authenticated-read`
+  (`details.requestparameters.x-amz-acl`), or a grant to the AllUsers or AuthenticatedUsers group (a
+  grantee URI ending `/global/AllUsers` or `/global/AuthenticatedUsers` anywhere under
+  `details.requestparameters.accesscontrolpolicy`);
+- `PutBucketPolicy` whose policy (`details.requestparameters.bucketpolicy`, an object or a JSON string)
+  has an Allow statement for Principal `"*"` (or `{"AWS": "*"}`) without a Condition;
+- `DeleteBucketPublicAccessBlock` and `DeleteAccountPublicAccessBlock` (s3 / s3-control);
+- `PutPublicAccessBlock` turning off any of the four blocks (`BlockPublicAcls`, `IgnorePublicAcls`,
+  `BlockPublicPolicy`, `RestrictPublicBuckets` "false").
+
+A bucket created within the same window and opened straight away (a `CreateBucket` of the same
+`details.requestparameters.bucketname`) is the pattern of a staging bucket for exfiltration, and is
+alerted as `new_bucket_severity`; every other change as `severity`.
+
+Config keys:
+    minutes              the window searched, for both the change and the CreateBucket (default 15)
+    severity             the alert's severity (default WARNING)
+    new_bucket_severity  the severity when the bucket was created within the window (default CRITICAL)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from reynard.detect.rules._base import BuiltinRule
+from reynard.query.mozdef import ExistsMatch, SearchQuery, TermMatch, TermsMatch
+
+PUBLIC_CANNED_ACLS = ("public-read", "public-read-write", "authenticated-read")
+PUBLIC_GROUPS = ("/global/AllUsers", "/global/AuthenticatedUsers")
+BLOCKS = ("blockpublicacls", "ignorepublicacls", "blockpublicpolicy", "restrictpublicbuckets")
+EVENT_NAMES = (
+    "PutBucketAcl",
+    "PutBucketPolicy",
+    "DeleteBucketPublicAccessBlock",
+    "DeleteAccountPublicAccessBlock",
+    "PutPublicAccessBlock",
+)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string leaf of a nested dict/list value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def _lower_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k).lower(): _lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower_keys(v) for v in value]
+    return value
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def public_acl(params: dict) -> str | None:
+    """Why the ACL of a `PutBucketAcl` is public, or None."""
+    canned = [acl for acl in _as_list(params.get("x-amz-acl")) if acl in PUBLIC_CANNED_ACLS]
+    if canned:
+        return f"canned ACL {canned[0]}"
+    for uri in _strings(params.get("accesscontrolpolicy")):
+        if uri.endswith(PUBLIC_GROUPS):
+            return f"grant to {uri.rsplit('/', 1)[-1]}"
+    return None
+
+
+def public_policy(policy: Any) -> str | None:
+    """Why a bucket policy is public (an Allow to everyone without a Condition), or None."""
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return None
+    policy = _lower_keys(policy)
+    if not isinstance(policy, dict):
+        return None
+    for statement in _as_list(policy.get("statement")):
+        if (
+            not isinstance(statement, dict)
+            or statement.get("effect") != "Allow"
+            or statement.get("condition")
+        ):
+            continue
+        principal = statement.get("principal")
+        aws = principal.get("aws") if isinstance(principal, dict) else None
+        if principal == "*" or "*" in _as_list(aws):
+            return "policy allows Principal *"
+    return None
+
+
+def disabled_blocks(config: Any) -> list[str]:
+    """The public access blocks a `PublicAccessBlockConfiguration` turns off."""
+    config = config if isinstance(config, dict) else {}
+    return [block for block in BLOCKS if str(config.get(block)).lower() == "false"]
+
+
+class S3BucketPublic(BuiltinRule):
+    config_keys: ClassVar[tuple[str, ...]] = ("minutes", "severity", "new_bucket_severity")
+    minutes = 15
+    severity = "WARNING"
+    new_bucket_severity = "CRITICAL"
+
+    def main(self) -> None:
+        created = SearchQuery(minutes=self.minutes)
+        created.add_must([TermMatch("source", "cloudtrail"), TermMatch("details.eventname", "CreateBucket")])
+        created.add_must_not(ExistsMatch("details.errorcode"))
+        self.filtersManual(created)
+        self.created_buckets = {
+            (hit["_source"]["details"].get("requestparameters") or {}).get("bucketname")
+            for hit in self.executeSearchEventsSimple()
+        } - {None}
+
+        query = SearchQuery(minutes=self.minutes)
+        query.add_must(
+            [TermMatch("source", "cloudtrail"), TermsMatch("details.eventname", list(EVENT_NAMES))]
+        )
+        query.add_must_not(ExistsMatch("details.errorcode"))
+        self.filtersManual(query)
+        self.searchEventsSimple()
+        self.walkEvents()
+
+    def reason(self, name: str, params: dict) -> str | None:
+        """Why the call makes data public, or None when it does not."""
+        if name == "PutBucketAcl":
+            return public_acl(params)
+        if name == "PutBucketPolicy":
+            return public_policy(params.get("bucketpolicy"))
+        if name == "PutPublicAccessBlock":
+            blocks = disabled_blocks(params.get("publicaccessblockconfiguration"))
+            return f"turned off {', '.join(blocks)}" if blocks else None
+        return "public access block removed"  # DeleteBucketPublicAccessBlock, DeleteAccountPublicAccessBlock
+
+    def onEvent(self, event: dict, *args: object, **kwargs: object) -> dict | None:
+        details = event["_source"].get("details") or {}
+        params = details.get("requestparameters") or {}
+        name = str(details.get("eventname"))
+        why = self.reason(name, params)
+        if why is None:
+            return None
+        bucket = params.get("bucketname")
+        target = f"bucket {bucket}" if bucket else f"account {params.get('accountid') or 'unknown'}"
+        who = (details.get("useridentity") or {}).get("arn") or "unknown principal"
+        summary = f"S3 public access: {name} on {target} by {who}: {why}"
+        severity = self.severity
+        if bucket and bucket in self.created_buckets:
+            summary += " (bucket created within the window)"
+            severity = self.new_bucket_severity
+        tags = ["cloudtrail", "aws", "s3", "exfiltration"]
+        return self.createAlertDict(summary, "AWSCloudtrail", tags, [event], severity)
