@@ -134,6 +134,10 @@ class AlertTask:
     source: ClassVar[EventSource | None] = None
     # The file a loaded MozDef alert came from (set by `load_alert_file`); its .conf files sit beside it.
     alert_file: ClassVar[str | None] = None
+    # Windows are in event time (utctimestamp, ending at `now`), so `reynard rules run --since` over old
+    # logs raises the alerts live ones would have. MozDef's window also took any event *received* after
+    # its start; set this to False on a rule that needs that.
+    event_time_windows: ClassVar[bool] = True
 
     def __init__(self, source: EventSource | None = None, *, now: datetime | None = None):
         self.source = source if source is not None else type(self).source
@@ -220,7 +224,7 @@ class AlertTask:
 
     def executeSearchEventsSimple(self, limit: int | None = None) -> list[dict]:
         """The hits of the query, newest first (all of them unless `limit`)."""
-        request = self._query().to_search(self._now(), limit=limit)
+        request = self._query().to_search(self._now(), limit=limit, event_time=self.event_time_windows)
         return [self._hit(event) for event in self._source().search(request)]
 
     def searchEventsSimple(self) -> None:

@@ -163,6 +163,9 @@ def Aggregation(field_name: str, aggregation_size: int = 20) -> TermsAgg:
     return TermsAgg(_field(field_name, "Aggregation"), size=aggregation_size)
 
 
+_MICROSECOND = timedelta(microseconds=1)
+
+
 class SearchQuery:
     """Clauses and aggregations over a time window ending now: `SearchQuery(minutes=15)` (any
     `timedelta` arguments; none: no window).
@@ -209,23 +212,28 @@ class SearchQuery:
             raise QueryError("SearchQuery needs a must, must_not or should clause, or an aggregation")
         return BooleanMatch(must=self.must, must_not=self.must_not, should=self.should)
 
-    def window(self, now: datetime) -> TimeWindow:
-        """From `now` minus the delta, on utctimestamp or receivedtimestamp; none without a delta."""
+    def window(self, now: datetime, event_time: bool = False) -> TimeWindow:
+        """From `now` minus the delta, on utctimestamp or receivedtimestamp (MozDef's window, open at the
+        end); with `event_time`, on utctimestamp only and ending at `now` (inclusive), so a window slid
+        over old logs holds the events that happened in it. None without a delta."""
         if not isinstance(now, datetime) or now.tzinfo is None:
             raise QueryError(f"now must be a timezone-aware datetime, not {now!r}")
         if not self.date_timedelta:
             return TimeWindow()
-        return TimeWindow(start=now.astimezone(UTC) - self.delta, end=None, either_timestamp=True)
+        start = now.astimezone(UTC) - self.delta
+        if event_time:
+            return TimeWindow(start=start, end=now.astimezone(UTC) + _MICROSECOND)
+        return TimeWindow(start=start, end=None, either_timestamp=True)
 
-    def to_search(self, now: datetime, limit: int | None = None) -> Search:
+    def to_search(self, now: datetime, limit: int | None = None, event_time: bool = False) -> Search:
         """The matching events in the window, newest first; `limit=None` returns them all."""
-        return Search(query=self.query(), window=self.window(now), limit=limit)
+        return Search(query=self.query(), window=self.window(now, event_time), limit=limit)
 
-    def to_aggregate(self, now: datetime) -> Aggregate:
+    def to_aggregate(self, now: datetime, event_time: bool = False) -> Aggregate:
         """The aggregations over the matching events in the window, keyed by field name."""
         return Aggregate(
             query=self.query(),
-            window=self.window(now),
+            window=self.window(now, event_time),
             aggs={agg.field: agg for agg in self.aggregation},
         )
 
