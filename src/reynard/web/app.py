@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -28,6 +29,9 @@ from reynard.store.service import WriterService
 from reynard.store.tantivy_store import TantivyEventStore
 from reynard.web.search import search_router
 
+if TYPE_CHECKING:
+    from reynard.detect.alerts import AlertStore
+
 MAX_BODY_BYTES = 64 * 1024 * 1024
 SHOWN_ERRORS = 20
 
@@ -39,6 +43,9 @@ class Services:
     reader: TantivyEventStore
     dead_letters: DeadLetterStore
     pipeline: Pipeline
+    alerts: AlertStore | None = None
+    matcher: Any = None  # reynard.detect.streaming.StreamingMatcher
+    scheduler: Any = None  # reynard.detect.scheduler.RuleScheduler
 
 
 class _ServiceSink:
@@ -160,6 +167,17 @@ def create_app(services: Services) -> FastAPI:
             "days": [d.isoformat() for d in days],
             "dead_letters": services.dead_letters.count(),
         }
+
+    @app.get("/api/alerts")
+    def list_alerts(
+        status: str | None = Query(None, description="new, acknowledged, escalated or closed"),
+        limit: int = Query(100, ge=1, le=10_000),
+    ) -> Response:
+        """The newest alerts (with `status` when given)."""
+        if services.alerts is None:
+            raise HTTPException(404, "alerts are not enabled on this server")
+        found = services.alerts.list(status=status or None, limit=limit)
+        return Response(orjson.dumps({"alerts": found, "count": len(found)}), media_type="application/json")
 
     return app
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import orjson
 import uvicorn
 
+from reynard.detect.alerts import AlertStore
+from reynard.detect.alerttask import AlertTask
+from reynard.detect.registry import RuleRegistry
+from reynard.detect.scheduler import RuleScheduler
+from reynard.detect.sources import StoreSource
+from reynard.detect.streaming import StreamingMatcher
 from reynard.ingest.deadletter import DeadLetterStore
 from reynard.ingest.pipeline import Pipeline
 from reynard.ingest.plugins import default_plugins
@@ -18,16 +25,45 @@ from reynard.store.service import WriterService
 from reynard.store.tantivy_store import TantivyEventStore
 from reynard.web.app import Services, create_app
 
+log = logging.getLogger("reynard.web.server")
+
 
 def build_services(settings: Settings) -> Services:
-    """Everything the app needs; takes the writer lock (raises WriterBusy when another process has it)."""
+    """Everything the app needs; takes the writer lock (raises WriterBusy when another process has it).
+
+    Detection: the enabled rules' simple tasks are matched on each committed batch (`StreamingMatcher`,
+    fed by the writer service); the other rules run on schedule (`RuleScheduler`, started by `serve`).
+    """
     store = TantivyEventStore(settings.events_dir, writable=True, heap_bytes=settings.writer_heap_bytes)
+    engine = open_state(settings.state_url)
+    registry = RuleRegistry(engine, settings.data_dir / "rules")
+    registry.ensure_builtins()
+    alert_store = AlertStore(engine)
+    source = StoreSource(TantivyEventStore(settings.events_dir))
+    tasks: dict[str, list[AlertTask]] = {}
+    for info in registry.list():
+        if not info.enabled:
+            continue
+        try:
+            tasks[info.name] = registry.tasks(info.name, source)
+        except Exception:  # a broken rule is reported by the scheduler
+            log.warning("rule %s cannot be built for streaming", info.name, exc_info=True)
+    matcher = StreamingMatcher(tasks, alert_store)
+    scheduler = RuleScheduler(
+        registry,
+        TantivyEventStore(settings.events_dir),
+        alert_store,
+        skip=lambda: matcher.streaming_rules,
+    )
     return Services(
         settings=settings,
-        writer=WriterService(store),
+        writer=WriterService(store, on_committed=matcher.match),
         reader=TantivyEventStore(settings.events_dir),
-        dead_letters=DeadLetterStore(open_state(settings.state_url)),
+        dead_letters=DeadLetterStore(engine),
         pipeline=Pipeline(default_plugins(settings)),
+        alerts=alert_store,
+        matcher=matcher,
+        scheduler=scheduler,
     )
 
 
@@ -42,9 +78,13 @@ def serve(settings: Settings, services: Services | None = None) -> None:
     _write_atomically(
         announce, orjson.dumps({"host": settings.host, "port": settings.port, "pid": os.getpid()})
     )
+    if services.scheduler is not None:
+        services.scheduler.start()
     try:
         server.run()
     finally:
+        if services.scheduler is not None:
+            services.scheduler.stop()
         services.writer.close()
         announce.unlink(missing_ok=True)
 
