@@ -8,7 +8,7 @@ made it fire (`group_key`: the aggregation value or the event id), and a triage 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,8 +35,12 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class AlertStore:
-    def __init__(self, engine: Engine):
+    """Alerts in the state database. `notify(alert_id, alert)`, when given, is called for each new alert
+    (see `notifications.Notifications`); its failures are its own to record."""
+
+    def __init__(self, engine: Engine, notify: Callable[[int, dict], object] | None = None):
         self.engine = engine
+        self.notify = notify
 
     def add(self, alert: dict, rule: str, group_key: str | None = None) -> int:
         """Store one alert dict (as `AlertTask.createAlertDict` makes it); returns its id."""
@@ -60,7 +64,10 @@ class AlertStore:
             "status_at": None,
         }
         with self.engine.begin() as connection:
-            return int(connection.execute(insert(alerts).values(**row)).inserted_primary_key[0])
+            alert_id = int(connection.execute(insert(alerts).values(**row)).inserted_primary_key[0])
+        if self.notify is not None:
+            self.notify(alert_id, alert)
+        return alert_id
 
     def get(self, alert_id: int) -> dict | None:
         """The alert with its status history (oldest change first), or None."""

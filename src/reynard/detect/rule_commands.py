@@ -11,6 +11,7 @@ import click
 import orjson
 
 from reynard.detect.alerts import AlertStore
+from reynard.detect.notifications import Notifications
 from reynard.detect.registry import RuleRegistry
 from reynard.detect.runner import RunReport, run_rules
 from reynard.settings import Settings
@@ -71,7 +72,7 @@ def run_scheduled(
 
     registry = open_registry(settings)
     store = TantivyEventStore(settings.events_dir)
-    alert_store = AlertStore(registry.engine)
+    alert_store = AlertStore(registry.engine, notify=Notifications.from_settings(settings, registry.engine))
     report = run_rules(
         registry, store, alert_store, now or datetime.now(UTC), since=since, names=names or None
     )

@@ -11,6 +11,7 @@ import uvicorn
 
 from reynard.detect.alerts import AlertStore
 from reynard.detect.alerttask import AlertTask
+from reynard.detect.notifications import Notifications
 from reynard.detect.registry import RuleRegistry
 from reynard.detect.scheduler import RuleScheduler
 from reynard.detect.sources import StoreSource
@@ -38,7 +39,7 @@ def build_services(settings: Settings) -> Services:
     engine = open_state(settings.state_url)
     registry = RuleRegistry(engine, settings.data_dir / "rules")
     registry.ensure_builtins()
-    alert_store = AlertStore(engine)
+    alert_store = AlertStore(engine, notify=Notifications.from_settings(settings, engine))
     source = StoreSource(TantivyEventStore(settings.events_dir))
     tasks: dict[str, list[AlertTask]] = {}
     for info in registry.list():

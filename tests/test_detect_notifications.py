@@ -1,0 +1,96 @@
+"""New alerts go to the notifiers of the settings file; every delivery is recorded."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from click.testing import CliRunner
+
+from reynard.cli import main
+from reynard.detect.alerts import AlertStore
+from reynard.detect.notifications import Notifications
+from reynard.settings import load_settings
+from reynard.state import open_state
+
+NOW = "2026-11-20T10:05:00Z"
+STOP_LOGGING = {
+    "eventVersion": "1.08",
+    "eventTime": "2026-11-20T10:04:00Z",
+    "eventSource": "cloudtrail.amazonaws.com",
+    "eventName": "StopLogging",
+    "eventType": "AwsApiCall",
+    "eventID": "0f3a-stop",
+    "sourceIPAddress": "203.0.113.50",
+    "userIdentity": {
+        "type": "IAMUser",
+        "arn": "arn:aws:iam::123456789012:user/mallory",
+        "userName": "mallory",
+    },
+    "requestParameters": {"name": "org-trail"},
+}
+
+
+@pytest.fixture
+def hook():
+    """A real HTTP server on loopback that records what it receives."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    server.shutdown()
+
+
+def test_rules_run_notifies_the_configured_webhook_and_records_each_delivery(tmp_path, hook):
+    url, received = hook
+    config = tmp_path / "reynard.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n'
+        f'[[notifiers]]\ntype = "webhook"\nurl = "{url}"\n'
+        '[[notifiers]]\ntype = "webhook"\nurl = "http://127.0.0.1:9/nobody-listens"\ntimeout = 0.5\n'
+    )
+    trail = tmp_path / "trail.ndjson"
+    trail.write_text(json.dumps(STOP_LOGGING) + "\n")
+    runner = CliRunner()
+    assert runner.invoke(main, ["--config", str(config), "ingest", str(trail)]).exit_code == 0
+    result = runner.invoke(
+        main, ["--config", str(config), "rules", "run", "--rule", "cloudtrail_logging_stopped", "--now", NOW]
+    )
+    assert result.exit_code == 0, result.output
+    assert "cloudtrail_logging_stopped: 1 alerts" in result.stdout
+
+    [sent] = received
+    assert sent["severity"] == "CRITICAL" and "org-trail" in sent["summary"] and sent["id"]
+    settings = load_settings(config)
+    notifications = Notifications.from_settings(settings, open_state(settings.state_url))
+    recorded = notifications.recorded(sent["id"])
+    assert len(recorded) == 2 and (recorded[0]["ok"], recorded[0]["attempts"]) == (True, 1)
+    assert recorded[1]["ok"] is False and "nobody-listens" in recorded[1]["error"]
+
+
+def test_without_notifiers_alerts_are_stored_and_nothing_is_sent(tmp_path):
+    engine = open_state(f"sqlite:///{tmp_path / 'state.db'}")
+    store = AlertStore(engine, notify=Notifications(engine, []))
+    alert_id = store.add({"summary": "x", "severity": "INFO", "events": []}, "rule")
+    assert store.get(alert_id)["summary"] == "x"
+    assert Notifications(engine, []).recorded(alert_id) == []
+
+
+def test_a_bad_notifier_entry_names_itself(tmp_path):
+    config = tmp_path / "reynard.toml"
+    config.write_text('[[notifiers]]\ntype = "pager"\n')
+    result = CliRunner().invoke(
+        main, ["--config", str(config), "--data-dir", str(tmp_path / "d"), "rules", "run", "--now", NOW]
+    )
+    assert result.exit_code == 2 and "notifiers[0]" in result.stderr
