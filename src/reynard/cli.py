@@ -88,6 +88,7 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
 @click.option("--dead-letters", "list_dead", is_flag=True, help="List the rejected records and exit.")
 @click.option("--replay", "replay", is_flag=True, help="Replay rejected records (all, or --id).")
 @click.option("--id", "ids", type=int, multiple=True, help="With --replay or --dead-letters: these records.")
+@click.option("--no-detect", is_flag=True, help="Do not run the streaming rules on the ingested events.")
 @click.pass_context
 @user_errors
 def ingest(
@@ -101,6 +102,7 @@ def ingest(
     list_dead: bool,
     replay: bool,
     ids: tuple[int, ...],
+    no_detect: bool,
 ) -> None:
     """Read log files, directories (recursively) or - (stdin) into the event store.
 
@@ -126,6 +128,7 @@ def ingest(
         replay_ids=ids or None,
         on_reject=lambda message: None,
         progress=tty,
+        matcher_factory=None if no_detect else _matcher_factory(),
     )
     if as_json:
         click.echo(orjson.dumps(summary.as_dict()).decode())
@@ -134,6 +137,13 @@ def ingest(
             click.echo(message, err=True)
         click.echo(summary.line())
     sys.exit(ExitStatus.REJECTED if summary.rejected else ExitStatus.OK)
+
+
+def _matcher_factory():  # type: ignore[no-untyped-def]
+    """Streaming detection for direct ingest (a module-level function, so worker processes get it)."""
+    from reynard.detect.streaming import build_matcher
+
+    return build_matcher
 
 
 def _reference(value: str | None) -> datetime:
@@ -192,7 +202,12 @@ def demo(
     files = write_sample(folder, count=count, end=datetime.now(UTC))
     click.echo(f"generated {count} sample events in {folder} ({len(files)} files)")
     started = time.perf_counter()
-    summary = commands.run_ingest(settings, paths=[str(f) for f in files], progress=sys.stderr.isatty())
+    summary = commands.run_ingest(
+        settings,
+        paths=[str(f) for f in files],
+        progress=sys.stderr.isatty(),
+        matcher_factory=_matcher_factory(),
+    )
     elapsed = time.perf_counter() - started
     click.echo(f"{summary.line()} in {elapsed:.1f} s")
     if no_serve:

@@ -26,6 +26,7 @@ from reynard.events.timestamps import parse_timestamp
 from reynard.query import ast
 from reynard.query.mozdef import SearchQuery
 from reynard.query.predicate import compile_predicate
+from reynard.settings import Settings
 
 log = logging.getLogger("reynard.detect.streaming")
 
@@ -176,3 +177,31 @@ class StreamingMatcher:
 
 
 __all__ = ["RecordingSource", "StreamingMatcher", "StreamingTask", "classify"]
+
+
+def build_matcher(settings: Settings) -> StreamingMatcher:
+    """The streaming matcher of a data directory: its enabled rules, its alert store and notifiers.
+
+    Used by the server (on each committed batch) and by `reynard ingest` writing directly (on each
+    batch it stores), so ingesting an old file raises the alerts a live stream would have.
+    """
+    from reynard.detect.notifications import Notifications
+    from reynard.detect.registry import RuleRegistry
+    from reynard.detect.sources import StoreSource
+    from reynard.state import open_state
+    from reynard.store.tantivy_store import TantivyEventStore
+
+    engine = open_state(settings.state_url)
+    registry = RuleRegistry(engine, settings.data_dir / "rules")
+    registry.ensure_builtins()
+    alert_store = AlertStore(engine, notify=Notifications.from_settings(settings, engine))
+    source = StoreSource(TantivyEventStore(settings.events_dir))
+    tasks: dict[str, list[AlertTask]] = {}
+    for info in registry.list():
+        if not info.enabled:
+            continue
+        try:
+            tasks[info.name] = registry.tasks(info.name, source)
+        except Exception:  # a broken rule is reported by the scheduler and `rules run`
+            log.warning("rule %s cannot be built for streaming", info.name, exc_info=True)
+    return StreamingMatcher(tasks, alert_store)

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
@@ -50,12 +51,18 @@ def run_ingest(
     replay_ids: Iterable[int] | None = None,
     on_reject: object = None,
     progress: bool = False,
+    matcher_factory: Callable[[Settings], Any] | None = None,
 ) -> IngestSummary:
+    """Ingest `paths` (or replay dead letters). With `matcher_factory(settings)` -> an object with
+    `match(events)`, every batch stored directly is also handed to it (streaming detection); when a
+    server holds the store, the server does that itself."""
     dead_letters = DeadLetterStore(open_state(settings.state_url))
     options = ReadOptions(max_record_bytes=settings.max_record_bytes)
     if reference is not None:
         options = ReadOptions(reference_time=reference, max_record_bytes=settings.max_record_bytes)
     sink = open_sink(settings)
+    if matcher_factory is not None and isinstance(sink, StoreSink):
+        sink.on_batch = matcher_factory(settings).match
     pipeline = Pipeline(default_plugins(settings))
     messages: list[str] = []
     hidden = 0
@@ -85,6 +92,7 @@ def run_ingest(
                 keep_received=keep_received,
                 on_reject=note,
                 on_progress=show if progress else None,
+                matcher_factory=matcher_factory,
             )
         else:
             tune_gc()

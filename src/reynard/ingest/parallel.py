@@ -43,13 +43,17 @@ def tune_gc() -> None:
 
 
 class _QueueSink:
-    """Worker side: prepared documents go to the parent, which stores them."""
+    """Worker side: prepared documents go to the parent, which stores them; `match` (streaming
+    detection) sees the events here, where they are still dicts."""
 
-    def __init__(self, results: Any):
+    def __init__(self, results: Any, match: Callable[[list[dict]], object] | None = None):
         self.results = results
+        self.match = match
 
     def write(self, events: list[dict]) -> WriteResult:
         self.results.put(("events", [prepare(e) for e in events]))
+        if self.match is not None:
+            self.match(events)
         return WriteResult()
 
     def flush(self) -> None:
@@ -71,13 +75,20 @@ class _QueueDeadLetters:
 
 
 def _work(
-    tasks: Any, results: Any, settings: Settings, options: ReadOptions, source: str | None, keep: bool
+    tasks: Any,
+    results: Any,
+    settings: Settings,
+    options: ReadOptions,
+    source: str | None,
+    keep: bool,
+    matcher_factory: Callable[[Settings], Any] | None = None,
 ) -> None:
     try:
         pipeline = Pipeline(default_plugins(settings))
+        match = matcher_factory(settings).match if matcher_factory is not None else None
         tune_gc()
         ingestor = Ingestor(
-            _QueueSink(results),
+            _QueueSink(results, match),
             _QueueDeadLetters(results),  # type: ignore[arg-type]
             pipeline,
             options=options,
@@ -104,6 +115,7 @@ def ingest_parallel(
     keep_received: bool = False,
     on_reject: Callable[[str], None] | None = None,
     on_progress: Callable[[IngestSummary], None] | None = None,
+    matcher_factory: Callable[[Settings], Any] | None = None,
 ) -> IngestSummary:
     """Ingest `files` with `workers` processes into `store` (which this process holds writable)."""
     context = multiprocessing.get_context("spawn")
@@ -115,7 +127,9 @@ def ingest_parallel(
         tasks.put(None)
     processes = [
         context.Process(
-            target=_work, args=(tasks, results, settings, options, source, keep_received), daemon=True
+            target=_work,
+            args=(tasks, results, settings, options, source, keep_received, matcher_factory),
+            daemon=True,
         )
         for _ in range(workers)
     ]

@@ -8,6 +8,7 @@ the server acknowledges only once they are durable.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -41,9 +42,14 @@ class StoreSink:
         self.commit_interval = commit_interval
         self._uncommitted = 0
         self._last_commit = time.monotonic()
+        # Called with each batch once stored (streaming detection); the store's dedup runs first.
+        self.on_batch: Callable[[list[dict]], object] | None = None
 
     def write(self, events: list[dict]) -> WriteResult:
         result = self.store.write(events)
+        if self.on_batch is not None and result.stored:
+            refused = {event_id for event_id, _ in result.failed}
+            self.on_batch([e for e in events if e["id"] not in refused])
         self._uncommitted += result.stored
         if self._uncommitted >= self.commit_every or (
             self._uncommitted and time.monotonic() - self._last_commit >= self.commit_interval
