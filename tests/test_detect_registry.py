@@ -223,3 +223,15 @@ def test_run_rules_api_retries_a_failed_rule_next_round(data_dir, tmp_path):
     report = run_rules(registry, store, alert_store, now, names=["raising_rule"])
     assert not report.failed and report.alerts == 1
     assert registry.get("raising_rule").last_error is None
+
+
+def test_a_rule_schedule_can_be_changed(data_dir):
+    changed = run(data_dir, "rules", "schedule", "ssh_bruteforce", "1m")
+    assert changed.exit_code == 0 and "ssh_bruteforce runs every 1m" in changed.stdout
+    listed = run(data_dir, "rules", "list", "--format", "json")
+    rows = [json.loads(line) for line in listed.stdout.splitlines() if line.startswith("{")]
+    assert next(r for r in rows if r["name"] == "ssh_bruteforce")["schedule"] == "1m"
+    bad = run(data_dir, "rules", "schedule", "ssh_bruteforce", "often")
+    assert bad.exit_code == 2 and "often" in bad.stderr
+    unknown = run(data_dir, "rules", "schedule", "no_such_rule", "1m")
+    assert unknown.exit_code == 2

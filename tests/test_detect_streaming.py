@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -134,6 +134,10 @@ def test_scheduler_runs_and_stops(alert_store, tmp_path):
     report = scheduler.run_once(now)
     assert "ssh_bruteforce" not in {r.name for r in report.results}
     assert [a["rule"] for a in alert_store.list()] == ["cloudtrail_logging_stopped"]
+    # Each rule runs on its own schedule (5 minutes by default): not due a minute later, due after five.
+    assert scheduler.run_once(now + timedelta(minutes=1)) is None
+    again = scheduler.run_once(now + timedelta(minutes=5))
+    assert again is not None and "cloudtrail_logging_stopped" in {r.name for r in again.results}
     scheduler.start()
     time.sleep(0.3)
     scheduler.stop()

@@ -480,6 +480,19 @@ def rules_enable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
     click.echo(rule_commands.set_enabled(_settings(ctx, data_dir=data_dir), name, True))
 
 
+@rules.command("schedule")
+@click.argument("name")
+@click.argument("interval")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@click.pass_context
+@user_errors
+def rules_schedule(ctx: click.Context, name: str, interval: str, data_dir: Path | None) -> None:
+    """Run rule NAME every INTERVAL (30s, 5m, 1h) in the server's scheduler."""
+    from reynard.detect import rule_commands
+
+    click.echo(rule_commands.set_schedule(_settings(ctx, data_dir=data_dir), name, interval))
+
+
 @rules.command("disable")
 @click.argument("name")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")

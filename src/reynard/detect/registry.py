@@ -170,6 +170,11 @@ class RuleRegistry:
     def disable(self, name: str) -> None:
         self._set(name, enabled=False)
 
+    def set_schedule(self, name: str, schedule: str) -> None:
+        """Run NAME every `schedule` (`30s`, `5m`, `1h`); RuleError for anything else."""
+        parse_schedule(schedule)
+        self._set(name, schedule=schedule.strip())
+
     def record_run(self, name: str, when: datetime, alerts: int | None, error: str | None) -> None:
         self._set(name, last_run=when, last_alerts=alerts, last_error=error)
 

@@ -64,6 +64,13 @@ def set_enabled(settings: Settings, name: str, enabled: bool) -> str:
     return f"{name} {'enabled' if enabled else 'disabled'}"
 
 
+def set_schedule(settings: Settings, name: str, schedule: str) -> str:
+    registry = open_registry(settings)
+    registry.get(name)  # RuleError for an unknown name
+    registry.set_schedule(name, schedule)
+    return f"{name} runs every {schedule.strip()}"
+
+
 def run_scheduled(
     settings: Settings, since: datetime | None, names: Sequence[str], now: datetime | None = None
 ) -> RunReport:
@@ -81,4 +88,12 @@ def run_scheduled(
     return report
 
 
-__all__ = ["add_mozdef", "list_rules", "open_registry", "rules_dir", "run_scheduled", "set_enabled"]
+__all__ = [
+    "add_mozdef",
+    "list_rules",
+    "open_registry",
+    "rules_dir",
+    "run_scheduled",
+    "set_enabled",
+    "set_schedule",
+]

@@ -1,7 +1,9 @@
-"""The server's rule scheduler: a thread that runs the registry's rules every `interval` seconds.
+"""The server's rule scheduler: a thread that wakes every `interval` seconds and runs the rules that are
+due, each on its own schedule (`5m`: five minutes after its last run).
 
 Each round is `run_rules` (dedup included) at the current time; rules evaluated by the streaming matcher
-can be left out (`skip`). `stop()` wakes the thread and waits for the round under way to finish.
+can be left out (`skip`). A rule that failed is due again on its schedule, so it is retried the next
+time around. `stop()` wakes the thread and waits for the round under way to finish.
 """
 
 from __future__ import annotations
@@ -47,15 +49,20 @@ class RuleScheduler:
         return self
 
     def run_once(self, now: datetime | None = None) -> RunReport | None:
-        """One round over the enabled rules not skipped; None when there is none to run."""
+        """One round over the enabled rules that are due and not skipped; None when none is due."""
+        now = now or datetime.now(UTC)
         skipped = self.skip() if self.skip else set()
-        names = [r.name for r in self.registry.list() if r.enabled and r.name not in skipped]
+        names = [
+            r.name
+            for r in self.registry.list()
+            if r.enabled and r.name not in skipped and (r.last_run is None or now - r.last_run >= r.interval)
+        ]
         if not names:
             return None
         refresh = getattr(self.store, "refresh", None)
         if refresh is not None:
             refresh()
-        report = run_rules(self.registry, self.store, self.alert_store, now or datetime.now(UTC), names=names)
+        report = run_rules(self.registry, self.store, self.alert_store, now, names=names)
         self.rounds += 1
         self.last_report = report
         return report
