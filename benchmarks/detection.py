@@ -8,7 +8,9 @@ Prints one JSON line:
   (`python -m reynard serve` on a free loopback port, fresh data directory).
 - `matcher_events_per_s`: `StreamingMatcher.match` over finalized events with 100 simple rules loaded
   (each a term on a different `details.eventname`), 1% of the events matching one rule.
-- `aggregation_latency`: not measured (aggregation rules run on the 30 s schedule).
+- `aggregation_latency_ms`: from each burst of 10 failed sshd logins from a new address (one POST) to the
+  `ssh_bruteforce` alert, with the server's scheduler waking every second (`REYNARD_SCHEDULER_TICK=1`)
+  and the rule scheduled every 2 s: the aim is the window step plus one second.
 
     python benchmarks/detection.py [--posts 1000] [--events 20000] [--rules 100]
 """
@@ -57,27 +59,90 @@ def record(i: int, name: str = "StopLogging") -> dict:
     }
 
 
-def simple_latency(posts: int, work: Path) -> dict:
+def start_server(data_dir: Path, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    import os
+
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    data_dir = work / "data"
     server = subprocess.Popen(
         [sys.executable, "-m", "reynard", "serve", "--data-dir", str(data_dir), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
+    return server, f"http://127.0.0.1:{port}"
+
+
+def aggregation_latency(bursts: int, work: Path) -> dict:
+    """10 failed logins from a new address per POST; time until ssh_bruteforce has alerted on it."""
+    data_dir = work / "agg-data"
+    schedule = [sys.executable, "-m", "reynard", "rules", "schedule", "ssh_bruteforce", "2s"]
+    subprocess.run([*schedule, "--data-dir", str(data_dir)], check=True, capture_output=True)
+    server, url = start_server(data_dir, {"REYNARD_SCHEDULER_TICK": "1"})
+    latencies = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(server.stderr.read().decode())
-            try:
-                if httpx.get(f"{url}/status", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_for(server, url)
+        with httpx.Client(timeout=30) as client:
+            for burst in range(bursts):
+                address = f"198.51.100.{burst + 1}"
+                stamp = datetime.now(UTC).strftime("%b %d %H:%M:%S")
+                failure = "Failed password for root from {} port {} ssh2"
+                lines = [
+                    f"{stamp} bastion sshd[{4000 + i}]: " + failure.format(address, 5000 + i)
+                    for i in range(10)
+                ]
+                client.post(f"{url}/events", content="\n".join(lines)).raise_for_status()
+                sent = time.time()
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    alerts = client.get(f"{url}/api/alerts", params={"limit": 1000}).json()["alerts"]
+                    mine = [a for a in alerts if a["rule"] == "ssh_bruteforce" and address in a["summary"]]
+                    if mine:
+                        created = datetime.fromisoformat(mine[0]["created"]).timestamp()
+                        latencies.append((created - sent) * 1000)
+                        break
+                    time.sleep(0.05)
+    finally:
+        stop_server(server)
+    if not latencies:
+        return {"bursts": bursts, "alerts": 0}
+    return {
+        "bursts": bursts,
+        "alerts": len(latencies),
+        "scheduler_tick_s": 1,
+        "rule_schedule_s": 2,
+        "p50": round(percentile(latencies, 0.50), 1),
+        "p99": round(percentile(latencies, 0.99), 1),
+        "max": round(max(latencies), 1),
+    }
+
+
+def wait_for(server: subprocess.Popen, url: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(server.stderr.read().decode())
+        try:
+            if httpx.get(f"{url}/status", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def simple_latency(posts: int, work: Path) -> dict:
+    data_dir = work / "data"
+    server, url = start_server(data_dir)
+    try:
+        wait_for(server, url)
         sent: dict[str, float] = {}
         with httpx.Client(timeout=30) as client:
             for i in range(posts):
@@ -92,11 +157,7 @@ def simple_latency(posts: int, work: Path) -> dict:
                     break
                 time.sleep(0.1)
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     latencies = []
     for alert in alerts:
         trail = alert["summary"].split(" of ")[1].split(" by ")[0]
@@ -174,6 +235,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rules", type=int, default=100)
+    parser.add_argument("--bursts", type=int, default=20)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="reynard-detect-bench-"))
     try:
@@ -181,7 +243,7 @@ def main() -> None:
             "benchmark": "detection",
             "simple_latency_ms": simple_latency(args.posts, work),
             "matcher": matcher_throughput(args.events, args.rules, work),
-            "aggregation_latency": "not measured",
+            "aggregation_latency_ms": aggregation_latency(args.bursts, work),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -54,6 +54,7 @@ def build_services(settings: Settings) -> Services:
         registry,
         TantivyEventStore(settings.events_dir),
         alert_store,
+        interval=settings.scheduler_tick,
         skip=lambda: matcher.streaming_rules,
     )
     return Services(
