@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import orjson
 from reynard.detect.alerts import AlertError, AlertStore
 from reynard.detect.errors import RuleError
 from reynard.detect.sources import MemorySource
+from reynard.ingest.deadletter import CollectedDeadLetters
 from reynard.ingest.pipeline import Pipeline
 from reynard.ingest.plugins import default_plugins
 from reynard.ingest.records import Rejected
@@ -89,18 +90,6 @@ class MemorySink:
         pass
 
 
-class Collected:
-    """A dead-letter store that only remembers (rules test stores nothing)."""
-
-    def __init__(self) -> None:
-        self.items: list[Rejected] = []
-
-    def add(self, rejected: Iterable[Rejected]) -> int:
-        items = list(rejected)
-        self.items.extend(items)
-        return len(items)
-
-
 def load_events(
     settings: Settings, paths: Sequence[str], reference: datetime
 ) -> tuple[list[dict], list[Rejected]]:
@@ -110,7 +99,7 @@ def load_events(
     so the time of this replay as `receivedtimestamp` would put every event in every window.
     """
     sink = MemorySink()
-    collected = Collected()
+    collected = CollectedDeadLetters()
     options = ReadOptions(reference_time=reference, max_record_bytes=settings.max_record_bytes)
     ingestor = Ingestor(
         sink,
@@ -167,7 +156,6 @@ def run_rule_test(settings: Settings, rule: str, paths: Sequence[str], now: date
 
 __all__ = [
     "AlertError",
-    "Collected",
     "MemorySink",
     "change_status",
     "default_user",

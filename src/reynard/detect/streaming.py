@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from reynard.detect.alerts import AlertStore
 from reynard.detect.alerttask import EVENT_INDEX, AlertTask
@@ -27,6 +28,9 @@ from reynard.query import ast
 from reynard.query.mozdef import SearchQuery
 from reynard.query.predicate import compile_predicate
 from reynard.settings import Settings
+
+if TYPE_CHECKING:
+    from reynard.detect.registry import RuleRegistry
 
 log = logging.getLogger("reynard.detect.streaming")
 
@@ -179,7 +183,9 @@ class StreamingMatcher:
 __all__ = ["RecordingSource", "StreamingMatcher", "StreamingTask", "classify"]
 
 
-def build_matcher(settings: Settings) -> StreamingMatcher:
+def build_matcher(
+    settings: Settings, registry: RuleRegistry | None = None, alert_store: AlertStore | None = None
+) -> StreamingMatcher:
     """The streaming matcher of a data directory: its enabled rules, its alert store and notifiers.
 
     Used by the server (on each committed batch) and by `reynard ingest` writing directly (on each
@@ -191,10 +197,13 @@ def build_matcher(settings: Settings) -> StreamingMatcher:
     from reynard.state import open_state
     from reynard.store.tantivy_store import TantivyEventStore
 
-    engine = open_state(settings.state_url)
-    registry = RuleRegistry(engine, settings.data_dir / "rules")
-    registry.ensure_builtins()
-    alert_store = AlertStore(engine, notify=Notifications.from_settings(settings, engine))
+    if registry is None:
+        registry = RuleRegistry(open_state(settings.state_url), settings.data_dir / "rules")
+        registry.ensure_builtins()
+    if alert_store is None:
+        alert_store = AlertStore(
+            registry.engine, notify=Notifications.from_settings(settings, registry.engine)
+        )
     source = StoreSource(TantivyEventStore(settings.events_dir))
     tasks: dict[str, list[AlertTask]] = {}
     for info in registry.list():

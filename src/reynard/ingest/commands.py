@@ -12,11 +12,10 @@ import click
 import orjson
 
 from reynard.errors import ReynardError, WriterBusy
-from reynard.ingest.deadletter import DeadLetter, DeadLetterStore
+from reynard.ingest.deadletter import CollectedDeadLetters, DeadLetter, DeadLetterStore
 from reynard.ingest.parallel import PARALLEL_MIN_BYTES, ingest_parallel, tune_gc
 from reynard.ingest.pipeline import Pipeline
 from reynard.ingest.plugins import default_plugins
-from reynard.ingest.records import Rejected
 from reynard.ingest.runner import SHOWN_REJECTIONS, Ingestor, IngestSummary, walk
 from reynard.ingest.sinks import EventSink, ServerSink, StoreSink, running_server
 from reynard.ingest.sources.base import ReadOptions
@@ -134,18 +133,6 @@ def _parallel_files(paths: Sequence[str], settings: Settings) -> list[Path] | No
     return files if size >= PARALLEL_MIN_BYTES else None
 
 
-class _Collected:
-    """A dead-letter store that only remembers, for replays: the original row is updated instead."""
-
-    def __init__(self) -> None:
-        self.items: list[Rejected] = []
-
-    def add(self, rejected: Iterable[Rejected]) -> int:
-        items = list(rejected)
-        self.items.extend(items)
-        return len(items)
-
-
 def _replay(
     sink: EventSink,
     dead_letters: DeadLetterStore,
@@ -169,7 +156,7 @@ def _replay(
     for (origin, letter_source), letters in groups.items():
         letters.sort(key=lambda letter: letter.position)
         name = source or (letter_source if letter_source not in ("unknown", "normalized") else None)
-        collected = _Collected()
+        collected = CollectedDeadLetters()
         ingestor = Ingestor(sink, collected, pipeline, options=options, source=name)  # type: ignore[arg-type]
         summary = ingestor.ingest_bytes(b"\n".join(letter.raw for letter in letters), origin)
         for key in ("read", "stored", "duplicates", "dropped", "rejected"):

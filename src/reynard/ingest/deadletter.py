@@ -95,3 +95,16 @@ class DeadLetterStore:
                 .where(dead_letters.c.id == letter_id)
                 .values(reason=reason, attempts=dead_letters.c.attempts + 1)
             )
+
+
+class CollectedDeadLetters:
+    """A dead-letter store that only remembers: for replays (the original row is updated instead) and for
+    `reynard rules test` (which stores nothing)."""
+
+    def __init__(self) -> None:
+        self.items: list[Rejected] = []
+
+    def add(self, rejected: Iterable[Rejected]) -> int:
+        items = list(rejected)
+        self.items.extend(items)
+        return len(items)

@@ -10,12 +10,10 @@ import orjson
 import uvicorn
 
 from reynard.detect.alerts import AlertStore
-from reynard.detect.alerttask import AlertTask
 from reynard.detect.notifications import Notifications
 from reynard.detect.registry import RuleRegistry
 from reynard.detect.scheduler import RuleScheduler
-from reynard.detect.sources import StoreSource
-from reynard.detect.streaming import StreamingMatcher
+from reynard.detect.streaming import build_matcher
 from reynard.ingest.deadletter import DeadLetterStore
 from reynard.ingest.pipeline import Pipeline
 from reynard.ingest.plugins import default_plugins
@@ -40,16 +38,7 @@ def build_services(settings: Settings) -> Services:
     registry = RuleRegistry(engine, settings.data_dir / "rules")
     registry.ensure_builtins()
     alert_store = AlertStore(engine, notify=Notifications.from_settings(settings, engine))
-    source = StoreSource(TantivyEventStore(settings.events_dir))
-    tasks: dict[str, list[AlertTask]] = {}
-    for info in registry.list():
-        if not info.enabled:
-            continue
-        try:
-            tasks[info.name] = registry.tasks(info.name, source)
-        except Exception:  # a broken rule is reported by the scheduler
-            log.warning("rule %s cannot be built for streaming", info.name, exc_info=True)
-    matcher = StreamingMatcher(tasks, alert_store)
+    matcher = build_matcher(settings, registry, alert_store)
     scheduler = RuleScheduler(
         registry,
         TantivyEventStore(settings.events_dir),
