@@ -30,6 +30,12 @@ class ExitStatus(IntEnum):
     ERROR = 2
 
 
+# Every command takes the data directory the same way (it overrides the settings' data_dir).
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory."
+)
+
+
 def _fail(message: str) -> None:
     click.echo(f"reynard: {message}", err=True)
     sys.exit(ExitStatus.ERROR)
@@ -53,7 +59,7 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reynard")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings file (TOML).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.option("--traceback", is_flag=True, help="Show the full traceback of an error.")
 @click.pass_context
 def main(ctx: click.Context, config: Path | None, data_dir: Path | None, traceback: bool) -> None:
@@ -76,7 +82,7 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
 @click.option(
     "--source", help="Parser to use instead of detecting it (cloudtrail, guardduty, vpcflow, syslog, mozdef)."
 )
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object.")
 @click.option(
     "--keep-received", is_flag=True, help="Keep the events' own receivedtimestamp (MozDef exports)."
@@ -161,7 +167,7 @@ def _reference(value: str | None) -> datetime:
 @main.command()
 @click.option("--host", help="Address to bind (default 127.0.0.1: local only).")
 @click.option("--port", type=int, help="Port (default 8000).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None) -> None:
@@ -185,7 +191,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path
 @main.command()
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default 8000).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.option("--events", "count", type=int, default=20_000, show_default=True, help="Sample size.")
 @click.option("--no-serve", is_flag=True, help="Load the sample and exit.")
 @click.pass_context
@@ -225,7 +231,7 @@ def demo(
 @click.option("--count", "count_only", is_flag=True, help="Print the number of matching events only.")
 @click.option("--agg", "agg_field", help="Count events by the values of this field instead.")
 @click.option("--fields", help="Comma-separated fields to show (dotted paths).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def search(
@@ -299,7 +305,7 @@ def store() -> None:
 
 
 @store.command("days")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def store_days(ctx: click.Context, data_dir: Path | None) -> None:
@@ -314,7 +320,7 @@ def store_days(ctx: click.Context, data_dir: Path | None) -> None:
 
 @store.command("drop")
 @click.argument("day")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def store_drop(ctx: click.Context, day: str, data_dir: Path | None) -> None:
@@ -348,7 +354,7 @@ def alerts() -> None:
 )
 @click.option("--limit", type=int, help="At most this many (newest first).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def alerts_list(
@@ -371,7 +377,7 @@ def alerts_list(
 @click.argument("alert_id", metavar="ID", type=int)
 @click.option("--by", help="Who (default: the OS user name).")
 @click.option("--comment", help="Why.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def alerts_ack(
@@ -388,7 +394,7 @@ def alerts_ack(
 @click.argument("alert_id", metavar="ID", type=int)
 @click.option("--by", help="Who (default: the OS user name).")
 @click.option("--comment", help="Why.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def alerts_close(
@@ -440,7 +446,7 @@ def rules_test(ctx: click.Context, rule: str, paths: tuple[str, ...], now_text: 
 
 @rules.command("list")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def rules_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
@@ -458,7 +464,7 @@ def rules_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=str),
     help="A MozDef alert file (its .conf beside it is copied too).",
 )
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def rules_add(ctx: click.Context, mozdef_file: str, data_dir: Path | None) -> None:
@@ -470,7 +476,7 @@ def rules_add(ctx: click.Context, mozdef_file: str, data_dir: Path | None) -> No
 
 @rules.command("enable")
 @click.argument("name")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def rules_enable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
@@ -483,7 +489,7 @@ def rules_enable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
 @rules.command("schedule")
 @click.argument("name")
 @click.argument("interval")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def rules_schedule(ctx: click.Context, name: str, interval: str, data_dir: Path | None) -> None:
@@ -495,7 +501,7 @@ def rules_schedule(ctx: click.Context, name: str, interval: str, data_dir: Path 
 
 @rules.command("disable")
 @click.argument("name")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def rules_disable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
@@ -509,7 +515,7 @@ def rules_disable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
 @click.option("--since", help="Catch up from here (24h or ISO 8601), one run per schedule step.")
 @click.option("--rule", "names", multiple=True, help="Only this rule (repeatable; even if disabled).")
 @click.option("--now", "now_text", help="Run as if it were this time (ISO 8601; default: now).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory.")
+@data_dir_option
 @click.pass_context
 @user_errors
 def rules_run(
