@@ -113,3 +113,38 @@ def test_reopening_an_existing_database_keeps_alerts(tmp_path):
     url = f"sqlite:///{tmp_path / 'state.db'}"
     alert_id = AlertStore(open_state(url)).add(alert(), "r")
     assert AlertStore(open_state(url)).get(alert_id)["summary"] == alert()["summary"]
+
+
+def test_alert_events_are_backfilled_from_older_databases(tmp_path):
+    """A state database made before alert_events existed keeps its dedup after the upgrade."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from reynard.state.db import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+        connection.execute(
+            text(
+                "INSERT INTO alerts"
+                " (rule, classname, summary, tags, notify_mozdefbot, events, created, status)"
+                " VALUES ('rule-a', 'A', 's', '[]', 0, :events, '2024-01-01 00:00:00', 'new')"
+            ),
+            {"events": '[{"documentid": "e1"}, {"documentid": "e2"}, {"documentsource": {}}]'},
+        )
+    engine.dispose()
+    upgraded = AlertStore(open_state(url))
+    assert upgraded.already_alerted("rule-a", ["e1", "e2", "e3"]) == {"e1", "e2"}
+    assert upgraded.get(1)["event_ids"] == ["e1", "e2"]
+
+
+def test_already_alerted_looks_up_many_ids(alerts):
+    ids = [f"e{i}" for i in range(1_234)]
+    alerts.add(alert(ids=()), "rule-a", event_ids=ids[::2])
+    assert alerts.already_alerted("rule-a", ids) == set(ids[::2])

@@ -235,3 +235,53 @@ def test_a_rule_schedule_can_be_changed(data_dir):
     assert bad.exit_code == 2 and "often" in bad.stderr
     unknown = run(data_dir, "rules", "schedule", "no_such_rule", "1m")
     assert unknown.exit_code == 2
+
+
+# -- aggregation dedup over the whole group ---------------------------------------------------------------
+def store_failures(data_dir: Path, path: Path, ip: str, n: int, minute: int) -> None:
+    """`n` more sshd failures from `ip`, 5 seconds apart from 17:`minute`:00, into the store."""
+    lines = [
+        f"Feb  5 17:{minute:02d}:{i * 5:02d} bastion sshd[{2000 + minute * 100 + i}]: "
+        f"Failed password for invalid user u{minute}x{i} from {ip} port {50000 + i} ssh2"
+        for i in range(n)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    settings = Settings(data_dir=data_dir)
+    events, rejected = load_events(settings, [str(path)], datetime(2024, 2, 5, 18, tzinfo=UTC))
+    assert not rejected and len(events) == n
+    store = TantivyEventStore(settings.events_dir, writable=True)
+    try:
+        assert store.write(events, commit=True).stored == n
+    finally:
+        store.close()
+
+
+def test_an_aggregation_counts_only_events_that_have_not_alerted(data_dir, tmp_path):
+    """MozDef's dedup: the ten failures alert once (all ten recorded, not only the samples); five more
+    in the same window are a group of five, under the threshold; ten more after them alert again, for
+    those ten only."""
+    without_builtins(data_dir)
+    assert run(data_dir, "rules", "add", "--mozdef", ALERTS / "bruteforce_ssh.py").exit_code == 0
+    store_failures(data_dir, tmp_path / "more.log", IP, 5, minute=31)  # 15 failures from IP by 17:31:20
+    assert (
+        run(data_dir, "rules", "run", "--now", "2024-02-05T17:32:00Z").stdout == "bruteforce_ssh: 1 alerts\n"
+    )
+    alerts = AlertStore(registry_for(data_dir).engine)
+    (first,) = alerts.list()
+    assert first["summary"].startswith(f"15 ssh bruteforce attempts by {IP}")
+    whole = alerts.get(first["id"])
+    assert len(whole["events"]) == 10  # samplesLimit
+    assert len(whole["event_ids"]) == 15 == len(set(whole["event_ids"]))  # the whole group
+
+    store_failures(data_dir, tmp_path / "five.log", IP, 5, minute=32)
+    assert (
+        run(data_dir, "rules", "run", "--now", "2024-02-05T17:33:00Z").stdout == "bruteforce_ssh: 0 alerts\n"
+    )
+
+    store_failures(data_dir, tmp_path / "ten.log", IP, 10, minute=33)
+    assert (
+        run(data_dir, "rules", "run", "--now", "2024-02-05T17:34:00Z").stdout == "bruteforce_ssh: 1 alerts\n"
+    )
+    newest = alerts.list()[0]
+    assert newest["summary"].startswith(f"15 ssh bruteforce attempts by {IP}")  # the 5 + 10 not alerted yet
+    assert set(alerts.get(newest["id"])["event_ids"]).isdisjoint(whole["event_ids"])

@@ -4,6 +4,10 @@ An alert is stored in MozDef's shape (summary, category, severity, tags, channel
 events as `[{documentindex, documentsource, documentid}]`) plus the rule that made it, the value that
 made it fire (`group_key`: the aggregation value or the event id), and a triage status (`new`,
 `acknowledged`, `escalated`, `closed`) whose every change is kept with who made it and when.
+
+`alerts.events` holds the events shown with the alert (an aggregation's samples); `alert_events` holds
+the id of every event the alert stands for (the whole group), each reachable in the event store. That
+table is what dedup asks: an event already in an alert of a rule does not alert for it again.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import orjson
 from sqlalchemy import Engine, insert, select, update
 
 from reynard.errors import ReynardError
-from reynard.state.tables import ALERT_STATUSES, alert_status_changes, alerts
+from reynard.state.tables import ALERT_STATUSES, alert_events, alert_status_changes, alerts
+
+# Ids per `IN (...)` look-up: well under SQLite's bound-parameter limit.
+LOOKUP_CHUNK = 500
 
 
 class AlertError(ReynardError):
@@ -42,9 +49,20 @@ class AlertStore:
         self.engine = engine
         self.notify = notify
 
-    def add(self, alert: dict, rule: str, group_key: str | None = None) -> int:
-        """Store one alert dict (as `AlertTask.createAlertDict` makes it); returns its id."""
+    def add(
+        self,
+        alert: dict,
+        rule: str,
+        group_key: str | None = None,
+        event_ids: Iterable[str] | None = None,
+    ) -> int:
+        """Store one alert dict (as `AlertTask.createAlertDict` makes it); returns its id.
+
+        `event_ids`: every event the alert stands for (default: the ids in `alert["events"]`)."""
         now = datetime.now(UTC)
+        if event_ids is None:
+            event_ids = _document_ids(alert.get("events") or [])
+        ids = list(dict.fromkeys(str(i) for i in event_ids))
         row = {
             "rule": rule,
             "classname": alert.get("classname") or rule,
@@ -65,12 +83,17 @@ class AlertStore:
         }
         with self.engine.begin() as connection:
             alert_id = int(connection.execute(insert(alerts).values(**row)).inserted_primary_key[0])
+            if ids:
+                connection.execute(
+                    insert(alert_events), [{"alert_id": alert_id, "rule": rule, "event_id": i} for i in ids]
+                )
         if self.notify is not None:
             self.notify(alert_id, alert)
         return alert_id
 
     def get(self, alert_id: int) -> dict | None:
-        """The alert with its status history (oldest change first), or None."""
+        """The alert with `event_ids` (every event it stands for) and its status history (oldest change
+        first), or None."""
         with self.engine.connect() as connection:
             row = connection.execute(select(alerts).where(alerts.c.id == alert_id)).first()
             if row is None:
@@ -80,7 +103,13 @@ class AlertStore:
                 .where(alert_status_changes.c.alert_id == alert_id)
                 .order_by(alert_status_changes.c.id)
             ).all()
-        result = _as_dict(row)
+            event_ids = connection.execute(
+                select(alert_events.c.event_id)
+                .where(alert_events.c.alert_id == alert_id)
+                .order_by(alert_events.c.id)
+            ).scalars()
+            result = _as_dict(row)
+            result["event_ids"] = list(event_ids)
         result["history"] = [
             {"status": c.status, "by": c.by, "at": _iso(c.at), "comment": c.comment} for c in changes
         ]
@@ -121,17 +150,27 @@ class AlertStore:
 
     def already_alerted(self, rule: str, event_ids: Iterable[str]) -> set[str]:
         """The ids among `event_ids` that are already in an alert of `rule` (so as not to alert twice)."""
-        wanted = {str(i) for i in event_ids}
-        if not wanted:
-            return set()
+        wanted = list(dict.fromkeys(str(i) for i in event_ids))
         found: set[str] = set()
+        if not wanted:
+            return found
         with self.engine.connect() as connection:
-            for (events,) in connection.execute(select(alerts.c.events).where(alerts.c.rule == rule)):
-                for ref in orjson.loads(events):
-                    document = ref.get("documentid") if isinstance(ref, dict) else None
-                    if document is not None and str(document) in wanted:
-                        found.add(str(document))
+            for start in range(0, len(wanted), LOOKUP_CHUNK):
+                chunk = wanted[start : start + LOOKUP_CHUNK]
+                found.update(
+                    connection.execute(
+                        select(alert_events.c.event_id).where(
+                            alert_events.c.rule == rule, alert_events.c.event_id.in_(chunk)
+                        )
+                    ).scalars()
+                )
         return found
+
+
+def _document_ids(refs: Iterable[Any]) -> list[str]:
+    return [
+        str(ref["documentid"]) for ref in refs if isinstance(ref, dict) and ref.get("documentid") is not None
+    ]
 
 
 def _check_status(status: str) -> None:

@@ -4,8 +4,9 @@ Without `since`, each rule runs once with its own window ending at `now` (as Moz
 With `since`, each rule runs at since + interval, since + 2 * interval, ... up to `now` (its schedule's
 interval as the step), so a catch-up run sees every window.
 
-Dedup: an alert whose events are all in earlier alerts of the same rule is dropped, so an event alerts
-once per rule and an aggregation group does not fire again for events it already alerted on.
+Dedup, as MozDef did it: a rule's searches leave out the events already in one of its alerts
+(`UnalertedSource`), so an event alerts once per rule and an aggregation counts only events that have
+not alerted yet. Each alert records every event it stands for (an aggregation's whole group).
 
 A rule that raises (a RuleError, or any exception from its code) is recorded in `last_error`, reported,
 and retried next round; the other rules keep running.
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from reynard.detect.alerts import AlertStore
 from reynard.detect.alerttask import AlertTask
 from reynard.detect.registry import RuleRegistry
-from reynard.detect.sources import EventSource, StoreSource
+from reynard.detect.sources import EventSource, StoreSource, UnalertedSource
 
 if TYPE_CHECKING:
     from reynard.store.tantivy_store import TantivyEventStore
@@ -81,8 +82,9 @@ def _group_key(task: AlertTask, events: list[dict]) -> str | None:
 
 
 def _event_ids(alert: dict, events: Iterable[dict]) -> list[str]:
-    ids = [str(ref["documentid"]) for ref in alert.get("events") or [] if ref.get("documentid") is not None]
-    return ids or [str(hit["_id"]) for hit in events if hit.get("_id") is not None]
+    """Every event the alert stands for: the hits it was made from, else the events it shows."""
+    ids = [str(hit["_id"]) for hit in events if hit.get("_id") is not None]
+    return ids or [str(r["documentid"]) for r in alert.get("events") or [] if r.get("documentid") is not None]
 
 
 def _describe(error: BaseException) -> str:
@@ -104,6 +106,7 @@ def run_rule(
     A catch-up (several moments) steps no wider than each task's own window, so a 2-minute window slid
     over an hour of old logs sees every event: the first run tells the window, the steps follow it."""
     stored = 0
+    source = UnalertedSource(source, lambda ids: alert_store.already_alerted(name, ids))
     for task in registry.tasks(name, source):
         stored += _store_new(task.run(now=moments[-1]), task, alert_store, name)
         window = getattr(task.main_query, "delta", None)
@@ -116,14 +119,9 @@ def run_rule(
 
 
 def _store_new(alerts: list[dict], task: AlertTask, alert_store: AlertStore, name: str) -> int:
-    stored = 0
     for alert, events in zip(alerts, task.alerts_events, strict=False):
-        ids = _event_ids(alert, events)
-        if ids and set(ids) <= alert_store.already_alerted(name, ids):
-            continue
-        alert_store.add(alert, name, group_key=_group_key(task, events))
-        stored += 1
-    return stored
+        alert_store.add(alert, name, group_key=_group_key(task, events), event_ids=_event_ids(alert, events))
+    return len(alerts)
 
 
 def run_rules(

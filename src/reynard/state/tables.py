@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -54,6 +55,18 @@ alerts = Table(
     Column("status_at", DateTime(timezone=True), nullable=True),
 )
 
+# Every event of an alert (an aggregation's whole group, where `alerts.events` keeps samples): dedup.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Index("ix_alert_events_rule_event", "rule", "event_id"),
+    Index("ix_alert_events_alert", "alert_id"),
+)
+
 alert_status_changes = Table(
     "alert_status_changes",
     metadata,
@@ -75,7 +88,7 @@ rules = Table(
     Column("kind", String(16), nullable=False),  # one of RULE_KINDS
     Column("path", Text, nullable=True),  # mozdef: the copy in <data_dir>/rules/
     Column("enabled", Boolean, nullable=False, default=True),
-    Column("schedule", String(32), nullable=False, default="5m"),
+    Column("schedule", String(200), nullable=False, default="5m"),
     Column("config", Text, nullable=False, default="{}"),  # JSON object
     Column("last_run", DateTime(timezone=True), nullable=True),
     Column("last_error", Text, nullable=True),
