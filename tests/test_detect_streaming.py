@@ -15,9 +15,10 @@ from reynard.detect.alerttask import AlertTask
 from reynard.detect.registry import RuleRegistry
 from reynard.detect.rules import BUILTIN_RULES
 from reynard.detect.scheduler import RuleScheduler
-from reynard.detect.streaming import RecordingSource, StreamingMatcher
+from reynard.detect.streaming import LiveMatcher, RecordingSource, StreamingMatcher, build_matcher
 from reynard.events.event import finalize
-from reynard.query.mozdef import SearchQuery, TermMatch
+from reynard.query.mozdef import QueryStringMatch, SearchQuery, TermMatch
+from reynard.settings import Settings
 from reynard.state import open_state
 
 RECEIVED = "2026-11-27T10:00:00+00:00"
@@ -145,6 +146,67 @@ def test_scheduler_runs_and_stops(alert_store, tmp_path):
     assert len(alert_store.list()) == 1  # dedup across rounds
 
 
+class OnEventName(AlertTask):
+    """A simple rule on one event name (anchored), or on a query string (not anchored)."""
+
+    def __init__(self, eventname: str, source=None, query: str | None = None):
+        super().__init__(source)
+        self.eventname, self.query = eventname, query
+
+    def main(self):
+        query = SearchQuery(minutes=5)
+        query.add_must(
+            QueryStringMatch(self.query) if self.query else TermMatch("details.eventname", self.eventname)
+        )
+        self.filtersManual(query)
+        self.searchEventsSimple()
+        self.walkEvents()
+
+    def onEvent(self, event):
+        return self.createAlertDict(f"{self.eventname} seen", "test", [], [event])
+
+
+def test_events_run_only_the_rules_filed_under_their_values(alert_store):
+    names = [f"Action{i}" for i in range(50)]
+    tasks = {f"on-{n}": [OnEventName(n)] for n in names}
+    tasks["wild"] = [OnEventName("wild", query="details.eventname:Action1*")]
+    matcher = StreamingMatcher(tasks, alert_store)
+    assert len(matcher.streaming) == 51
+    candidates = {e.rule for e in matcher.index.candidates(stop_logging(1, "Action7"))}
+    assert candidates == {"on-Action7", "wild"}
+    assert {e.rule for e in matcher.index.candidates(stop_logging(1, "Other"))} == {"wild"}
+    # The alerts are the ones evaluating every rule would give.
+    events = [stop_logging(i, name) for i, name in enumerate(["Action1", "Action12", "Action7", "None"])]
+    created = matcher.match(events)
+    assert sorted(alert_store.get(i)["rule"] for i in created) == sorted(
+        ["on-Action1", "wild", "on-Action12", "wild", "on-Action7"]
+    )
+
+
+def test_live_matcher_rebuilds_when_the_rules_change(alert_store, tmp_path):
+    from pathlib import Path
+
+    settings = Settings(data_dir=tmp_path / "data", rules_reload_seconds=0)
+    registry = RuleRegistry(alert_store.engine, tmp_path / "rules")
+    registry.ensure_builtins()
+    live = build_matcher(settings, registry, alert_store)
+    assert isinstance(live, LiveMatcher)
+    assert "cloudtrail_logging_disabled" not in live.streaming_rules
+    assert not live.refresh()  # nothing changed
+    registry.add_mozdef(Path(__file__).parent / "alerts" / "cloudtrail_logging_disabled.py")
+    created = live.match([stop_logging(1)])
+    assert live.rebuilds == 1
+    assert {alert_store.get(i)["rule"] for i in created} == {
+        "cloudtrail_logging_disabled",
+        "cloudtrail_logging_stopped",
+    }
+    registry.disable("cloudtrail_logging_stopped")
+    assert [alert_store.get(i)["rule"] for i in live.match([stop_logging(2)])] == [
+        "cloudtrail_logging_disabled"
+    ]
+    assert "cloudtrail_logging_stopped" not in live.streaming_rules
+
+
 @pytest.fixture
 def server(tmp_path):
     s = Server(tmp_path / "data").start()
@@ -187,3 +249,37 @@ def test_server_alerts_on_posted_cloudtrail_event(server):
     httpx.post(f"{server.url}/events", content=json.dumps({"Records": [record]}))
     time.sleep(0.3)
     assert httpx.get(f"{server.url}/api/alerts").json()["count"] == 1
+
+
+def test_a_rule_added_while_the_server_runs_is_streamed(server):
+    """`reynard rules add` in another process: the server streams the new rule without a restart."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from reynard.cli import main
+
+    alert_file = Path(__file__).parent / "alerts" / "cloudtrail_logging_disabled.py"
+    added = CliRunner().invoke(
+        main, ["--data-dir", str(server.data_dir), "rules", "add", "--mozdef", str(alert_file)]
+    )
+    assert added.exit_code == 0, added.output
+    time.sleep(1.2)  # the matcher looks for changed rules at most once a second
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = {
+        "eventVersion": "1.08",
+        "eventTime": now,
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "StopLogging",
+        "sourceIPAddress": "203.0.113.7",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory"},
+        "requestParameters": {"name": "audit-trail"},
+        "eventID": "3f1e2b9c-0000-4000-8000-000000000002",
+    }
+    assert httpx.post(f"{server.url}/events", content=json.dumps({"Records": [record]})).json()["stored"] == 1
+    deadline = time.monotonic() + 5
+    rules = set()
+    while time.monotonic() < deadline and len(rules) < 2:
+        rules = {a["rule"] for a in httpx.get(f"{server.url}/api/alerts").json()["alerts"]}
+        time.sleep(0.02)
+    assert rules == {"cloudtrail_logging_stopped", "cloudtrail_logging_disabled"}

@@ -44,6 +44,8 @@ class Settings:
     max_record_bytes: int = 16 * 1024 * 1024
     # How often (seconds) the server's scheduler wakes to run the rules that are due.
     scheduler_tick: float = 30.0
+    # How often (seconds, at most) the streaming matcher checks whether rules were added or changed.
+    rules_reload_seconds: float = 1.0
     # Worker processes that parse large inputs while this process writes the store (0: one per spare core).
     ingest_workers: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -103,7 +105,7 @@ def _cast(name: str, value: Any, where: str) -> Any:
             return Path(value) if value else None
         if name in ("port", "commit_every", "writer_heap_bytes", "max_record_bytes", "ingest_workers"):
             return int(value)
-        if name in ("commit_interval", "scheduler_tick"):
+        if name in ("commit_interval", "scheduler_tick", "rules_reload_seconds"):
             return float(value)
         if name == "internal_cidrs":
             items = value.split(",") if isinstance(value, str) else value

@@ -150,6 +150,28 @@ class RuleRegistry:
         with self.engine.connect() as connection:
             return [_info(row) for row in connection.execute(select(rules).order_by(rules.c.name))]
 
+    def fingerprint(self) -> tuple:
+        """What the streaming matcher is built from (each enabled rule, its config and its file's
+        modification time): when this changes, the matcher is rebuilt."""
+        marks = []
+        for info in self.list():
+            if not info.enabled:
+                continue
+            try:
+                mtime = Path(info.path).stat().st_mtime_ns if info.path else None
+            except OSError:
+                mtime = None
+            marks.append(
+                (
+                    info.name,
+                    info.kind,
+                    info.path,
+                    mtime,
+                    orjson.dumps(info.config, option=orjson.OPT_SORT_KEYS),
+                )
+            )
+        return tuple(marks)
+
     def get(self, name: str) -> RuleInfo:
         with self.engine.connect() as connection:
             row = connection.execute(select(rules).where(rules.c.name == name)).first()

@@ -7,14 +7,22 @@ simple task's query (without its window: a streamed event is new) is compiled to
 event that matches is handed to the task's `onEvent` as a MozDef hit and the alert it returns is stored,
 unless the event already alerted for that rule (an event alerts once per rule, as in the scheduler).
 
+Rules are filed by their query's anchor (`reynard.query.anchors`: the values an event must hold at one
+field), so each event is tested only against the rules filed under its own values, plus the rules
+that have no anchor: with a hundred rules on `details.eventname`, an event runs one or two predicates.
+
 Aggregation rules (and anything else) are left to the scheduler. A task that raises is logged with its
 rule's name and counted in `failures`; the other tasks go on.
+
+`LiveMatcher` (what `build_matcher` returns) rebuilds the matcher when the registry changes, so a rule
+added, enabled or disabled while the server runs is streamed from the next batch on.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +33,10 @@ from reynard.detect.alerts import AlertStore
 from reynard.detect.alerttask import EVENT_INDEX, AlertTask
 from reynard.events.timestamps import parse_timestamp
 from reynard.query import ast
+from reynard.query.anchors import Anchor, anchors
 from reynard.query.mozdef import SearchQuery
-from reynard.query.predicate import compile_predicate
+from reynard.query.predicate import compile_predicate, values_at
+from reynard.query.values import term_text
 from reynard.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,6 +66,46 @@ class StreamingTask:
     rule: str
     task: AlertTask
     predicate: Callable[[dict], bool]
+    anchors: tuple[Anchor, ...] = ()
+
+
+def _keys(a: Anchor) -> list[tuple[str, bool, str]]:
+    return [(a.field, a.case_insensitive, value) for value in a.values]
+
+
+class RuleIndex:
+    """The streaming tasks filed by anchor: `candidates(event)` are the tasks that could match it, in
+    their original order.
+
+    A task with several anchors (`source:cloudtrail AND details.eventname:StopLogging`) is filed under
+    the one the fewest other tasks share: with a hundred CloudTrail rules, under its event name."""
+
+    def __init__(self, entries: list[StreamingTask]):
+        self.entries = entries
+        shared = Counter(key for e in entries for key in {k for a in e.anchors for k in _keys(a)})
+        self.unanchored: list[int] = []
+        tables: dict[tuple[str, bool], dict[str, list[int]]] = {}
+        for i, entry in enumerate(entries):
+            if not entry.anchors:
+                self.unanchored.append(i)
+                continue
+            best = min(
+                entry.anchors,
+                key=lambda a: (sum(shared[k] for k in _keys(a)), not a.field.startswith("details.")),
+            )
+            table = tables.setdefault((best.field, best.case_insensitive), {})
+            for value in best.values:
+                table.setdefault(value, []).append(i)
+        self.tables = list(tables.items())
+
+    def candidates(self, event: dict) -> list[StreamingTask]:
+        found: set[int] = set(self.unanchored)
+        for (field, ci), table in self.tables:
+            for leaf in values_at(event, field):
+                text = leaf if type(leaf) is str else term_text(leaf)
+                if text is not None:
+                    found.update(table.get(text.casefold() if ci else text, ()))
+        return [self.entries[i] for i in sorted(found)]
 
 
 def classify(task: AlertTask, now: datetime | None = None) -> SearchQuery | None:
@@ -111,15 +161,17 @@ class StreamingMatcher:
             for task in tasks:
                 try:
                     query = classify(task, now)
-                    predicate = None if query is None else compile_predicate(query.to_search(now).query)
+                    node = None if query is None else query.to_search(now).query
+                    predicate = None if node is None else compile_predicate(node)
                 except Exception:  # a rule that cannot even build its query: the scheduler reports it
                     log.warning("rule %s: cannot classify for streaming", rule, exc_info=True)
                     self.failures[rule] += 1
-                    query, predicate = None, None
-                if predicate is None:
+                    node, predicate = None, None
+                if node is None or predicate is None:
                     self.scheduled.setdefault(rule, []).append(task)
                 else:
-                    self.streaming.append(StreamingTask(rule, task, predicate))
+                    self.streaming.append(StreamingTask(rule, task, predicate, anchors(node)))
+        self.index = RuleIndex(self.streaming)
 
     @property
     def streaming_rules(self) -> set[str]:
@@ -139,8 +191,9 @@ class StreamingMatcher:
 
     def _match(self, events: list[dict]) -> list[int]:
         hits: list[tuple[StreamingTask, dict]] = []
+        candidates = self.index.candidates
         for event in events:
-            for entry in self.streaming:
+            for entry in candidates(event):
                 try:
                     if entry.predicate(event):
                         hits.append((entry, event))
@@ -180,13 +233,64 @@ class StreamingMatcher:
         log.warning("rule %s failed on a streamed event", rule, exc_info=True)
 
 
-__all__ = ["RecordingSource", "StreamingMatcher", "StreamingTask", "classify"]
+class LiveMatcher:
+    """A `StreamingMatcher` rebuilt whenever `fingerprint()` changes, checked at most every
+    `check_every` seconds (on the batch that follows), so rules added, enabled, disabled or replaced
+    while the server runs are streamed without a restart. A rebuild that fails keeps the old matcher."""
+
+    def __init__(
+        self,
+        build: Callable[[], StreamingMatcher],
+        fingerprint: Callable[[], object],
+        check_every: float = 1.0,
+    ):
+        self._build = build
+        self._fingerprint = fingerprint
+        self.check_every = check_every
+        self._mark = fingerprint()
+        self._checked = time.monotonic()
+        self.matcher = build()
+        self.rebuilds = 0
+
+    @property
+    def streaming_rules(self) -> set[str]:
+        return self.matcher.streaming_rules
+
+    @property
+    def failures(self) -> Counter[str]:
+        return self.matcher.failures
+
+    def refresh(self, force: bool = False) -> bool:
+        """Rebuild if the rules changed (or `force`); whether it did."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.check_every:
+            return False
+        self._checked = now
+        try:
+            mark = self._fingerprint()
+            if mark == self._mark and not force:
+                return False
+            self.matcher = self._build()
+        except Exception:
+            log.warning("streaming rules could not be reloaded; keeping the previous ones", exc_info=True)
+            return False
+        self._mark = mark
+        self.rebuilds += 1
+        return True
+
+    def match(self, events: list[dict]) -> list[int]:
+        self.refresh()
+        return self.matcher.match(events)
+
+
+__all__ = ["LiveMatcher", "RecordingSource", "RuleIndex", "StreamingMatcher", "StreamingTask", "classify"]
 
 
 def build_matcher(
     settings: Settings, registry: RuleRegistry | None = None, alert_store: AlertStore | None = None
-) -> StreamingMatcher:
-    """The streaming matcher of a data directory: its enabled rules, its alert store and notifiers.
+) -> LiveMatcher:
+    """The streaming matcher of a data directory: its enabled rules, its alert store and notifiers,
+    rebuilt when the rules change.
 
     Used by the server (on each committed batch) and by `reynard ingest` writing directly (on each
     batch it stores), so ingesting an old file raises the alerts a live stream would have.
@@ -205,12 +309,17 @@ def build_matcher(
             registry.engine, notify=Notifications.from_settings(settings, registry.engine)
         )
     source = StoreSource(TantivyEventStore(settings.events_dir))
-    tasks: dict[str, list[AlertTask]] = {}
-    for info in registry.list():
-        if not info.enabled:
-            continue
-        try:
-            tasks[info.name] = registry.tasks(info.name, source)
-        except Exception:  # a broken rule is reported by the scheduler and `rules run`
-            log.warning("rule %s cannot be built for streaming", info.name, exc_info=True)
-    return StreamingMatcher(tasks, alert_store)
+    rules = registry
+
+    def build() -> StreamingMatcher:
+        tasks: dict[str, list[AlertTask]] = {}
+        for info in rules.list():
+            if not info.enabled:
+                continue
+            try:
+                tasks[info.name] = rules.tasks(info.name, source)
+            except Exception:  # a broken rule is reported by the scheduler and `rules run`
+                log.warning("rule %s cannot be built for streaming", info.name, exc_info=True)
+        return StreamingMatcher(tasks, alert_store)
+
+    return LiveMatcher(build, rules.fingerprint, check_every=settings.rules_reload_seconds)
