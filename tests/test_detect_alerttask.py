@@ -376,3 +376,89 @@ def test_to_utc_and_dot_dict():
         toUTC("yesterday-ish")
     d = DotDict({"a": {"b": 1}})
     assert d.a.b == 1
+
+
+def test_alert_with_its_own_init_takes_a_source(tmp_path):
+    """MozDef alerts that read their config in `__init__(self)` are built as `cls(source)` like any other."""
+    write(tmp_path, "scan.json", '{"note": "Scan::Port_Scan"}')
+    text = (
+        "from lib.alerttask import AlertTask\n"
+        "from mozdef_util.query_models import SearchQuery, TermMatch\n\n\n"
+        "class AlertScan(AlertTask):\n"
+        "    def __init__(self):\n"
+        "        AlertTask.__init__(self)\n"
+        "        self._config = self.parse_json_alert_config('scan.json')\n\n"
+        "    def main(self):\n"
+        "        query = SearchQuery(minutes=5)\n"
+        "        query.add_must(TermMatch('details.note', self._config['note']))\n"
+        "        self.filtersManual(query)\n"
+        "        self.searchEventsSimple()\n"
+        "        self.walkEvents()\n\n"
+        "    def onEvent(self, event):\n"
+        "        return self.createAlertDict('scan', 'nsm', [], [event], 'WARNING')\n"
+    )
+    (cls,) = load_alert_file(write(tmp_path, "scan.py", text))
+    events = [{"id": "e1", "utctimestamp": ago(minutes=1), "details": {"note": "Scan::Port_Scan"}}]
+    task = cls(MemorySource(events), now=NOW)
+    assert task._config == {"note": "Scan::Port_Scan"} and task.now == NOW
+    assert [a["summary"] for a in task.run()] == ["scan"]
+    assert cls.__init__.__name__ == "__init__"
+
+
+def test_alert_combining_query_models_with_operators(tmp_path):
+    text = (
+        "from lib.alerttask import AlertTask\n"
+        "from mozdef_util.query_models import SearchQuery, PhraseMatch, TermMatch\n\n\n"
+        "class AlertSessions(AlertTask):\n"
+        "    def main(self):\n"
+        "        users = None\n"
+        "        for user in ('ann', 'bob'):\n"
+        "            if users is None:\n"
+        "                users = PhraseMatch('summary', user)\n"
+        "            else:\n"
+        "                users |= PhraseMatch('summary', user)\n"
+        "        query = SearchQuery(minutes=5)\n"
+        "        query.add_must([TermMatch('details.program', 'sshd'), users])\n"
+        "        query.add_must_not(TermMatch('hostname', 'bastion') + PhraseMatch('summary', 'bob'))\n"
+        "        self.filtersManual(query)\n"
+        "        self.searchEventsSimple()\n"
+        "        self.walkEvents()\n\n"
+        "    def onEvent(self, event):\n"
+        "        return self.createAlertDict(event['_source']['summary'], 'session', [], [event])\n"
+    )
+    (cls,) = load_alert_file(write(tmp_path, "sessions.py", text))
+    base = {"utctimestamp": ago(minutes=1), "details": {"program": "sshd"}, "hostname": "web"}
+    events = [
+        dict(base, id="1", summary="session opened for ann"),
+        dict(base, id="2", summary="session opened for carol"),
+        dict(base, id="3", summary="session opened for bob", hostname="bastion"),
+        dict(base, id="4", summary="session opened for ann", hostname="bastion"),
+    ]
+    alerts = cls(MemorySource(events)).run(now=NOW)
+    assert sorted(a["events"][0]["documentid"] for a in alerts) == ["1", "4"]
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        ("severity = 'WARNING'", "WARNING"),
+        ('severity = "WARNING"', "WARNING"),
+        ("severity = WARNING  # as in the docs", "WARNING"),
+        ("excludedports = 443, 8443", "443,8443"),
+        ("exfil_domains = pastebin.com,www.sendspace.com", "pastebin.com,www.sendspace.com"),
+        ("skiphosts = 11.22.33.44 55.66.77.88", "11.22.33.44 55.66.77.88"),
+        ("empty =", ""),
+    ],
+)
+def test_config_values_read_as_mozdef_read_them(tmp_path, line, value):
+    """MozDef read .conf files with configobj: quotes, comments and comma lists as it did."""
+    name = line.split("=")[0].strip()
+    write(tmp_path, "cfg.conf", f"[options]\n{line}\n")
+    text = (
+        "from lib.alerttask import AlertTask\n\n\nclass AlertCfg(AlertTask):\n    def main(self):\n"
+        f"        self.parse_config('cfg.conf', [{name!r}])\n"
+    )
+    (cls,) = load_alert_file(write(tmp_path, "cfg.py", text))
+    task = cls(MemorySource([]))
+    task.run(now=NOW)
+    assert getattr(task.config, name) == value

@@ -53,6 +53,13 @@ VALID = [
     ('"Failed password"', Phrase("summary", "Failed password")),
     ("fail*", Prefix("summary", "fail")),
     ("/fail.*/", Regex("summary", "fail.*", dotall=True)),
+    # a word of several summary tokens is their phrase (ES kept it one token)
+    ("10.88.77.54", Phrase("summary", "10.88.77.54")),
+    ("summary:ldap_count_entries", Phrase("summary", "ldap_count_entries")),
+    (
+        "details.ip:10.0.0.1 OR 10.0.0.2",
+        Bool(should=(Term("details.ip", "10.0.0.1"), Phrase("summary", "10.0.0.2"))),
+    ),
     # wildcards
     ("details.dev:veth*", Prefix("details.dev", "veth")),
     ("hostname:web?.example.*", Wildcard("hostname", "web?.example.*")),
@@ -128,7 +135,7 @@ VALID = [
     ("details.url:http\\://x", Term("details.url", "http://x")),
     ("details.name:a\\ b", Term("details.name", "a b")),
     ("f:\\-5", Term("f", "-5")),
-    ("a\\:b", _summary("a:b")),
+    ("a\\:b", Phrase("summary", "a:b")),  # one word, two summary tokens
     # boosts rank only
     ("a:1^2", Term("a", "1")),
     # everything

@@ -12,6 +12,7 @@ from reynard.query.ast import (
     Cidr,
     Exists,
     Match,
+    MatchAll,
     Phrase,
     Range,
     Search,
@@ -36,6 +37,7 @@ from reynard.query.mozdef import (
     TermsMatch,
     WildcardMatch,
 )
+from reynard.query.predicate import compile_predicate
 
 NOW = datetime(2017, 1, 1, 1, 0, tzinfo=UTC)  # the time MozDef's alert tests freeze
 
@@ -48,6 +50,12 @@ MODELS = [
     (TermMatch("Summary", 22.0), Match("summary", "22", "or")),
     (TermsMatch("hostname", ["sensor1", "sensor2"]), Terms("hostname", ("sensor1", "sensor2"))),
     (TermsMatch("summary", ["login", "invalid"]), Terms("summary", ("login", "invalid"))),
+    (TermMatch("summary", "10.1.2.3"), Phrase("summary", "10.1.2.3")),
+    (
+        TermMatch("summary", "failed from 10.1.2.3"),
+        Bool(should=(Phrase("summary", "10.1.2.3"), Match("summary", "failed from")), minimum_should_match=1),
+    ),
+    (TermsMatch("summary", ["host.example.com"]), Phrase("summary", "host.example.com")),
     (TermsMatch("details.port", (22, 2222)), Terms("details.port", (22, 2222))),
     (TermsMatch("hostname", []), Terms("hostname", ())),
     (PhraseMatch("summary", "session opened"), Phrase("summary", "session opened")),
@@ -196,7 +204,13 @@ def test_search_collects_clauses_one_or_a_list_at_a_time():
             must=(
                 Phrase("summary", "failed"),
                 Term("details.program", "sshd"),
-                Terms("summary", ("login", "invalid", "ldap_count_entries", "publickey", "keyboard")),
+                Bool(
+                    should=(
+                        Phrase("summary", "ldap_count_entries"),  # one word, three summary tokens
+                        Terms("summary", ("login", "invalid", "publickey", "keyboard")),
+                    ),
+                    minimum_should_match=1,
+                ),
             ),
             must_not=(Phrase("summary", "10.22.75.203"), Term("alert_names", "AlertBruteforceSsh")),
         ),
@@ -254,3 +268,69 @@ def test_aggregation_alone_is_a_valid_query_over_everything():
     aggregate = search_query.to_aggregate(NOW)
     assert aggregate.query == Bool()
     assert aggregate.query.required_should() == 0  # an empty Bool matches every event
+
+
+# -- elasticsearch-dsl's operators, as MozDef's alerts use them --------------------------------------------
+def test_models_combine_with_or_and_plus_and_not():
+    """ssh_access_signreleng-style `|=`, exclusions joined with `+`, and `~`: plain AST nodes result."""
+    summary_query = PhraseMatch("summary", "Accepted publickey for ")
+    summary_query |= PhraseMatch("summary", "Accepted keyboard-interactive/pam for ")
+    assert summary_query == Bool(
+        should=(
+            Phrase("summary", "Accepted publickey for "),
+            Phrase("summary", "Accepted keyboard-interactive/pam for "),
+        ),
+        minimum_should_match=1,
+    )
+    summary_query |= TermMatch("hostname", "h")  # one should list, not nested
+    assert len(summary_query.should) == 3
+    exclusion = PhraseMatch("details.username", "ann") + PhraseMatch("details.sourceipaddress", "10.0.0.1")
+    exclusion = exclusion + TermMatch("hostname", "h")
+    assert exclusion == Bool(
+        must=(
+            Phrase("details.username", "ann"),
+            Phrase("details.sourceipaddress", "10.0.0.1"),
+            Term("hostname", "h"),
+        )
+    )
+    assert (TermMatch("a", "1") & ~TermMatch("b", "2")) == Bool(
+        must=(Term("a", "1"),), must_not=(Term("b", "2"),)
+    )
+    assert ~ExistsMatch("x") == Bool(must=(MatchAll(),), must_not=(Exists("x"),))
+
+
+def test_combined_models_match_as_elasticsearch_did():
+    either = PhraseMatch("summary", "session opened for ann") | PhraseMatch(
+        "summary", "session opened for bob"
+    )
+    both_not = ~(TermMatch("hostname", "a") + TermMatch("details.username", "root"))
+    events = [
+        {"summary": "session opened for bob", "hostname": "a", "details": {"username": "root"}},
+        {"summary": "session opened for bob", "hostname": "b", "details": {"username": "root"}},
+        {"summary": "session opened for carol", "hostname": "b", "details": {}},
+    ]
+    test = compile_predicate(Bool(must=(either, both_not)))
+    assert [test(e) for e in events] == [False, True, False]
+
+
+def test_combined_models_are_equal_hash_and_pickle_as_plain_nodes():
+    import pickle
+
+    assert TermMatch("a", "1") == Term("a", "1") and Term("a", "1") == TermMatch("a", "1")
+    assert hash(TermMatch("a", "1")) == hash(Term("a", "1"))
+    assert ExistsMatch("x") in [Exists("x")]
+    assert TermMatch("a", "1") != Term("a", "2") and TermMatch("a", "1") != Exists("a")
+    assert pickle.loads(pickle.dumps(TermMatch("a", "1") | TermMatch("b", "2"))) == Bool(
+        should=(Term("a", "1"), Term("b", "2")), minimum_should_match=1
+    )
+    with pytest.raises(QueryError, match="combine with other query models"):
+        TermMatch("a", "1") | "b:2"
+
+
+def test_a_word_of_several_summary_tokens_is_not_any_of_them():
+    """`10.88.77.54` in a query is that address, not every summary with a `10` in it."""
+    scan = {"summary": "Scan::Address_Scan source 10.252.25.90 destination unknown"}
+    login = {"summary": "Accepted publickey for ann from 10.88.77.54 port 22"}
+    for node in (QueryStringMatch("10.88.77.54"), TermMatch("summary", "10.88.77.54")):
+        test = compile_predicate(node)
+        assert (test(scan), test(login)) == (False, True)

@@ -7,7 +7,8 @@ by a hook is an alert. `run(now)` executes `main()` and returns the alerts, each
 
 Kept from MozDef: the method names and arguments, the hit shape (`{"_id", "_index", "_source"}`), the
 grouping with `Counter.most_common` order (count, then first seen in newest-first hits), `samplesLimit`
-events and `allevents`, `createAlertDict`'s fields, `notify_mozdefbot` derived from severity and channel.
+events and `allevents`, `createAlertDict`'s fields, `notify_mozdefbot` derived from severity and channel,
+an alert's own `__init__(self)`, and `.conf` values read as MozDef's configlib read them (`ini_value`).
 
 Differs, on purpose:
 
@@ -106,9 +107,45 @@ def add_hostname_to_ip(ip: str, output_format: str = "{0} ({1})", require_intern
     return ip if hostname is None else output_format.format(ip, hostname)
 
 
+def ini_value(raw: str) -> str:
+    """An INI value as MozDef's `configlib` returned it (it read files with configobj): quotes around a
+    value or an item removed, an unquoted `#` starting a comment, and a comma-separated list joined with
+    "," and no spaces (`severity = 'WARNING'` is `WARNING`, `ports = 443, 8443` is `443,8443`)."""
+    items: list[str] = []
+    listed = False
+    i, n = 0, len(raw)
+    while True:
+        while i < n and raw[i].isspace():
+            i += 1
+        if i < n and raw[i] in "'\"":
+            end = raw.find(raw[i], i + 1)
+            if end < 0:
+                return raw.strip()  # unbalanced quote: configobj refused the file; keep the text
+            items.append(raw[i + 1 : end])
+            i = end + 1
+        else:
+            start = i
+            while i < n and raw[i] not in ",#":
+                i += 1
+            item = raw[start:i].strip()
+            if item or not listed:
+                items.append(item)
+        while i < n and raw[i].isspace():
+            i += 1
+        if i < n and raw[i] == ",":
+            listed = True
+            i += 1
+            continue
+        break
+    if listed:
+        return ",".join(item for item in items if item)
+    return items[0] if items else ""
+
+
 def getConfig(optionname: str, thedefault: Any, configfile: str | os.PathLike | None) -> Any:
     """MozDef's `configlib.getConfig`: `OPTIONS_<NAME>` from the environment, else `[options] name` in
-    the INI file, else the default; converted to the default's type (int, float, bool)."""
+    the INI file (read as `ini_value` says), else the default; converted to the default's type (int,
+    float, bool)."""
     value: Any = os.environ.get("OPTIONS_" + optionname.upper())
     if value is None and configfile and os.path.isfile(configfile):
         parser = configparser.ConfigParser(interpolation=None)
@@ -117,7 +154,7 @@ def getConfig(optionname: str, thedefault: Any, configfile: str | os.PathLike | 
         except configparser.Error as e:
             raise RuleError(f"cannot read config: {e}", where=str(configfile)) from None
         if parser.has_option("options", optionname):
-            value = parser.get("options", optionname)
+            value = ini_value(parser.get("options", optionname))
     if value is None:
         return thedefault
     if isinstance(thedefault, bool):
@@ -128,6 +165,29 @@ def getConfig(optionname: str, thedefault: Any, configfile: str | os.PathLike | 
 
 
 # -- the task --------------------------------------------------------------------------------------------
+def _takes_source(init: Callable[..., None]) -> bool:
+    """Whether an `__init__` accepts `(self, source, now=...)`."""
+    try:
+        inspect.signature(init).bind(None, None, now=None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to inspect (a builtin): leave it alone
+        return True
+    return True
+
+
+def _with_source(init: Callable[..., None]) -> Callable[..., None]:
+    def __init__(self: AlertTask, source: EventSource | None = None, *, now: datetime | None = None) -> None:
+        init(self)
+        if source is not None:
+            self.source = source
+        if now is not None:
+            self.now = now
+
+    __init__.__qualname__, __init__.__doc__ = init.__qualname__, init.__doc__
+    return __init__
+
+
 class AlertTask:
     """Base class of alerts (see the module docstring). `source` defaults to the class's `source`."""
 
@@ -138,6 +198,15 @@ class AlertTask:
     # logs raises the alerts live ones would have. MozDef's window also took any event *received* after
     # its start; set this to False on a rule that needs that.
     event_time_windows: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A MozDef alert may define `__init__(self)` (calling `AlertTask.__init__(self)`) to read its
+        config; Reynard builds every alert as `cls(source, now=...)`, so such an `__init__` is wrapped
+        to take those arguments and set them after it ran."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not _takes_source(init):
+            cls.__init__ = _with_source(init)  # type: ignore[method-assign]
 
     def __init__(self, source: EventSource | None = None, *, now: datetime | None = None):
         self.source = source if source is not None else type(self).source

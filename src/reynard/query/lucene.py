@@ -17,7 +17,9 @@ What each form becomes:
   `Regex`, as `Wildcard` has no escapes).
 - Bare terms and phrases search `summary` only (not every field, as ES's `query_string` does): `word` is
   `Match("summary", "word")`, `"a b"` is `Phrase("summary", "a b")`, `/re/` and `fo*` match the whole
-  summary (like `summary:fo*`, not one token of it as in ES).
+  summary (like `summary:fo*`, not one token of it as in ES). A word that is several summary tokens
+  (`10.1.2.3`, `ldap_count_entries`), bare or as `summary:10.1.2.3`, is the `Phrase` of them: ES kept
+  such a word as one token (`summary_words`).
 - `[a TO b]`, `{a TO b}`, `[a TO b}`, `*` as an open bound, and `>=`, `>`, `<=`, `<` are a `Range`; numeric
   bounds become int/float, timestamps and IPs stay text; `[* TO *]` is `Exists`.
 - `field:(a OR b c)` of plain terms is `Terms`; any other field group is a `Bool` over that field.
@@ -61,9 +63,9 @@ from reynard.query.ast import (
     Wildcard,
 )
 from reynard.query.errors import QueryError
-from reynard.query.values import bound_kind
+from reynard.query.values import bound_kind, tokens
 
-__all__ = ["MAX_DEPTH", "MAX_QUERY_CHARS", "MAX_TOKENS", "parse_query"]
+__all__ = ["MAX_DEPTH", "MAX_QUERY_CHARS", "MAX_TOKENS", "parse_query", "summary_words"]
 
 MAX_QUERY_CHARS = 100_000
 MAX_DEPTH = 100  # nested parentheses, field groups, unary operators and boosts
@@ -355,6 +357,8 @@ class _Builder(TreeVisitor):
         if wild:
             return _pattern(target, parts)
         value = "".join(parts)
+        if target == SUMMARY and (phrases := summary_words(value)) is not None:
+            return phrases
         if field is None:
             return Match(SUMMARY, value, "or")
         network = _network(value)
@@ -472,6 +476,26 @@ class _Builder(TreeVisitor):
 
 
 # -- helpers --------------------------------------------------------------------------------------------
+def summary_words(text: str) -> Node | None:
+    """A summary match for `text` when a word of it is several summary tokens, else None (the caller's
+    token match is right then).
+
+    Summary tokens are runs of letters and digits, so `10.1.2.3`, `ldap_count_entries` and
+    `host.example.com` are several tokens each, where Elasticsearch's standard analyzer kept each of
+    them whole. Matching any of their pieces would find every summary with a `10` in it; such a word
+    matches as the phrase of its pieces instead. The other words of `text` still match any token.
+    """
+    words = text.split()
+    split = [word for word in words if len(tokens(word)) > 1]
+    if not split:
+        return None
+    parts: list[Node] = [Phrase(SUMMARY, word) for word in split]
+    single = " ".join(word for word in words if len(tokens(word)) == 1)
+    if single:
+        parts.append(Match(SUMMARY, single, "or"))
+    return parts[0] if len(parts) == 1 else Bool(should=tuple(parts), minimum_should_match=1)
+
+
 def _unescape(raw: str) -> str:
     return _ESCAPED.sub(r"\1", raw)
 
