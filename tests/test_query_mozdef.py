@@ -323,7 +323,7 @@ def test_combined_models_are_equal_hash_and_pickle_as_plain_nodes():
     assert pickle.loads(pickle.dumps(TermMatch("a", "1") | TermMatch("b", "2"))) == Bool(
         should=(Term("a", "1"), Term("b", "2")), minimum_should_match=1
     )
-    with pytest.raises(QueryError, match="combine with other query models"):
+    with pytest.raises(QueryError, match="combine with other query nodes"):
         TermMatch("a", "1") | "b:2"
 
 

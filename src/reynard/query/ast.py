@@ -18,6 +18,9 @@ Semantics (docs/query.md is the user's copy, with examples):
 - `Exists`: the field is present and not null (an empty list does not exist).
 - `Bool`: every `must`, none of `must_not`, and at least `minimum_should_match` of `should` (default: 1
   when there are `should` clauses and no `must`, else 0). `MatchAll` matches every event.
+
+Nodes combine as elasticsearch-dsl's queries did (MozDef's alerts write `query |= PhraseMatch(...)`):
+`a | b` is either, `a & b` and `a + b` both, `~a` not; flat, so `a | b | c` is one `should` list.
 """
 
 from __future__ import annotations
@@ -26,18 +29,58 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from reynard.query.errors import QueryError
+
 Scalar = str | int | float | bool
 
 
+class Combines:
+    """`|`, `&`, `+` and `~` for every node (see the module docstring)."""
+
+    __slots__ = ()
+
+    def __or__(self, other: object) -> Bool:
+        return Bool(should=(*_should_of(_node(self)), *_should_of(_node(other))), minimum_should_match=1)
+
+    def __and__(self, other: object) -> Bool:
+        must: list[Node] = []
+        must_not: list[Node] = []
+        for node in (_node(self), _node(other)):
+            if isinstance(node, Bool) and not node.should:
+                must.extend(m for m in node.must if not isinstance(m, MatchAll))
+                must_not.extend(node.must_not)
+            else:
+                must.append(node)
+        return Bool(must=tuple(must) or (MatchAll(),), must_not=tuple(must_not))
+
+    __add__ = __and__
+
+    def __invert__(self) -> Bool:
+        return Bool(must=(MatchAll(),), must_not=(_node(self),))
+
+
+def _node(value: object) -> Node:
+    if not isinstance(value, Combines):
+        raise QueryError(f"query nodes combine with other query nodes, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _should_of(node: Node) -> tuple[Node, ...]:
+    only_should = (
+        isinstance(node, Bool) and not node.must and not node.must_not and node.required_should() == 1
+    )
+    return node.should if only_should else (node,)  # type: ignore[union-attr]
+
+
 @dataclass(frozen=True)
-class Term:
+class Term(Combines):
     field: str
     value: Scalar
     case_insensitive: bool = False
 
 
 @dataclass(frozen=True)
-class Terms:
+class Terms(Combines):
     """Any of `values` (an "in" list)."""
 
     field: str
@@ -46,7 +89,7 @@ class Terms:
 
 
 @dataclass(frozen=True)
-class Match:
+class Match(Combines):
     """Token match on `summary`: with `operator="or"` any token of `text` (MozDef's TermMatch, an ES
     `match`), with `"and"` all of them."""
 
@@ -56,7 +99,7 @@ class Match:
 
 
 @dataclass(frozen=True)
-class Phrase:
+class Phrase(Combines):
     """Consecutive tokens on `summary`; on a keyword field, the whole value equals `text`."""
 
     field: str
@@ -64,14 +107,14 @@ class Phrase:
 
 
 @dataclass(frozen=True)
-class Wildcard:
+class Wildcard(Combines):
     field: str
     pattern: str
     case_insensitive: bool = False
 
 
 @dataclass(frozen=True)
-class Regex:
+class Regex(Combines):
     field: str
     pattern: str
     case_insensitive: bool = False
@@ -80,28 +123,28 @@ class Regex:
 
 
 @dataclass(frozen=True)
-class Prefix:
+class Prefix(Combines):
     field: str
     value: str
     case_insensitive: bool = False
 
 
 @dataclass(frozen=True)
-class Suffix:
+class Suffix(Combines):
     field: str
     value: str
     case_insensitive: bool = False
 
 
 @dataclass(frozen=True)
-class Contains:
+class Contains(Combines):
     field: str
     value: str
     case_insensitive: bool = False
 
 
 @dataclass(frozen=True)
-class Exists:
+class Exists(Combines):
     field: str
 
 
@@ -109,7 +152,7 @@ Bound = int | float | str | datetime
 
 
 @dataclass(frozen=True)
-class Range:
+class Range(Combines):
     """`gte`/`gt`/`lte`/`lt`, any of them None. Bounds are numbers, timestamps or IP addresses."""
 
     field: str
@@ -120,13 +163,13 @@ class Range:
 
 
 @dataclass(frozen=True)
-class Cidr:
+class Cidr(Combines):
     field: str
     network: str
 
 
 @dataclass(frozen=True)
-class Bool:
+class Bool(Combines):
     must: tuple[Node, ...] = ()
     should: tuple[Node, ...] = ()
     must_not: tuple[Node, ...] = ()
@@ -139,7 +182,7 @@ class Bool:
 
 
 @dataclass(frozen=True)
-class MatchAll:
+class MatchAll(Combines):
     pass
 
 

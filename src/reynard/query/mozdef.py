@@ -29,8 +29,7 @@ Kept from MozDef:
 - `QueryStringMatch` takes a Lucene query string (see `reynard.query.lucene`: bare terms search `summary`
   only, where ES searched every field).
 - The models combine as elasticsearch-dsl's queries did: `a | b` is either, `a & b` and `a + b` both,
-  `~a` not (`summary_query |= PhraseMatch(...)` in MozDef's alerts). What a model returns is the AST
-  node itself (an instance of a subclass that only adds these operators, equal to the plain node).
+  `~a` not (`summary_query |= PhraseMatch(...)` in MozDef's alerts); every AST node has these operators.
 
 Differs:
 
@@ -44,12 +43,9 @@ Differs:
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import ipaddress
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar, get_args
+from typing import Any, get_args
 
 from reynard.query.ast import (
     Aggregate,
@@ -57,7 +53,6 @@ from reynard.query.ast import (
     Cidr,
     Exists,
     Match,
-    MatchAll,
     Node,
     Phrase,
     Range,
@@ -91,102 +86,9 @@ SUMMARY = "summary"
 _NODE_TYPES = get_args(Node)
 
 
-# -- elasticsearch-dsl's operators ------------------------------------------------------------------------
-class _Combinable:
-    """Adds `|`, `&`, `+` and `~` to an AST node. Mixed into a subclass of each node type that has the
-    same name, fields and equality as the node, so everything downstream sees a plain node."""
-
-    __slots__ = ()
-
-    def _base(self) -> type:
-        return next(cls for cls in type(self).__mro__ if cls in _NODE_TYPES)
-
-    def __eq__(self, other: object) -> bool:
-        base = self._base()
-        if type(other) is not base and not (isinstance(other, _Combinable) and other._base() is base):
-            return NotImplemented
-        return all(getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(base))
-
-    def __hash__(self) -> int:
-        return hash(tuple(getattr(self, f.name) for f in dataclasses.fields(self._base())))
-
-    def __reduce__(self) -> tuple:
-        plain = self._base()(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self._base())})
-        return combinable, (plain,)
-
-    def __or__(self, other: object) -> Node:
-        return combinable(_either(_node(self), _node(other)))
-
-    __ror__ = __or__
-
-    def __and__(self, other: object) -> Node:
-        return combinable(_both(_node(self), _node(other)))
-
-    __rand__ = __add__ = __radd__ = __and__
-
-    def __invert__(self) -> Node:
-        return combinable(Bool(must=(MatchAll(),), must_not=(_node(self),)))
-
-
-_COMBINABLE: dict[type, type] = {
-    base: type(base.__name__, (_Combinable, base), {"__slots__": (), "__qualname__": base.__qualname__})
-    for base in _NODE_TYPES
-}
-
-
-def combinable(node: Node) -> Node:
-    """`node` as the same node with elasticsearch-dsl's operators."""
-    if isinstance(node, _Combinable):
-        return node
-    cls = _COMBINABLE[type(node)]
-    return cls(**{f.name: getattr(node, f.name) for f in dataclasses.fields(node)})
-
-
-def _node(value: object) -> Node:
-    if not isinstance(value, _NODE_TYPES):
-        raise QueryError(f"query models combine with other query models, not {value!r}")
-    return value
-
-
-def _only_should(node: Node) -> bool:
-    return isinstance(node, Bool) and not node.must and not node.must_not and node.required_should() == 1
-
-
-def _either(a: Node, b: Node) -> Bool:
-    should = [c for n in (a, b) for c in (n.should if _only_should(n) else (n,))]  # type: ignore[union-attr]
-    return Bool(should=tuple(should), minimum_should_match=1)
-
-
-def _both(a: Node, b: Node) -> Bool:
-    must: list[Node] = []
-    must_not: list[Node] = []
-    for n in (a, b):
-        if isinstance(n, Bool) and not n.should:
-            must.extend(m for m in n.must if not isinstance(m, MatchAll))
-            must_not.extend(n.must_not)
-        else:
-            must.append(n)
-    return Bool(must=tuple(must) or (MatchAll(),), must_not=tuple(must_not))
-
-
-_P = ParamSpec("_P")
-_N = TypeVar("_N")
-
-
-def _model(build: Callable[_P, _N]) -> Callable[_P, _N]:
-    """A query model: its node comes back combinable."""
-
-    @functools.wraps(build)
-    def model(*args: _P.args, **kwargs: _P.kwargs) -> _N:
-        return combinable(build(*args, **kwargs))  # type: ignore[arg-type,return-value]
-
-    return model
-
-
 # The models keep MozDef's CamelCase function names, so ported alerts read the same.
 
 
-@_model
 def TermMatch(key: str, value: Any) -> Node:
     """ES `match`: `Term` on a keyword field, any token of `value` on `summary`; a word of `value` that
     is several summary tokens (`10.1.2.3`) matches as their phrase (`lucene.summary_words`)."""
@@ -197,7 +99,6 @@ def TermMatch(key: str, value: Any) -> Node:
     return Term(field, _scalar(value, "TermMatch"))
 
 
-@_model
 def TermsMatch(key: str, value: list | tuple) -> Node:
     """ES `terms`: any of the values (a list); on `summary`, any token, and a value that is several
     tokens as their phrase (see `TermMatch`)."""
@@ -216,13 +117,11 @@ def TermsMatch(key: str, value: list | tuple) -> Node:
     return parts[0] if len(parts) == 1 else Bool(should=tuple(parts), minimum_should_match=1)
 
 
-@_model
 def PhraseMatch(key: str, value: Any) -> Phrase:
     """ES `match_phrase`: consecutive tokens on `summary`, the whole value elsewhere."""
     return Phrase(_field(key, "PhraseMatch"), _text(value, "PhraseMatch"))
 
 
-@_model
 def WildcardMatch(key: str, value: str) -> Wildcard:
     """ES `wildcard`: `*` any run, `?` one character, matching the whole value."""
     if not isinstance(value, str):
@@ -230,18 +129,15 @@ def WildcardMatch(key: str, value: str) -> Wildcard:
     return Wildcard(_field(key, "WildcardMatch"), value)
 
 
-@_model
 def ExistsMatch(field_name: str) -> Exists:
     return Exists(_field(field_name, "ExistsMatch"))
 
 
-@_model
 def QueryStringMatch(query_str: str) -> Node:
     """ES `query_string`: a Lucene query (`reynard.query.lucene.parse_query`)."""
     return parse_query(query_str)
 
 
-@_model
 def RangeMatch(field_name: str, from_value: Any, to_value: Any) -> Range:
     """ES `range` with `gte`/`lte`: numbers, timestamps (datetimes or ISO 8601) or IP addresses."""
     return Range(
@@ -251,13 +147,11 @@ def RangeMatch(field_name: str, from_value: Any, to_value: Any) -> Range:
     )
 
 
-@_model
 def LessThanMatch(field_name: str, to_value: Any) -> Range:
     """ES `range` with `lt`."""
     return Range(_field(field_name, "LessThanMatch"), lt=_bound(to_value, "LessThanMatch"))
 
 
-@_model
 def SubnetMatch(key: str, value: str) -> Cidr:
     """IP values inside the network `value` (`10.0.0.0/8`)."""
     try:
@@ -267,7 +161,6 @@ def SubnetMatch(key: str, value: str) -> Cidr:
     return Cidr(_field(key, "SubnetMatch"), str(network))
 
 
-@_model
 def BooleanMatch(must: Any = None, must_not: Any = None, should: Any = None) -> Bool:
     """ES `bool` in filter context: every `must`, no `must_not`, and at least one `should` if any."""
     should_nodes = _nodes(should, "BooleanMatch")
