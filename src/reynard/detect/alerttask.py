@@ -165,15 +165,18 @@ def getConfig(optionname: str, thedefault: Any, configfile: str | os.PathLike | 
 
 
 # -- the task --------------------------------------------------------------------------------------------
-def _takes_source(init: Callable[..., None]) -> bool:
-    """Whether an `__init__` accepts `(self, source, now=...)`."""
+def _takes_only_self(init: Callable[..., None]) -> bool:
+    """Whether an `__init__` is MozDef's `__init__(self)`: callable with `self` and nothing else."""
     try:
-        inspect.signature(init).bind(None, None, now=None)
-    except TypeError:
+        signature = inspect.signature(init)
+        signature.bind(None)
+    except (TypeError, ValueError):
         return False
-    except ValueError:  # no signature to inspect (a builtin): leave it alone
+    try:
+        signature.bind(None, None)
+    except TypeError:
         return True
-    return True
+    return False
 
 
 def _with_source(init: Callable[..., None]) -> Callable[..., None]:
@@ -205,7 +208,7 @@ class AlertTask:
         to take those arguments and set them after it ran."""
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
-        if init is not None and not _takes_source(init):
+        if init is not None and _takes_only_self(init):
             cls.__init__ = _with_source(init)  # type: ignore[method-assign]
 
     def __init__(self, source: EventSource | None = None, *, now: datetime | None = None):
