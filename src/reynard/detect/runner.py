@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from reynard.detect.alerts import AlertStore
 from reynard.detect.alerttask import AlertTask
 from reynard.detect.registry import RuleRegistry
+from reynard.detect.schedule import Schedule, interval_times
 from reynard.detect.sources import EventSource, StoreSource
 
 if TYPE_CHECKING:
@@ -59,16 +60,16 @@ class RunReport:
         return [r.line() for r in self.results]
 
 
-def _moments(now: datetime, since: datetime | None, interval: timedelta) -> list[datetime]:
+def _moments(now: datetime, since: datetime | None, step: Schedule | timedelta) -> list[datetime]:
+    """The moments a run from `since` to `now` runs at: the schedule's fire times after `since` (or
+    since + step, since + 2 * step, ...), then `now`; the latest MAX_STEPS."""
     if since is None or since >= now:
         return [now]
-    moments: list[datetime] = []
-    moment = since + interval
-    while moment < now:
-        moments.append(moment)
-        moment += interval
-    moments.append(now)
-    return moments[-MAX_STEPS:]
+    if isinstance(step, timedelta):
+        moments = interval_times(since, now, step, MAX_STEPS)
+    else:
+        moments = step.fire_times(since, now, MAX_STEPS)
+    return [*(m for m in moments if m < now), now][-MAX_STEPS:]
 
 
 def _group_key(task: AlertTask, events: list[dict]) -> str | None:
@@ -147,7 +148,7 @@ def run_rules(
         result = RuleResult(info.name)
         try:
             result.alerts = run_rule(
-                registry, source, alert_store, info.name, _moments(now, since, info.interval)
+                registry, source, alert_store, info.name, _moments(now, since, info.schedule)
             )
         except Exception as e:  # a rule's own code may raise anything: isolate it
             result.error = _describe(e)
