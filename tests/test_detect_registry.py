@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from reynard.cli import main
 from reynard.detect.alerts import AlertStore
 from reynard.detect.commands import load_events
-from reynard.detect.registry import RuleRegistry, parse_schedule
+from reynard.detect.registry import RuleRegistry
 from reynard.detect.rules import BUILTIN_RULES
 from reynard.detect.runner import run_rules
-from reynard.errors import ReynardError
+from reynard.detect.scheduler import RuleScheduler
 from reynard.settings import Settings
 from reynard.state import open_state
 from reynard.store.tantivy_store import TantivyEventStore
@@ -131,14 +131,6 @@ def test_enable_disable(tmp_path):
     assert listed(data_dir)["ssh_from_outside"]["enabled"] is True
     unknown = run(data_dir, "rules", "enable", "no_such_rule")
     assert unknown.exit_code == 2 and "no_such_rule" in unknown.stderr
-
-
-def test_parse_schedule():
-    assert parse_schedule("5m").total_seconds() == 300
-    assert parse_schedule("1h").total_seconds() == 3600
-    for bad in ("", "5", "0m", "five minutes"):
-        with pytest.raises(ReynardError):
-            parse_schedule(bad)
 
 
 # -- scheduled runs ---------------------------------------------------------------------------------------
@@ -285,3 +277,149 @@ def test_an_aggregation_counts_only_events_that_have_not_alerted(data_dir, tmp_p
     newest = alerts.list()[0]
     assert newest["summary"].startswith(f"15 ssh bruteforce attempts by {IP}")  # the 5 + 10 not alerted yet
     assert set(alerts.get(newest["id"])["event_ids"]).isdisjoint(whole["event_ids"])
+
+
+# -- schedules: every form, the server's scheduler, catch-up runs ----------------------------------------
+SCHEDULES = [
+    ("1m", "1m", "every 1m"),
+    ("timedelta(seconds=30, minutes=1)", "90s", "every 90s"),
+    ("*/5 * * * *", "*/5 * * * *", "on */5 * * * * (UTC; at most every 5m)"),
+    ("0 9-17 * * MON-FRI", "0 9-17 * * mon-fri", "on 0 9-17 * * mon-fri (UTC; at most every 1h)"),
+    ("@hourly", "@hourly", "on @hourly (UTC; at most every 1h)"),
+    ("crontab(minute='*/1')", "crontab(minute='*/1')", "on crontab(minute='*/1') (UTC; at most every 1m)"),
+    (
+        "crontab(minute=0, hour='*/2', day_of_week='mon-fri')",
+        "crontab(minute='0', hour='*/2', day_of_week='mon-fri')",
+        "on crontab(minute='0', hour='*/2', day_of_week='mon-fri') (UTC; at most every 2h)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "stored", "described"), SCHEDULES)
+def test_rules_schedule_takes_every_form(tmp_path, spec, stored, described):
+    data_dir = tmp_path / "data"
+    changed = run(data_dir, "rules", "schedule", "ssh_bruteforce", spec)
+    assert changed.exit_code == 0, changed.output
+    assert changed.stdout == f"ssh_bruteforce runs {described}\n"
+    assert listed(data_dir)["ssh_bruteforce"]["schedule"] == stored
+    assert registry_for(data_dir).get("ssh_bruteforce").schedule.text == stored
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("crontab(minutes='*/5')", "unknown crontab keyword 'minutes'"),
+        ("crontab(day_of_week=7)", "Celery counts 0 (Sunday) to 6"),
+        ("timedelta(minutes=0)", "a zero interval"),
+        ("*/61 * * 13 *", "croniter refuses it"),
+        ("__import__('os').system('true')", "not an interval"),
+    ],
+)
+def test_a_bad_schedule_is_one_line_and_changes_nothing(tmp_path, spec, message):
+    data_dir = tmp_path / "data"
+    result = run(data_dir, "rules", "schedule", "ssh_bruteforce", spec)
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"reynard: schedule {spec!r}: ") and message in line
+    assert listed(data_dir)["ssh_bruteforce"]["schedule"] == "5m"
+
+
+def test_rules_list_fits_long_schedules(tmp_path):
+    """A crontab(...) text is longer than the 32 characters the column was made for: stored and shown
+    whole, in a column as wide as the longest."""
+    data_dir = tmp_path / "data"
+    long = "crontab(minute='0,15,30,45', hour='8-18', day_of_week='mon-fri', month_of_year='jan-nov')"
+    assert len(long) > 32
+    assert run(data_dir, "rules", "schedule", "ssh_bruteforce", long).exit_code == 0
+    assert registry_for(data_dir).get("ssh_bruteforce").schedule.text == long
+    table = run(data_dir, "rules", "list")
+    assert table.exit_code == 0, table.output
+    header, *lines = table.stdout.splitlines()
+    column = header.index("SCHEDULE")
+    assert header.index("LAST RUN") > column + len(long)
+    rows = {line.split()[0]: line for line in lines[:-1]}
+    assert rows["ssh_bruteforce"][column:].startswith(long + "  ")
+    assert rows["ssh_from_outside"][column:].startswith("5m ")
+
+
+def test_the_scheduler_runs_a_cron_rule_only_once_a_fire_time_has_passed(data_dir):
+    without_builtins(data_dir)
+    registry = registry_for(data_dir)
+    registry.add_mozdef(ALERTS / "bruteforce_ssh.py", schedule="*/10 * * * *")
+    store = TantivyEventStore(data_dir / "events")
+    scheduler = RuleScheduler(registry, store, AlertStore(registry.engine))
+
+    def ran(*when: int) -> list[str] | None:
+        report = scheduler.run_once(datetime(2024, 2, 5, *when, tzinfo=UTC))
+        return None if report is None else [r.line() for r in report.results]
+
+    assert ran(17, 32) == ["bruteforce_ssh: 1 alerts"]  # never run: due at once
+    assert ran(17, 39, 59) is None
+    assert ran(17, 40) == ["bruteforce_ssh: 0 alerts"]  # 17:40 has come: on the clock, not 10 min later
+    assert ran(17, 40, 30) is None
+    assert ran(17, 49, 59) is None
+    assert ran(17, 55) == ["bruteforce_ssh: 0 alerts"]  # 17:50 passed while the server was away
+    assert ran(17, 59, 59) is None
+    assert ran(18, 0) == ["bruteforce_ssh: 0 alerts"]  # five minutes after the last run
+    assert registry.get("bruteforce_ssh").last_run == datetime(2024, 2, 5, 18, tzinfo=UTC)
+    assert len(AlertStore(registry.engine).list()) == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "minutes"),
+    [
+        ("crontab(minute='5-50/15')", [5, 20, 35, 50, 60]),  # Celery's range with a step: 5, 20, 35, 50
+        ("5,20,35,50 * * * *", [5, 20, 35, 50, 60]),
+        ("15m", [15, 30, 45, 60]),  # an interval steps from --since
+    ],
+)
+def test_run_since_steps_through_the_fire_times(data_dir, spec, minutes):
+    """A dead-man rule (15-minute window, no heartbeats stored) alerts at every step: the alerts' times
+    are the moments the catch-up ran at, the schedule's fire times and then --now."""
+    without_builtins(data_dir)
+    added = run(data_dir, "rules", "add", "--mozdef", ALERTS / "deadman_heartbeat.py", "--schedule", spec)
+    assert added.exit_code == 0, added.output
+    result = run(data_dir, "rules", "run", "--since", "2024-02-05T17:00:00Z", "--now", "2024-02-05T18:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [f"deadman_heartbeat: {len(minutes)} alerts"]
+    start = datetime(2024, 2, 5, 17, tzinfo=UTC)
+    times = sorted(
+        datetime.fromisoformat(a["utctimestamp"]) for a in AlertStore(registry_for(data_dir).engine).list()
+    )
+    assert times == [start + timedelta(minutes=m) for m in minutes]
+
+
+def test_add_with_a_schedule(tmp_path):
+    data_dir = tmp_path / "data"
+    added = run(data_dir, "rules", "add", "--mozdef", ALERTS / "bruteforce_ssh.py", "--schedule", "@hourly")
+    assert added.exit_code == 0, added.output
+    assert added.stdout.strip().endswith("schedule @hourly")
+    assert listed(data_dir)["bruteforce_ssh"]["schedule"] == "@hourly"
+    default = run(data_dir, "rules", "add", "--mozdef", ALERTS / "cloudtrail_logging_disabled.py")
+    assert default.stdout.strip().endswith("schedule 5m (the default)")
+
+
+def test_add_with_a_bad_schedule_registers_and_copies_nothing(tmp_path):
+    data_dir = tmp_path / "data"
+    bad = run(data_dir, "rules", "add", "--mozdef", ALERTS / "bruteforce_ssh.py", "--schedule", "0 0 30 2 *")
+    assert bad.exit_code == 2
+    assert bad.stderr == "reynard: schedule '0 0 30 2 *': it never fires (no date matches it)\n"
+    assert "bruteforce_ssh" not in listed(data_dir)
+    assert not (data_dir / "rules" / "bruteforce_ssh.py").exists()
+
+
+def test_a_schedule_edited_by_hand_in_the_database_names_its_rule(tmp_path):
+    from sqlalchemy import update
+
+    from reynard.state.tables import rules
+
+    data_dir = tmp_path / "data"
+    registry = registry_for(data_dir)
+    registry.ensure_builtins()
+    with registry.engine.begin() as connection:
+        connection.execute(update(rules).where(rules.c.name == "ssh_bruteforce").values(schedule="often"))
+    result = run(data_dir, "rules", "list")
+    assert result.exit_code == 2
+    assert result.stderr == "reynard: rule ssh_bruteforce: schedule 'often': not an interval" + (
+        " (30s, 5m, 1h, 1d), a 5-field cron expression (*/5 * * * *), crontab(...) or timedelta(...)\n"
+    )

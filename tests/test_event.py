@@ -60,6 +60,7 @@ def test_epoch_seconds_and_milliseconds():
     [
         ({"utctimestamp": None}, "no timestamp"),
         ({"utctimestamp": "yesterday"}, "not an ISO 8601 timestamp"),
+        ({"utctimestamp": "\u00b2"}, "not an ISO 8601 timestamp"),  # a digit to str.isdigit only
         ({"utctimestamp": "1970-01-01T00:00:00Z"}, "out of range"),
         ({"utctimestamp": "2099-01-01T00:00:00Z"}, "out of range"),
         ({"utctimestamp": 10**30}, "out of range"),

@@ -464,14 +464,31 @@ def rules_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=str),
     help="A MozDef alert file (its .conf beside it is copied too).",
 )
+@click.option(
+    "--schedule", metavar="SPEC", help="When it runs (5m, '*/5 * * * *', crontab(...)); default 5m."
+)
+@click.option(
+    "--mozdef-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=str),
+    help="MozDef's alerts/lib/config.py: take the schedule its ALERTS gives the file's module.",
+)
 @data_dir_option
 @click.pass_context
 @user_errors
-def rules_add(ctx: click.Context, mozdef_file: str, data_dir: Path | None) -> None:
+def rules_add(
+    ctx: click.Context,
+    mozdef_file: str,
+    schedule: str | None,
+    mozdef_config: str | None,
+    data_dir: Path | None,
+) -> None:
     """Register a MozDef alert file (checked first: one that does not load is not added)."""
     from reynard.detect import rule_commands
 
-    click.echo(rule_commands.add_mozdef(_settings(ctx, data_dir=data_dir), mozdef_file))
+    if schedule is not None and mozdef_config is not None:
+        raise click.UsageError("give --schedule or --mozdef-config, not both")
+    settings = _settings(ctx, data_dir=data_dir)
+    click.echo(rule_commands.add_mozdef(settings, mozdef_file, schedule, mozdef_config))
 
 
 @rules.command("enable")
@@ -488,15 +505,19 @@ def rules_enable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
 
 @rules.command("schedule")
 @click.argument("name")
-@click.argument("interval")
+@click.argument("spec")
 @data_dir_option
 @click.pass_context
 @user_errors
-def rules_schedule(ctx: click.Context, name: str, interval: str, data_dir: Path | None) -> None:
-    """Run rule NAME every INTERVAL (30s, 5m, 1h) in the server's scheduler."""
+def rules_schedule(ctx: click.Context, name: str, spec: str, data_dir: Path | None) -> None:
+    """Run rule NAME on SPEC in the server's scheduler (quote it):
+
+    an interval (30s, 5m, 1h, 1d); a cron expression, in UTC ('*/5 * * * *', '0 9-17 * * mon-fri',
+    @hourly, @daily); or MozDef's forms ("crontab(minute='0', hour='*/2')", 'timedelta(minutes=1)').
+    """
     from reynard.detect import rule_commands
 
-    click.echo(rule_commands.set_schedule(_settings(ctx, data_dir=data_dir), name, interval))
+    click.echo(rule_commands.set_schedule(_settings(ctx, data_dir=data_dir), name, spec))
 
 
 @rules.command("disable")

@@ -2,16 +2,15 @@
 
 Each rule is a row of the `rules` table: its name (a built-in rule's name, or a MozDef file's stem), its
 kind, for MozDef files the copy kept in `<data_dir>/rules/` (with the `.conf` beside it), whether it is
-enabled, its schedule (an interval such as `5m`), its config (JSON, for built-in rules), and what its
-last run did.
+enabled, its schedule (the canonical text of `reynard.detect.schedule`: `5m`, `*/5 * * * *`,
+`crontab(minute='*/1')`), its config (JSON, for built-in rules), and what its last run did.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +19,11 @@ from sqlalchemy import Engine, insert, select, update
 
 from reynard.detect.alerttask import AlertTask
 from reynard.detect.errors import RuleError
+from reynard.detect.schedule import Schedule, parse_schedule
 from reynard.detect.sources import EventSource
 from reynard.state.tables import rules
 
 DEFAULT_SCHEDULE = "5m"
-_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_schedule(text: str) -> timedelta:
-    """`30s`, `5m`, `1h`, `1d` as a timedelta (a RuleError for anything else, or zero)."""
-    found = _INTERVAL.match(text or "")
-    if not found or int(found[1]) == 0:
-        raise RuleError(f"schedule {text!r} is not an interval like 5m, 1h or 30s")
-    return timedelta(**{_UNITS[found[2]]: int(found[1])})
 
 
 @dataclass(frozen=True)
@@ -42,15 +32,11 @@ class RuleInfo:
     kind: str
     path: str | None
     enabled: bool
-    schedule: str
+    schedule: Schedule
     config: dict[str, Any]
     last_run: datetime | None
     last_error: str | None
     last_alerts: int | None
-
-    @property
-    def interval(self) -> timedelta:
-        return parse_schedule(self.schedule)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,7 +44,7 @@ class RuleInfo:
             "kind": self.kind,
             "path": self.path,
             "enabled": self.enabled,
-            "schedule": self.schedule,
+            "schedule": self.schedule.text,
             "config": self.config,
             "last_run": self.last_run.isoformat() if self.last_run else None,
             "last_error": self.last_error,
@@ -78,13 +64,21 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _schedule(schedule: str | Schedule) -> Schedule:
+    return parse_schedule(schedule) if isinstance(schedule, str) else schedule
+
+
 def _info(row: Any) -> RuleInfo:
+    try:
+        schedule = parse_schedule(row.schedule)
+    except RuleError as e:  # only the registry writes it: a row edited by hand
+        raise RuleError(e.message, where=f"rule {row.name}") from None
     return RuleInfo(
         name=row.name,
         kind=row.kind,
         path=row.path,
         enabled=bool(row.enabled),
-        schedule=row.schedule,
+        schedule=schedule,
         config=orjson.loads(row.config or "{}"),
         last_run=_aware(row.last_run),
         last_error=row.last_error,
@@ -117,12 +111,13 @@ class RuleRegistry:
                     )
         return added
 
-    def add_mozdef(self, path: str | Path, schedule: str = DEFAULT_SCHEDULE) -> RuleInfo:
+    def add_mozdef(self, path: str | Path, schedule: str | Schedule = DEFAULT_SCHEDULE) -> RuleInfo:
         """Validate a MozDef alert file, copy it (and the `.conf` beside it) into the rules directory and
-        register it under its file name's stem (enabled). A file that does not load raises RuleError and
-        nothing is copied or written; adding a file of the same name again replaces the copy."""
+        register it under its file name's stem (enabled, on `schedule`). A file or schedule that is not
+        valid raises RuleError and nothing is copied or written; adding a file of the same name again
+        replaces the copy (and its schedule)."""
         source = Path(path)
-        parse_schedule(schedule)
+        schedule = _schedule(schedule)
         from reynard.detect.mozdef_compat import load_alert_file
 
         load_alert_file(source)  # RuleError naming the file: nothing written
@@ -136,7 +131,7 @@ class RuleRegistry:
         conf = source.with_suffix(".conf")
         if conf.is_file() and conf.resolve() != target.with_suffix(".conf").resolve():
             shutil.copyfile(conf, target.with_suffix(".conf"))
-        values = {"kind": "mozdef", "path": str(target), "enabled": True, "schedule": schedule}
+        values = {"kind": "mozdef", "path": str(target), "enabled": True, "schedule": schedule.text}
         with self.engine.begin() as connection:
             exists = connection.execute(select(rules.c.id).where(rules.c.name == name)).first()
             if exists:
@@ -192,10 +187,11 @@ class RuleRegistry:
     def disable(self, name: str) -> None:
         self._set(name, enabled=False)
 
-    def set_schedule(self, name: str, schedule: str) -> None:
-        """Run NAME every `schedule` (`30s`, `5m`, `1h`); RuleError for anything else."""
-        parse_schedule(schedule)
-        self._set(name, schedule=schedule.strip())
+    def set_schedule(self, name: str, schedule: str | Schedule) -> Schedule:
+        """Run NAME on `schedule` (any form `parse_schedule` takes; RuleError for anything else)."""
+        schedule = _schedule(schedule)
+        self._set(name, schedule=schedule.text)
+        return schedule
 
     def record_run(self, name: str, when: datetime, alerts: int | None, error: str | None) -> None:
         self._set(name, last_run=when, last_alerts=alerts, last_error=error)
@@ -217,4 +213,4 @@ class RuleRegistry:
         return [cls(source) for cls in load_alert_file(info.path)]
 
 
-__all__ = ["DEFAULT_SCHEDULE", "RuleInfo", "RuleRegistry", "parse_schedule"]
+__all__ = ["DEFAULT_SCHEDULE", "RuleInfo", "RuleRegistry"]

@@ -1,4 +1,4 @@
-"""What `reynard rules list|add|enable|disable|run` do, apart from parsing their arguments."""
+"""What `reynard rules list|add|enable|disable|schedule|run` do, apart from parsing their arguments."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import click
 import orjson
 
 from reynard.detect.alerts import AlertStore
+from reynard.detect.mozdef_config import config_schedule
 from reynard.detect.notifications import Notifications
-from reynard.detect.registry import RuleRegistry
+from reynard.detect.registry import DEFAULT_SCHEDULE, RuleRegistry
 from reynard.detect.runner import RunReport, run_rules
+from reynard.detect.schedule import Schedule
 from reynard.settings import Settings
 from reynard.state import open_state
 
@@ -36,23 +38,43 @@ def list_rules(settings: Settings, fmt: str) -> None:
             sys.stdout.write(orjson.dumps(info.as_dict()).decode() + "\n")
         sys.stdout.flush()
         return
-    for info in infos:
-        state = "enabled" if info.enabled else "disabled"
-        last = info.last_run.isoformat()[:19] if info.last_run else "never"
-        outcome = (
+    rows = [
+        (
+            info.name,
+            info.kind,
+            "enabled" if info.enabled else "disabled",
+            info.schedule.text,
+            info.last_run.isoformat()[:19] if info.last_run else "never",
             f"failed: {info.last_error}"
             if info.last_error
-            else (f"{info.last_alerts} alerts" if info.last_alerts is not None else "")
+            else (f"{info.last_alerts} alerts" if info.last_alerts is not None else ""),
         )
-        click.echo(
-            f"{info.name:<32} {info.kind:<8} {state:<9} every {info.schedule:<5} last {last} {outcome}"
-        )
+        for info in infos
+    ]
+    table = [("NAME", "KIND", "STATE", "SCHEDULE", "LAST RUN", "OUTCOME"), *rows]
+    widths = [max(map(len, column)) for column in zip(*table, strict=True)]
+    for row in table:  # columns as wide as their longest cell: a crontab(...) schedule is long
+        click.echo("  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=True)).rstrip())
     click.echo(f"{len(infos)} rules")
 
 
-def add_mozdef(settings: Settings, path: str) -> str:
-    info = open_registry(settings).add_mozdef(path)
-    return f"added {info.name} ({info.path})"
+def add_mozdef(
+    settings: Settings, path: str, schedule: str | None = None, mozdef_config: str | None = None
+) -> str:
+    """Register a MozDef alert file on `schedule`, or on the one MozDef's config.py gives its module, or
+    on the default; the line printed says which."""
+    chosen: str | Schedule = DEFAULT_SCHEDULE if schedule is None else schedule
+    origin = " (the default)" if schedule is None else ""
+    if mozdef_config:
+        module = Path(path).stem
+        found = config_schedule(mozdef_config, module)
+        if found is None:
+            origin = f" (the default: {mozdef_config} has no ALERTS entry for module {module!r})"
+        else:
+            chosen = found.schedule
+            origin = f" (from {mozdef_config}:{found.line}, {found.key})"
+    info = open_registry(settings).add_mozdef(path, schedule=chosen)
+    return f"added {info.name} ({info.path}), schedule {info.schedule.text}{origin}"
 
 
 def set_enabled(settings: Settings, name: str, enabled: bool) -> str:
@@ -64,11 +86,10 @@ def set_enabled(settings: Settings, name: str, enabled: bool) -> str:
     return f"{name} {'enabled' if enabled else 'disabled'}"
 
 
-def set_schedule(settings: Settings, name: str, schedule: str) -> str:
+def set_schedule(settings: Settings, name: str, spec: str) -> str:
     registry = open_registry(settings)
     registry.get(name)  # RuleError for an unknown name
-    registry.set_schedule(name, schedule)
-    return f"{name} runs every {schedule.strip()}"
+    return f"{name} runs {registry.set_schedule(name, spec).describe()}"
 
 
 def run_scheduled(

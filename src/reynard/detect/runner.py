@@ -1,8 +1,9 @@
 """Scheduled runs: each enabled rule of the registry, over the stored events, once (or once per step).
 
 Without `since`, each rule runs once with its own window ending at `now` (as MozDef's scheduler did).
-With `since`, each rule runs at since + interval, since + 2 * interval, ... up to `now` (its schedule's
-interval as the step), so a catch-up run sees every window.
+With `since`, each rule runs at the moments its schedule would have run it between `since` and `now`
+(an interval's steps, a cron expression's fire times) and at `now`, each step no wider than the rule's
+own window, so a catch-up run sees every window.
 
 Dedup, as MozDef did it: a rule's searches leave out the events already in one of its alerts
 (`UnalertedSource`), so an event alerts once per rule and an aggregation counts only events that have
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from reynard.detect.alerts import AlertStore
 from reynard.detect.alerttask import AlertTask
 from reynard.detect.registry import RuleRegistry
+from reynard.detect.schedule import Schedule, interval_times
 from reynard.detect.sources import EventSource, StoreSource, UnalertedSource
 
 if TYPE_CHECKING:
@@ -60,16 +62,16 @@ class RunReport:
         return [r.line() for r in self.results]
 
 
-def _moments(now: datetime, since: datetime | None, interval: timedelta) -> list[datetime]:
+def _moments(now: datetime, since: datetime | None, step: Schedule | timedelta) -> list[datetime]:
+    """The moments a run from `since` to `now` runs at: the schedule's fire times after `since` (or
+    since + step, since + 2 * step, ...), then `now`; the latest MAX_STEPS."""
     if since is None or since >= now:
         return [now]
-    moments: list[datetime] = []
-    moment = since + interval
-    while moment < now:
-        moments.append(moment)
-        moment += interval
-    moments.append(now)
-    return moments[-MAX_STEPS:]
+    if isinstance(step, timedelta):
+        moments = interval_times(since, now, step, MAX_STEPS)
+    else:
+        moments = step.fire_times(since, now, MAX_STEPS)
+    return [*(m for m in moments if m < now), now][-MAX_STEPS:]
 
 
 def _group_key(task: AlertTask, events: list[dict]) -> str | None:
@@ -145,7 +147,7 @@ def run_rules(
         result = RuleResult(info.name)
         try:
             result.alerts = run_rule(
-                registry, source, alert_store, info.name, _moments(now, since, info.interval)
+                registry, source, alert_store, info.name, _moments(now, since, info.schedule)
             )
         except Exception as e:  # a rule's own code may raise anything: isolate it
             result.error = _describe(e)

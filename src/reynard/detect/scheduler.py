@@ -1,5 +1,6 @@
 """The server's rule scheduler: a thread that wakes every `interval` seconds and runs the rules that are
-due, each on its own schedule (`5m`: five minutes after its last run).
+due, each on its own schedule (`5m`: five minutes after its last run; `*/5 * * * *` or
+`crontab(minute='*/5')`: once a fire time has passed since its last run; see `reynard.detect.schedule`).
 
 Each round is `run_rules` (dedup included) at the current time; rules evaluated by the streaming matcher
 can be left out (`skip`). A rule that failed is due again on its schedule, so it is retried the next
@@ -55,7 +56,7 @@ class RuleScheduler:
         names = [
             r.name
             for r in self.registry.list()
-            if r.enabled and r.name not in skipped and (r.last_run is None or now - r.last_run >= r.interval)
+            if r.enabled and r.name not in skipped and r.schedule.due(r.last_run, now)
         ]
         if not names:
             return None

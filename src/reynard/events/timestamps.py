@@ -34,7 +34,7 @@ def parse_timestamp(value: object) -> tuple[datetime, bool]:
         text = value.strip()
         if not text:
             raise TimestampError("empty timestamp")
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # "²" is a digit to str.isdigit, not to int()
             return parse_timestamp(int(text))
         try:
             parsed = datetime.fromisoformat(text.replace(" UTC", "Z"))
