@@ -423,3 +423,40 @@ def test_a_schedule_edited_by_hand_in_the_database_names_its_rule(tmp_path):
     assert result.stderr == "reynard: rule ssh_bruteforce: schedule 'often': not an interval" + (
         " (30s, 5m, 1h, 1d), a 5-field cron expression (*/5 * * * *), crontab(...) or timedelta(...)\n"
     )
+
+
+def test_received_time_windows_for_alerts_on_late_events(tmp_path):
+    """MozDef's windows also held events *received* in them; an alert on late events needs that, so
+    `rules add --received-time-windows` gives it to one rule."""
+    from reynard.events.event import finalize
+    from reynard.events.timestamps import isoformat
+
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    now = datetime.now(UTC)
+    late = [
+        finalize(
+            {
+                "id": f"late-{i}",
+                "summary": f"late {i}",
+                "hostname": "web-1",
+                "utctimestamp": isoformat(now - timedelta(days=3)),
+            },
+            received=isoformat(now),
+        )
+        for i in range(2)
+    ]
+    store = TantivyEventStore(settings.events_dir, writable=True)
+    try:
+        assert store.write(late, commit=True).stored == 2
+    finally:
+        store.close()
+    without_builtins(data_dir)
+    assert run(data_dir, "rules", "add", "--mozdef", ALERTS / "late_events.py").exit_code == 0
+    assert run(data_dir, "rules", "run").stdout == "late_events: 0 alerts\n"  # event time: 3 days ago
+
+    added = run(data_dir, "rules", "add", "--mozdef", ALERTS / "late_events.py", "--received-time-windows")
+    assert added.exit_code == 0 and "windows by received time too" in added.stdout
+    assert run(data_dir, "rules", "run").stdout == "late_events: 1 alerts\n"
+    (alert,) = AlertStore(registry_for(data_dir).engine).list()
+    assert alert["summary"] == "2 late events from web-1"

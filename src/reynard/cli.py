@@ -472,6 +472,11 @@ def rules_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=str),
     help="MozDef's alerts/lib/config.py: take the schedule its ALERTS gives the file's module.",
 )
+@click.option(
+    "--received-time-windows",
+    is_flag=True,
+    help="Windows also hold events received in them, as MozDef's did (alerts on late events).",
+)
 @data_dir_option
 @click.pass_context
 @user_errors
@@ -480,6 +485,7 @@ def rules_add(
     mozdef_file: str,
     schedule: str | None,
     mozdef_config: str | None,
+    received_time_windows: bool,
     data_dir: Path | None,
 ) -> None:
     """Register a MozDef alert file (checked first: one that does not load is not added)."""
@@ -488,7 +494,9 @@ def rules_add(
     if schedule is not None and mozdef_config is not None:
         raise click.UsageError("give --schedule or --mozdef-config, not both")
     settings = _settings(ctx, data_dir=data_dir)
-    click.echo(rule_commands.add_mozdef(settings, mozdef_file, schedule, mozdef_config))
+    click.echo(
+        rule_commands.add_mozdef(settings, mozdef_file, schedule, mozdef_config, received_time_windows)
+    )
 
 
 @rules.command("enable")

@@ -111,11 +111,20 @@ class RuleRegistry:
                     )
         return added
 
-    def add_mozdef(self, path: str | Path, schedule: str | Schedule = DEFAULT_SCHEDULE) -> RuleInfo:
+    def add_mozdef(
+        self,
+        path: str | Path,
+        schedule: str | Schedule = DEFAULT_SCHEDULE,
+        received_time_windows: bool = False,
+    ) -> RuleInfo:
         """Validate a MozDef alert file, copy it (and the `.conf` beside it) into the rules directory and
         register it under its file name's stem (enabled, on `schedule`). A file or schedule that is not
         valid raises RuleError and nothing is copied or written; adding a file of the same name again
-        replaces the copy (and its schedule)."""
+        replaces the copy (and its schedule).
+
+        `received_time_windows`: the rule's windows also hold events *received* in them, as MozDef's did
+        (`event_time_windows = False`): alerts about late or stale events (MozDef's `old_events`)
+        need it."""
         source = Path(path)
         schedule = _schedule(schedule)
         from reynard.detect.mozdef_compat import load_alert_file
@@ -131,13 +140,20 @@ class RuleRegistry:
         conf = source.with_suffix(".conf")
         if conf.is_file() and conf.resolve() != target.with_suffix(".conf").resolve():
             shutil.copyfile(conf, target.with_suffix(".conf"))
-        values = {"kind": "mozdef", "path": str(target), "enabled": True, "schedule": schedule.text}
+        config = orjson.dumps({"received_time_windows": True} if received_time_windows else {}).decode()
+        values = {
+            "kind": "mozdef",
+            "path": str(target),
+            "enabled": True,
+            "schedule": schedule.text,
+            "config": config,
+        }
         with self.engine.begin() as connection:
             exists = connection.execute(select(rules.c.id).where(rules.c.name == name)).first()
             if exists:
                 connection.execute(update(rules).where(rules.c.name == name).values(**values))
             else:
-                connection.execute(insert(rules).values(name=name, config="{}", **values))
+                connection.execute(insert(rules).values(name=name, **values))
         return self.get(name)
 
     # -- reading ----------------------------------------------------------------------------------------
@@ -210,7 +226,11 @@ class RuleRegistry:
             raise RuleError(f"rule {name!r} has no file")
         from reynard.detect.mozdef_compat import load_alert_file
 
-        return [cls(source) for cls in load_alert_file(info.path)]
+        tasks = [cls(source) for cls in load_alert_file(info.path)]
+        if info.config.get("received_time_windows"):
+            for task in tasks:
+                task.event_time_windows = False  # type: ignore[misc]
+        return tasks
 
 
 __all__ = ["DEFAULT_SCHEDULE", "RuleInfo", "RuleRegistry"]

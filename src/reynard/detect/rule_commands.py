@@ -59,7 +59,11 @@ def list_rules(settings: Settings, fmt: str) -> None:
 
 
 def add_mozdef(
-    settings: Settings, path: str, schedule: str | None = None, mozdef_config: str | None = None
+    settings: Settings,
+    path: str,
+    schedule: str | None = None,
+    mozdef_config: str | None = None,
+    received_time_windows: bool = False,
 ) -> str:
     """Register a MozDef alert file on `schedule`, or on the one MozDef's config.py gives its module, or
     on the default; the line printed says which."""
@@ -73,8 +77,11 @@ def add_mozdef(
         else:
             chosen = found.schedule
             origin = f" (from {mozdef_config}:{found.line}, {found.key})"
-    info = open_registry(settings).add_mozdef(path, schedule=chosen)
-    return f"added {info.name} ({info.path}), schedule {info.schedule.text}{origin}"
+    info = open_registry(settings).add_mozdef(
+        path, schedule=chosen, received_time_windows=received_time_windows
+    )
+    windows = ", windows by received time too" if received_time_windows else ""
+    return f"added {info.name} ({info.path}), schedule {info.schedule.text}{origin}{windows}"
 
 
 def set_enabled(settings: Settings, name: str, enabled: bool) -> str:
