@@ -97,3 +97,38 @@ def test_a_bad_notifier_entry_names_itself(tmp_path):
         main, ["--config", str(config), "--data-dir", str(tmp_path / "d"), "rules", "run", "--now", NOW]
     )
     assert result.exit_code == 2 and "notifiers[0]" in result.stderr
+
+
+def test_a_notifier_that_times_out_is_reported_with_the_rule_and_the_others_go_on(tmp_path, hook):
+    """A webhook that accepts the connection and never answers: `rules run` says which alert of which
+    rule was not delivered and why; the alert is stored, the other notifier still gets it."""
+    import socket
+
+    url, received = hook
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts, never reads or answers
+    try:
+        config = tmp_path / "reynard.toml"
+        config.write_text(
+            f'data_dir = "{tmp_path / "data"}"\n'
+            f'[[notifiers]]\ntype = "webhook"\nurl = "http://127.0.0.1:{silent.getsockname()[1]}/x"\n'
+            "timeout = 0.3\n"
+            f'[[notifiers]]\ntype = "webhook"\nurl = "{url}"\n'
+        )
+        trail = tmp_path / "trail.ndjson"
+        trail.write_text(json.dumps(STOP_LOGGING) + "\n")
+        runner = CliRunner()
+        ingested = runner.invoke(main, ["--config", str(config), "ingest", "--no-detect", str(trail)])
+        assert ingested.exit_code == 0, ingested.output
+        result = runner.invoke(
+            main,
+            ["--config", str(config), "rules", "run", "--rule", "cloudtrail_logging_stopped", "--now", NOW],
+        )
+    finally:
+        silent.close()
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("cloudtrail_logging_stopped: 1 alerts (1 not delivered: alert 1: ")
+    assert "timed out" in line
+    assert len(received) == 1

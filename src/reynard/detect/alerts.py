@@ -43,11 +43,13 @@ def _iso(value: datetime | None) -> str | None:
 
 class AlertStore:
     """Alerts in the state database. `notify(alert_id, alert)`, when given, is called for each new alert
-    (see `notifications.Notifications`); its failures are its own to record."""
+    (see `notifications.Notifications`) with the alert's `rule`; the deliveries it returns that failed
+    are kept in `undelivered` as `(rule, alert id, error)` for the run to report."""
 
     def __init__(self, engine: Engine, notify: Callable[[int, dict], object] | None = None):
         self.engine = engine
         self.notify = notify
+        self.undelivered: list[tuple[str, int, str]] = []
 
     def add(
         self,
@@ -88,7 +90,10 @@ class AlertStore:
                     insert(alert_events), [{"alert_id": alert_id, "rule": rule, "event_id": i} for i in ids]
                 )
         if self.notify is not None:
-            self.notify(alert_id, alert)
+            outcomes = self.notify(alert_id, {**alert, "rule": rule})
+            for outcome in outcomes if isinstance(outcomes, list) else ():
+                if getattr(outcome, "ok", True) is False:
+                    self.undelivered.append((rule, alert_id, str(outcome.error)))
         return alert_id
 
     def get(self, alert_id: int) -> dict | None:

@@ -41,9 +41,15 @@ class RuleResult:
     name: str
     alerts: int = 0
     error: str | None = None
+    undelivered: list[str] = field(default_factory=list)  # "alert N: <notifier's error>"
 
     def line(self) -> str:
-        return f"{self.name}: failed: {self.error}" if self.error else f"{self.name}: {self.alerts} alerts"
+        if self.error:
+            return f"{self.name}: failed: {self.error}"
+        line = f"{self.name}: {self.alerts} alerts"
+        if self.undelivered:
+            line += f" ({len(self.undelivered)} not delivered: {'; '.join(self.undelivered[:3])})"
+        return line
 
 
 @dataclass
@@ -145,6 +151,7 @@ def run_rules(
     report = RunReport()
     for info in selected:
         result = RuleResult(info.name)
+        undelivered = len(alert_store.undelivered)
         try:
             result.alerts = run_rule(
                 registry, source, alert_store, info.name, _moments(now, since, info.schedule)
@@ -152,6 +159,7 @@ def run_rules(
         except Exception as e:  # a rule's own code may raise anything: isolate it
             result.error = _describe(e)
             log.warning("rule %s failed: %s", info.name, result.error, exc_info=True)
+        result.undelivered = [f"alert {i}: {e}" for _r, i, e in alert_store.undelivered[undelivered:]]
         registry.record_run(info.name, now, None if result.error else result.alerts, result.error)
         report.results.append(result)
     return report

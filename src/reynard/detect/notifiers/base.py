@@ -135,6 +135,7 @@ def deliver(
         if not retryable or attempts > retries:
             break
         sleep(backoff * 2 ** (attempts - 1))
+    rule = alert.get("rule") or alert.get("classname")
     record = Delivery(
         notifier=notifier.name,
         alert_id=_str_or_none(alert.get("id")),
@@ -147,8 +148,8 @@ def deliver(
     )
     if error is not None:
         log.warning(
-            "alert %s not delivered by %s after %d attempt(s): %s",
-            record.alert_id, record.notifier, attempts, error,
+            "alert %s of rule %s not delivered by %s after %d attempt(s): %s",
+            record.alert_id, rule, record.notifier, attempts, error,
         )  # fmt: skip
     return record
 
