@@ -343,6 +343,47 @@ def store_drop(ctx: click.Context, day: str, data_dir: Path | None) -> None:
 
 # -- alerts -----------------------------------------------------------------------------------------------
 @main.group()
+def sigma() -> None:
+    """Sigma rules: check them, try them on log files."""
+
+
+@sigma.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@user_errors
+def sigma_check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
+    """Load every Sigma rule of PATHS (files, folders) and say what became of each: loaded,
+    unsupported (and why) or invalid (where). Exits 1 when a rule is invalid."""
+    from reynard.detect.sigma import commands as sigma_commands
+
+    sys.exit(sigma_commands.check(_settings(ctx), paths, fmt))
+
+
+@sigma.command("test")
+@click.argument("rules", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
+@click.option(
+    "--events",
+    "paths",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=str),
+    help="A log file or directory to run the rules over (repeatable).",
+)
+@click.option("--now", "now_text", help="Evaluate as if it were this time (ISO 8601; default: now).")
+@click.pass_context
+@user_errors
+def sigma_test(
+    ctx: click.Context, rules: tuple[str, ...], paths: tuple[str, ...], now_text: str | None
+) -> None:
+    """The alerts the Sigma RULES (files, folders) would raise over log files, one JSON object a line
+    (title, id, the matching events); nothing is stored. Exits 1 when a rule is invalid."""
+    from reynard.detect.sigma import commands as sigma_commands
+
+    sys.exit(sigma_commands.run_test(_settings(ctx), rules, paths, _now_option(now_text)))
+
+
+@main.group()
 def alerts() -> None:
     """Triage the alerts the rules raised: list, acknowledge, close."""
 
@@ -433,15 +474,19 @@ def rules_test(ctx: click.Context, rule: str, paths: tuple[str, ...], now_text: 
     """
     from reynard.detect import commands
 
-    now = None
-    if now_text is not None:
-        from reynard.events.timestamps import TimestampError, parse_timestamp
+    commands.run_rule_test(_settings(ctx), rule, paths, _now_option(now_text))
 
-        try:
-            now = parse_timestamp(now_text)[0]
-        except TimestampError as e:
-            raise click.BadParameter(str(e), param_hint="--now") from None
-    commands.run_rule_test(_settings(ctx), rule, paths, now)
+
+def _now_option(text: str | None) -> datetime | None:
+    """`--now`: None (the clock), or the moment given (a usage error if it is not one)."""
+    if text is None:
+        return None
+    from reynard.events.timestamps import TimestampError, parse_timestamp
+
+    try:
+        return parse_timestamp(text)[0]
+    except TimestampError as e:
+        raise click.BadParameter(str(e), param_hint="--now") from None
 
 
 @rules.command("list")
@@ -460,9 +505,15 @@ def rules_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
 @click.option(
     "--mozdef",
     "mozdef_file",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=str),
     help="A MozDef alert file (its .conf beside it is copied too).",
+)
+@click.option(
+    "--sigma",
+    "sigma_paths",
+    multiple=True,
+    type=click.Path(exists=True, path_type=str),
+    help="A Sigma rule file or folder (repeatable): every rule that loads is enabled.",
 )
 @click.option(
     "--schedule", metavar="SPEC", help="When it runs (5m, '*/5 * * * *', crontab(...)); default 5m."
@@ -482,18 +533,28 @@ def rules_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
 @user_errors
 def rules_add(
     ctx: click.Context,
-    mozdef_file: str,
+    mozdef_file: str | None,
+    sigma_paths: tuple[str, ...],
     schedule: str | None,
     mozdef_config: str | None,
     received_time_windows: bool,
     data_dir: Path | None,
 ) -> None:
-    """Register a MozDef alert file (checked first: one that does not load is not added)."""
+    """Register a MozDef alert file or Sigma rules (checked first: what does not load is not added)."""
     from reynard.detect import rule_commands
 
+    if bool(mozdef_file) == bool(sigma_paths):
+        raise click.UsageError("give --mozdef FILE or --sigma PATH")
     if schedule is not None and mozdef_config is not None:
         raise click.UsageError("give --schedule or --mozdef-config, not both")
     settings = _settings(ctx, data_dir=data_dir)
+    if sigma_paths:
+        if mozdef_config or received_time_windows:
+            raise click.UsageError("--mozdef-config and --received-time-windows are for --mozdef")
+        from reynard.detect.sigma import commands as sigma_commands
+
+        sys.exit(sigma_commands.add(settings, sigma_paths, schedule))
+    assert mozdef_file is not None
     click.echo(
         rule_commands.add_mozdef(settings, mozdef_file, schedule, mozdef_config, received_time_windows)
     )

@@ -1,7 +1,8 @@
-"""The rule registry: which detection rules run on schedule (built-in rules and MozDef alert files).
+"""The rule registry: which detection rules run (built-in rules, MozDef alert files, Sigma rules).
 
-Each rule is a row of the `rules` table: its name (a built-in rule's name, or a MozDef file's stem), its
-kind, for MozDef files the copy kept in `<data_dir>/rules/` (with the `.conf` beside it), whether it is
+Each rule is a row of the `rules` table: its name (a built-in rule's name, a MozDef file's stem, or
+`sigma:<title>`), its kind, for files the copy kept in `<data_dir>/rules/` (a MozDef file with the `.conf`
+beside it; Sigma files under `sigma/`, see `reynard.detect.sigma.catalog`), whether it is
 enabled, its schedule (the canonical text of `reynard.detect.schedule`: `5m`, `*/5 * * * *`,
 `crontab(minute='*/1')`), its config (JSON, for built-in rules), and what its last run did.
 """
@@ -140,13 +141,20 @@ class RuleRegistry:
         conf = source.with_suffix(".conf")
         if conf.is_file() and conf.resolve() != target.with_suffix(".conf").resolve():
             shutil.copyfile(conf, target.with_suffix(".conf"))
-        config = orjson.dumps({"received_time_windows": True} if received_time_windows else {}).decode()
+        config = {"received_time_windows": True} if received_time_windows else {}
+        return self.register(name, "mozdef", path=str(target), schedule=schedule, config=config)
+
+    def register(
+        self, name: str, kind: str, *, path: str | None, schedule: str | Schedule, config: dict[str, Any]
+    ) -> RuleInfo:
+        """Add (or replace) one rule row, enabled."""
+        schedule = _schedule(schedule)
         values = {
-            "kind": "mozdef",
-            "path": str(target),
+            "kind": kind,
+            "path": path,
             "enabled": True,
             "schedule": schedule.text,
-            "config": config,
+            "config": orjson.dumps(config).decode(),
         }
         with self.engine.begin() as connection:
             exists = connection.execute(select(rules.c.id).where(rules.c.name == name)).first()
@@ -155,6 +163,14 @@ class RuleRegistry:
             else:
                 connection.execute(insert(rules).values(name=name, **values))
         return self.get(name)
+
+    def add_sigma(self, paths: list[str] | list[Path], schedule: str | None = None) -> Any:
+        """Register the Sigma rules of `paths` (see `reynard.detect.sigma.catalog.add`)."""
+        if schedule is not None:
+            _schedule(schedule)
+        from reynard.detect.sigma import catalog
+
+        return catalog.add(self, paths, schedule)
 
     # -- reading ----------------------------------------------------------------------------------------
     def list(self) -> list[RuleInfo]:
@@ -224,6 +240,10 @@ class RuleRegistry:
             return [builtins[name](source, config=info.config)]
         if not info.path:
             raise RuleError(f"rule {name!r} has no file")
+        if info.kind == "sigma":
+            from reynard.detect.sigma import catalog
+
+            return catalog.tasks(self, info, source)
         from reynard.detect.mozdef_compat import load_alert_file
 
         tasks = [cls(source) for cls in load_alert_file(info.path)]

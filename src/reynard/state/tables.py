@@ -78,7 +78,7 @@ alert_status_changes = Table(
     Column("comment", Text, nullable=True),
 )
 
-RULE_KINDS = ("builtin", "mozdef")
+RULE_KINDS = ("builtin", "mozdef", "sigma")
 
 rules = Table(
     "rules",
