@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from sigma.rule import SigmaRule
 
+from reynard.detect.commands import load_events
 from reynard.detect.sigma.backend import convert
 from reynard.query import ast
 from reynard.query.predicate import compile_predicate
+from reynard.settings import Settings
 from reynard.store.tantivy_store import TantivyEventStore
-from sigma_events import USER_DATA, build, label
+from sigma_events import NOW, USER_DATA, build, label
 
 CLOUDTRAIL = "{product: aws, service: cloudtrail}"
 GUARDDUTY = "{product: aws, service: guardduty}"
@@ -453,3 +455,45 @@ def test_rule_matches_these_events(events, store, logsource, detection, expected
     by_id = {e["id"]: label(e) for e in events}
     found = store.search(ast.Search(query, limit=None)).events
     assert {by_id[e["id"]] for e in found} == expected
+
+
+# Rules written for these tests, with the number of events each matches among invictus-ir's 2,900
+# CloudTrail records (../shared/data/cloudtrail/invictus, MIT): one account attacked with every Stratus
+# Red Team technique of mid-2023, source addresses anonymised to private ranges.
+INVICTUS = [
+    (
+        "sel: {eventName: ConsoleLogin, additionalEventData.MFAUsed: 'NO',"
+        " responseElements.ConsoleLogin: success}",
+        1,
+    ),
+    ("sel: {userIdentity.type: assumedrole, userIdentity.sessionContext.sessionIssuer.type: role}", 76),
+    ("sel: {eventName|startswith: describe, userIdentity.userName: BERT-JAN}", 1050),
+    ("sel: {userAgent|contains: terraform}", 1938),
+    (
+        "sel: {userIdentity.arn|re: 'assumed-role/stratus-red-team-ec2-steal-credentials-role/i-[0-9a-f]+$'}",
+        15,
+    ),
+    ("sel: {sourceIPAddress|cidr: 192.168.0.0/16}", 2154),
+    ("sel: {eventTime|minute: 42}", 62),
+    ("sel: {errorCode|exists: true}", 300),
+    ("sel: {recipientAccountId|fieldref: userIdentity.accountId}", 2866),
+    ("keywords: ['performed PutBucketPolicy']\ncondition: keywords", 3),
+    ("sel: {eventSource: s3.amazonaws.com}\nfilter: {errorCode: null}\ncondition: sel and not filter", 83),
+]
+
+
+def test_real_cloudtrail_the_store_agrees_with_the_predicate(shared_data, tmp_path):
+    files = sorted((shared_data / "cloudtrail" / "invictus" / "CloudTrail").glob("*.json"))
+    records, rejected = load_events(Settings(), [str(f) for f in files], NOW)
+    assert len(records) == 2900 and not rejected
+    store = TantivyEventStore(tmp_path / "events", writable=True)
+    store.write(records, commit=True)
+    try:
+        for detection, count in INVICTUS:
+            query = convert(sigma(CLOUDTRAIL, detection))
+            test = compile_predicate(query)
+            expected = {e["id"] for e in records if test(e)}
+            found = {e["id"] for e in store.search(ast.Search(query, limit=None)).events}
+            assert (len(expected), found) == (count, expected), detection
+    finally:
+        store.close()
