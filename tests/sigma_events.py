@@ -230,6 +230,8 @@ SYSLOG = [
     " port 52312 ssh2",
     "Nov 20 08:05:00 bastion1 sshd[1003]: Accepted publickey for deploy from 10.0.0.7 port 40022 ssh2",
     "Nov 20 08:07:00 bastion1 sshd[1005]: Corrupted MAC on input. [preauth]",
+    "Nov 20 08:08:00 bastion1 sshd-session[1006]: Connection closed by authenticating user root 10.0.0.9"
+    " port 2222 [preauth]",
     "Nov 20 08:10:00 bastion1 sudo[2001]: pam_unix(sudo:auth): authentication failure; logname=alice uid=1000"
     " euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice",
     "Nov 20 08:11:00 bastion1 CRON[3001]: pam_unix(cron:session): session opened for user root by (uid=0)",

@@ -397,14 +397,21 @@ condition: all of selection_*""",
         {"useradd[4100]"},
     ),
     ("sshd keywords", SSHD, "keywords:\n  - 'corrupted MAC on input'\ncondition: keywords", {"sshd[1005]"}),
-    ("sshd sees only sshd", SSHD, "keywords:\n  - root\ncondition: keywords", {"sshd[1001]"}),
+    (
+        "sshd sees only sshd (and sshd-session)",
+        SSHD,
+        "keywords:\n  - root\ncondition: keywords",
+        {"sshd[1001]", "sshd-session[1006]"},
+    ),
     ("pam_user", SSHD, "sel: {pam_user: ROOT}", {"sshd[1001]"}),
     ("pam_rhost", LINUX, "sel: {pam_rhost|cidr: 183.62.140.0/24}", FAILED),
     (
         "auth sees authentication programs and facilities",
         AUTH,
         "sel: {source: syslog}",
-        FAILED | {"sshd[1003]", "sshd[1005]", "sudo[2001]", "CRON[3001]", "useradd[4100]", "sssd[4200]"},
+        FAILED
+        | {"sshd[1003]", "sshd[1005]", "sshd-session[1006]", "sudo[2001]", "CRON[3001]", "useradd[4100]"}
+        | {"sssd[4200]"},
     ),
     ("auth user", AUTH, "sel: {user: alice}", {"sudo[2001]"}),
     ("message is the summary", LINUX, "sel: {message|contains: PROMISCUOUS}", {"kernel[0]"}),
@@ -442,7 +449,7 @@ def store(events):
 
 def test_every_label_is_one_event(events):
     labels = [label(e) for e in events]
-    assert len(labels) == len(set(labels)) == 24
+    assert len(labels) == len(set(labels)) == 25
 
 
 @pytest.mark.parametrize(

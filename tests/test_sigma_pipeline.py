@@ -75,7 +75,7 @@ def test_each_logsource_selects_its_events():
     assert events_of("{product: linux, service: syslog}") == (ast.Term("source", "syslog"),)
     assert events_of("{product: linux, service: sshd, definition: auth.log}") == (
         ast.Term("source", "syslog"),
-        ast.Term("processname", "sshd"),
+        ast.Terms("processname", ("sshd", "sshd-session")),
     )
 
 

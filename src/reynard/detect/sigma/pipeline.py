@@ -9,7 +9,7 @@ The logsource table (`LOGSOURCES`) is the one place that says what Reynard has e
 | `aws` / `guardduty` | `source:guardduty` | the finding's keys under `details`, lowercased |
 | `aws` / `vpcflow` | `source:vpcflow` | the flow log's field names, as the vpcflow parser names them |
 | `linux` (no service) and `linux` / `syslog` | `source:syslog` | a small table (`SYSLOG_FIELDS`) |
-| `linux` / `sshd` | syslog events of the `sshd` program | the same table |
+| `linux` / `sshd` | syslog events of `sshd` (and `sshd-session`) | the same table |
 | `linux` / `auth` | syslog events of `AUTH_PROGRAMS` or of the auth/authpriv facilities | the same table |
 
 Any other logsource (a category such as `process_creation`, `windows`, `linux` / `auditd`) is
@@ -121,9 +121,11 @@ SYSLOG_FIELDS: dict[str, Mapped] = {
     "msg": "summary",
     **{key: DETAILS + key for key in SYSLOG_DETAILS},
 }
+# sshd's programs: OpenSSH 9.8 and later logs each connection as `sshd-session`.
+SSHD_PROGRAMS = ("sshd", "sshd-session")
 # Programs whose lines a Linux `auth` log (auth.log, /var/log/secure) holds.
 AUTH_PROGRAMS = (
-    "sshd",
+    *SSHD_PROGRAMS,
     "sudo",
     "su",
     "login",
@@ -212,7 +214,7 @@ LOGSOURCES: tuple[Source, ...] = (
     Source(
         "linux",
         "sshd",
-        ast.Bool(must=(_SYSLOG, ast.Term("processname", "sshd"))),
+        ast.Bool(must=(_SYSLOG, ast.Terms("processname", SSHD_PROGRAMS))),
         "sshd's syslog events",
         SYSLOG_FIELDS,
     ),
@@ -290,6 +292,7 @@ __all__ = [
     "AUTH_PROGRAMS",
     "LOGSOURCES",
     "PLACEHOLDERS_SETTING",
+    "SSHD_PROGRAMS",
     "SYSLOG_FIELDS",
     "Source",
     "is_reynard_path",
