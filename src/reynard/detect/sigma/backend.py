@@ -526,4 +526,4 @@ def convert(rule: SigmaRule, placeholders: Mapping[str, Sequence[str]] | None = 
     return all_of([source.events, any_of(queries)])
 
 
-__all__ = ["ReynardBackend", "convert", "keyword_node", "search_regex", "string_node"]
+__all__ = ["ReynardBackend", "convert", "search_regex", "string_node"]
