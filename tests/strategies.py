@@ -25,6 +25,7 @@ from reynard.query.ast import (
     DateHistogram,
     DistinctCount,
     Exists,
+    FieldRef,
     Match,
     MatchAll,
     Phrase,
@@ -37,6 +38,7 @@ from reynard.query.ast import (
     Term,
     Terms,
     TermsAgg,
+    TimePart,
     TimeWindow,
     Wildcard,
 )
@@ -115,6 +117,29 @@ NUMERIC_FIELDS = [
     "processid",
 ]
 TIME_FIELDS = ["utctimestamp", "receivedtimestamp", "details.eventtime"]
+# Pairs of fields whose values meet often: 22 vs "22" vs 22.0, "root" vs "Root", lists, addresses.
+FIELD_REFS = [
+    ("details.username", "details.useridentity.username"),
+    ("details.username", "details.useridentity.arn"),
+    ("details.sourceport", "details.destinationport"),
+    ("details.sourceport", "processid"),
+    ("details.sourceipaddress", "details.destinationipaddress"),
+    ("ip", "details.extra"),
+    ("details.tags", "tags"),
+    ("hostname", "details.extra.name"),
+    ("details.error", "details.username"),
+    ("summary", "details.username"),
+    ("details.count", "details.nosuchfield"),
+]
+# Parts of the pool's moments (MOMENTS and the START..END range), so that time parts match often.
+TIME_PARTS = {
+    "minute": [0, 30, 59],
+    "hour": [0, 10, 12, 23],
+    "day": [18, 19, 20, 21],
+    "week": [47, 48],
+    "month": [11, 12],
+    "year": [2026, 2025],
+}
 IP_FIELDS = ["details.sourceipaddress", "details.destinationipaddress", "details.extra", "ip"]
 
 
@@ -350,6 +375,20 @@ def leaf_strategies() -> dict[type, st.SearchStrategy]:
         Exists: st.builds(Exists, st.sampled_from([*KEYWORD_FIELDS, *IP_FIELDS, *TIME_FIELDS, "details"])),
         Range: ranges(),
         Cidr: st.builds(Cidr, st.sampled_from(IP_FIELDS), st.sampled_from(NETWORKS)),
+        FieldRef: st.builds(
+            lambda pair, ci, flip: FieldRef(*(pair[::-1] if flip else pair), ci),
+            st.sampled_from(FIELD_REFS),
+            _ci(),
+            st.booleans(),
+        ),
+        TimePart: st.sampled_from(sorted(TIME_PARTS)).flatmap(
+            lambda part: st.builds(
+                TimePart,
+                st.sampled_from([*TIME_FIELDS, "details.extra", "summary"]),
+                st.just(part),
+                st.sampled_from(TIME_PARTS[part]),
+            )
+        ),
         MatchAll: st.just(MatchAll()),
     }
 

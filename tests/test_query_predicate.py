@@ -20,6 +20,7 @@ from reynard.query.ast import (
     DateHistogram,
     DistinctCount,
     Exists,
+    FieldRef,
     Match,
     MatchAll,
     Phrase,
@@ -32,6 +33,7 @@ from reynard.query.ast import (
     Term,
     Terms,
     TermsAgg,
+    TimePart,
     TimeWindow,
     Wildcard,
 )
@@ -346,6 +348,23 @@ CASES = [
         Bool(must=(Term("summary", "root"), Phrase("summary", "session opened"), Match("summary", "x user"))),
         {"d4"},
     ),
+    # FieldRef: term texts of two fields meet (lists: any element; the virtual ip field as text)
+    (FieldRef("source", "processname"), {"b2", "c3"}),
+    (FieldRef("details.sourceipaddress", "ip"), ALL),
+    (FieldRef("details.username", "details.username"), {"a1", "d4"}),
+    (FieldRef("details.username", "summary"), set()),
+    (FieldRef("category", "details.nosuchfield"), set()),
+    (FieldRef("hostname", "details.nested.a.b"), set()),
+    # TimePart: UTC parts of ISO 8601 timestamps; numbers and other text are not timestamps
+    (TimePart("utctimestamp", "hour", 10), {"a1"}),
+    (TimePart("utctimestamp", "minute", 59), {"c3"}),
+    (TimePart("utctimestamp", "day", 20), {"a1", "b2"}),
+    (TimePart("receivedtimestamp", "day", 20), {"a1", "b2", "c3"}),
+    (TimePart("utctimestamp", "week", 47), ALL),
+    (TimePart("utctimestamp", "month", 11), ALL),
+    (TimePart("utctimestamp", "year", 2025), set()),
+    (TimePart("details.eventtime", "minute", 59), {"c3"}),
+    (TimePart("details.sourceport", "hour", 22), set()),
     (MatchAll(), ALL),
 ]
 
@@ -394,6 +413,9 @@ def test_values_at():
         (Terms("hostname", ("a", [1])), "not a string, number or boolean"),
         (Bool(should=(MatchAll(),), minimum_should_match=-1), "negative"),
         (Bool(must=(Regex("hostname", "("),)), "invalid regex"),
+        (TimePart("utctimestamp", "decade", 1), "time part must be one of minute, hour"),
+        (TimePart("utctimestamp", "hour", "3"), "hour must be an integer"),
+        (TimePart("utctimestamp", "hour", True), "hour must be an integer"),
     ],
 )
 def test_invalid_queries(node, message):

@@ -16,6 +16,11 @@ Semantics (docs/query.md is the user's copy, with examples):
 - `Range` bounds are numbers, timestamps (ISO 8601, compared in UTC) or IP addresses, chosen by the bound's
   form; a value of another kind never falls in a range. `Cidr` matches IP values inside the network.
 - `Exists`: the field is present and not null (an empty list does not exist).
+- `FieldRef`: some value at `field` equals some value at `other`, as term text (casefolded when
+  `case_insensitive`, the default: Sigma's `fieldref`). `summary` compares as its whole text here.
+- `TimePart`: the UTC minute, hour, day (of the month), week (ISO 8601), month or year of a timestamp
+  value at `field` (an ISO 8601 string, as `Range` reads timestamps) equals `value` (Sigma's time
+  modifiers). Neither has an index equivalent: stores narrow and check candidates with the predicate.
 - `Bool`: every `must`, none of `must_not`, and at least `minimum_should_match` of `should` (default: 1
   when there are `should` clauses and no `must`, else 0). `MatchAll` matches every event.
 
@@ -169,6 +174,29 @@ class Cidr(Combines):
 
 
 @dataclass(frozen=True)
+class FieldRef(Combines):
+    """Some value at `field` equals some value at `other` (Sigma's `fieldref`)."""
+
+    field: str
+    other: str
+    case_insensitive: bool = True
+
+
+TimeUnit = Literal["minute", "hour", "day", "week", "month", "year"]
+TIME_UNITS: tuple[TimeUnit, ...] = ("minute", "hour", "day", "week", "month", "year")
+
+
+@dataclass(frozen=True)
+class TimePart(Combines):
+    """The UTC `part` of a timestamp at `field` equals `value`: minute 0-59, hour 0-23, day of the month
+    1-31, ISO week 1-53, month 1-12, year."""
+
+    field: str
+    part: TimeUnit
+    value: int
+
+
+@dataclass(frozen=True)
 class Bool(Combines):
     must: tuple[Node, ...] = ()
     should: tuple[Node, ...] = ()
@@ -199,6 +227,8 @@ Node = (
     | Exists
     | Range
     | Cidr
+    | FieldRef
+    | TimePart
     | Bool
     | MatchAll
 )

@@ -26,6 +26,11 @@ Decisions where the AST docstring leaves room (docs/query.md should say the same
   `QueryError`. Bounds combine with AND, so an inverted range matches nothing.
 - `Bool` with a negative `minimum_should_match` is a `QueryError`; more than the number of `should`
   clauses matches nothing.
+- `FieldRef` compares the term texts of the leaves at both paths (the whole `summary`, not its tokens;
+  `ip` as the texts of the addresses); a field with no value equals nothing.
+- `TimePart` reads the leaves that `Range` takes for timestamps (ISO 8601 strings, UTC); a `part` that
+  is not one of `TIME_UNITS` or a `value` that is not an integer is a `QueryError`. A value out of
+  the part's range (hour 24) matches nothing.
 """
 
 from __future__ import annotations
@@ -42,10 +47,12 @@ from typing import Any
 from reynard.events.fields import ANY_IP, IP_KEYS
 from reynard.events.timestamps import TimestampError, parse_timestamp
 from reynard.query.ast import (
+    TIME_UNITS,
     Bool,
     Cidr,
     Contains,
     Exists,
+    FieldRef,
     Match,
     MatchAll,
     Node,
@@ -56,6 +63,7 @@ from reynard.query.ast import (
     Suffix,
     Term,
     Terms,
+    TimePart,
     Wildcard,
 )
 from reynard.query.errors import QueryError
@@ -254,6 +262,10 @@ def compile_predicate(node: Node) -> Predicate:
             return _compile_range(node)
         case Cidr(field=field, network=network):
             return _compile_cidr(field, network)
+        case FieldRef():
+            return _compile_field_ref(node)
+        case TimePart():
+            return _compile_time_part(node)
         case _:
             raise TypeError(f"not a query node: {node!r}")
 
@@ -569,3 +581,47 @@ def _compile_cidr(field: str, network: str) -> Predicate:
         return False
 
     return inside
+
+
+# -- field references and time parts --------------------------------------------------------------------
+def _compile_field_ref(node: FieldRef) -> Predicate:
+    get, get_other = _leaf_getter(node.field), _leaf_getter(node.other)
+    ci = node.case_insensitive
+
+    def texts(found: list[Any]) -> set[str]:
+        return {_fold(text, ci) for text in map(term_text, found) if text is not None}
+
+    def same(event: dict) -> bool:
+        mine = texts(get(event))
+        return bool(mine) and not mine.isdisjoint(texts(get_other(event)))
+
+    return same
+
+
+_TIME_PARTS: dict[str, Callable[[datetime], int]] = {
+    "minute": lambda moment: moment.minute,
+    "hour": lambda moment: moment.hour,
+    "day": lambda moment: moment.day,
+    "week": lambda moment: moment.isocalendar().week,
+    "month": lambda moment: moment.month,
+    "year": lambda moment: moment.year,
+}
+
+
+def _compile_time_part(node: TimePart) -> Predicate:
+    part = _TIME_PARTS.get(node.part) if isinstance(node.part, str) else None
+    if part is None:
+        raise QueryError(f"{node.field}: time part must be one of {', '.join(TIME_UNITS)}, not {node.part!r}")
+    if type(node.value) is not int:
+        raise QueryError(f"{node.field}: {node.part} must be an integer, not {node.value!r}")
+    wanted = node.value
+    get = _leaf_getter(node.field)
+
+    def at(event: dict) -> bool:
+        for leaf in get(event):
+            moment = as_time(leaf)
+            if moment is not None and part(moment) == wanted:
+                return True
+        return False
+
+    return at

@@ -8,7 +8,8 @@ not, the store checks each candidate with the in-memory predicate, so results ar
 source and destination addresses; case-insensitive matches and wildcards on keyword fields (as regexes
 on the terms); boolean combinations of these. What it narrows and leaves to the predicate: regexes,
 wildcards and case-insensitive matches on `details` paths, numeric ranges on `details`, values that
-look like timestamps inside `details` (tantivy indexes those as dates), IPv6 ranges.
+look like timestamps inside `details` (tantivy indexes those as dates), IPv6 ranges, field references
+(`FieldRef`: the events that have both fields) and time parts (`TimePart`: the events that have the field).
 """
 
 from __future__ import annotations
@@ -125,6 +126,10 @@ class TantivyCompiler:
                 return self._range(node)
             case ast.Cidr(field, network):
                 return self._cidr(field, network)
+            case ast.FieldRef(field, other, _):
+                return self._all([self._narrow(field), self._narrow(other)])
+            case ast.TimePart(field, _, _):
+                return self._narrow(field)
             case ast.Bool():
                 return self._bool(node)
         raise TypeError(f"cannot compile {type(node).__name__} for tantivy")
