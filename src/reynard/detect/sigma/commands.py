@@ -39,7 +39,7 @@ def print_outcomes(outcomes: Sequence[Outcome], fmt: str) -> None:
     file_w, title_w = _width(files, 4, 60), _width(titles, 5, 60)
     click.echo(f"{'FILE':<{file_w}}  {'TITLE':<{title_w}}  {'STATUS':<11}  REASON")
     for file, title, outcome in zip(files, titles, outcomes, strict=True):
-        click.echo(f"{file:<{file_w}}  {title[:title_w]:<{title_w}}  {outcome.status:<11}  {outcome.reason}")
+        click.echo(f"{file:<{file_w}}  {title[:title_w]:<{title_w}}  {outcome.status:<11}  {outcome.detail}")
     counts = {s: sum(o.status == s for o in outcomes) for s in ("loaded", "unsupported", "invalid")}
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items()), err=True)
 

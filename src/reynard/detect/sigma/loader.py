@@ -20,6 +20,8 @@ import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule, SigmaRuleReference
 from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.policy import SigmaPolicy
+from sigma.policy.regex_engine import RE2RegexEngine, RegexPattern
 from sigma.rule import SigmaRule
 
 from reynard.detect.sigma.errors import SigmaRuleError, SigmaUnsupported
@@ -58,7 +60,16 @@ class Outcome:
 
     @property
     def reason(self) -> str:
+        """The whole message: `file:line: yaml.path: what is wrong`."""
         return "" if self.error is None else str(self.error)
+
+    @property
+    def detail(self) -> str:
+        """The message without the file (for a table that shows the file): `line 7: yaml.path: ...`."""
+        if self.error is None:
+            return ""
+        line = f"line {self.error.line}: " if self.error.line is not None else ""
+        return line + self.error.message
 
 
 @dataclass
@@ -75,6 +86,39 @@ class LoadResult:
 
     def by_key(self) -> dict[str, ReynardRule]:
         return {rule.meta.key: rule for rule in self.rules}
+
+
+class QuietRE2(RE2RegexEngine):
+    """pySigma's safe regex check (RE2: no backtracking), without RE2 writing its errors to stderr and
+    with its messages as text: an invalid regex is our error to report, once, with its place.
+    Stateless, so a rule copied with its policy shares the engine."""
+
+    def __deepcopy__(self, memo: dict) -> QuietRE2:
+        return self
+
+    def compile(self, pattern: str, flags: int = 0) -> RegexPattern:
+        import re as python_re
+
+        prefix = "".join(
+            letter
+            for flag, letter in (
+                (python_re.IGNORECASE, "i"),
+                (python_re.MULTILINE, "m"),
+                (python_re.DOTALL, "s"),
+            )
+            if int(flags) & int(flag)
+        )
+        options = self._re2.Options()
+        options.log_errors = False
+        try:
+            return self._re2.compile(f"(?{prefix}){pattern}" if prefix else pattern, options)  # type: ignore[no-any-return]
+        except self._re2.error as e:
+            detail = e.args[0] if e.args else ""
+            text = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+            raise self._re2.error(text) from None
+
+
+POLICY = SigmaPolicy(regex_engine=QuietRE2())
 
 
 # -- where in the YAML ----------------------------------------------------------------------------------
@@ -137,6 +181,28 @@ _TOP_LEVEL = {
 _QUOTED = re.compile(r"'([^']*)'")
 
 
+_DETECTION_PATH = re.compile(r"^detection\.(?P<name>[^.\[]+)(?:\[(?P<index>\d+)\])?(?:\.(?P<key>.+))?$")
+
+
+def _parse_yaml_path(text: str) -> list[str | int]:
+    """`detection.selection[1].userIdentity.arn|re` as its parts: a detection's name never holds a dot,
+    the key after it may (`userIdentity.arn`); elsewhere dots and `[i]` separate the parts."""
+    found = _DETECTION_PATH.match(text)
+    if found:
+        parts: list[str | int] = ["detection", found["name"]]
+        if found["index"] is not None:
+            parts.append(int(found["index"]))
+        if found["key"] is not None:
+            parts.append(found["key"])
+        return parts
+    parts = []
+    for piece in text.split("."):
+        name, *indexes = piece.split("[")
+        parts.append(name)
+        parts.extend(int(i.rstrip("]")) for i in indexes if i.rstrip("]").isdigit())
+    return parts
+
+
 def _detection_items(data: Any) -> Iterable[tuple[list[str | int], str, Any]]:
     """(path, key, value) of every `field|modifiers: value` under `detection`."""
     detection = data.get("detection") if isinstance(data, dict) else None
@@ -155,7 +221,7 @@ def _locate(error: BaseException, data: Any) -> list[str | int]:
     """The YAML path an error of pySigma (or of the conversion) is about, found from its message."""
     located = getattr(error, "yaml_path", None)
     if located:
-        return [p for p in re.split(r"\.(?![^\[]*\])", located)]
+        return _parse_yaml_path(located)
     name, text = type(error).__name__, str(error)
     quoted = _QUOTED.findall(text)
     if name in ("SigmaModifierError", "SigmaTypeError") and quoted:
@@ -274,7 +340,11 @@ def _parse_file(path: Path) -> list[_Parsed]:
         merged = data if "correlation" in data or not global_rule else _merge(global_rule, data)
         try:
             collection = SigmaCollection.from_dicts(
-                [merged], collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False
+                [merged],
+                collect_errors=True,
+                source=SigmaRuleLocation(path),
+                resolve_references=False,
+                policy=POLICY,
             )
         except (SigmaError, ValueError, TypeError) as e:
             parsed.append(_Parsed(file, index, doc, None, _error(e, file, doc)))
@@ -330,7 +400,7 @@ def _logsource(rule: SigmaRule) -> tuple[str | None, str | None, str | None]:
 
 def load(paths: Iterable[str | Path], placeholders: Mapping[str, Sequence[str]] | None = None) -> LoadResult:
     """Every rule of `paths` (files or folders), converted, with an outcome per YAML document."""
-    from reynard.detect.sigma.backend import convert
+    from reynard.detect.sigma.backend import convert  # registers Reynard's modifier aliases first
 
     files, missing = rule_files(paths)
     result = LoadResult(list(missing))
