@@ -1,0 +1,294 @@
+"""Sigma rules on Reynard's engine, side by side with the Zircolite approach (pySigma's SQLite backend
+over the same events loaded into in-memory SQLite, text columns COLLATE NOCASE).
+
+    python benchmarks/sigma.py --rules PATH... [--events 1000000] [--stream-events 200000] [--work DIR]
+                               [--data ../shared/data/cloudtrail]
+
+Prints one JSON line:
+
+- `rules`: detection rules loaded, unsupported, invalid (correlations are left out of the comparison:
+  SigmaHQ ships none, and the SQLite backend's correlations are another engine).
+- `agreement`: on each real CloudTrail set under `--data` (invictus, stratus, otrf), how many rules fired
+  and on how many of them Reynard and SQLite matched exactly the same records (by `eventID`).
+- `streaming`: events per second through every loaded rule as events arrive. Reynard: the streaming
+  matcher (`StreamingMatcher.match` on batches of 1,000 finalized events, alerts stored). Zircolite: its
+  streaming shape, each batch of 1,000 flattened records inserted into SQLite, every rule's SQL run,
+  the batch deleted.
+- `scheduled`: one pass of every rule over `--events` stored events. Reynard: each rule's query on the
+  tantivy store (every match streamed). Zircolite: each rule's SQL over the in-memory table. Loading
+  the events (ingest for Reynard, flatten and insert for SQLite) is timed apart.
+
+The events are generated CloudTrail records (`reynard.simulate.sample`), parsed by Reynard's real
+pipeline; SigmaHQ's rules are not shipped with Reynard: point `--rules` at a checkout's `rules/cloud/aws`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+from sigma.backends.sqlite import sqliteBackend
+from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
+
+from reynard.detect.sigma.loader import POLICY, load
+from reynard.detect.sigma.model import DetectionRule
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+BATCH = 1000
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parents[1] / "shared" / "data" / "cloudtrail"
+
+
+# -- the Zircolite side --------------------------------------------------------------------------------
+def flatten(record: dict, prefix: str = "", out: dict | None = None) -> dict:
+    """A CloudTrail record as Zircolite flattens JSON: nested keys joined with dots, lists as JSON text,
+    booleans as 'true'/'false'."""
+    out = {} if out is None else out
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flatten(value, f"{name}.", out)
+        elif isinstance(value, list):
+            out[name] = json.dumps(value)
+        elif isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        else:
+            out[name] = value
+    return out
+
+
+def _regexp(pattern: str, value: object) -> bool:
+    return value is not None and re.search(pattern, str(value)) is not None
+
+
+class SqliteSide:
+    """One in-memory SQLite table `logs` with a NOCASE text column per flattened field."""
+
+    def __init__(self, columns: Iterable[str]):
+        self.columns = sorted(set(columns) | {"eventID"})
+        self.db = sqlite3.connect(":memory:")
+        self.db.create_function("regexp", 2, _regexp, deterministic=True)
+        defs = ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in self.columns)
+        self.db.execute(f"CREATE TABLE logs ({defs})")
+        marks = ", ".join("?" for _ in self.columns)
+        names = ", ".join(f'"{c}"' for c in self.columns)
+        self.insert_sql = f"INSERT INTO logs ({names}) VALUES ({marks})"
+
+    def insert(self, rows: list[dict]) -> None:
+        self.db.executemany(self.insert_sql, [tuple(row.get(c) for c in self.columns) for row in rows])
+
+    def run(self, sql: str) -> list[str]:
+        query = sql.replace("SELECT *", 'SELECT "eventID"', 1)
+        try:
+            return [row[0] for row in self.db.execute(query)]
+        except sqlite3.OperationalError as e:  # a rule naming a column no event has
+            if "no such column" in str(e):
+                return []
+            raise
+
+    def clear(self) -> None:
+        self.db.execute("DELETE FROM logs")
+
+
+def sqlite_queries(rule_files: list[Path]) -> dict[str, str]:
+    """Rule key -> pySigma SQLite backend query, for the detection rules that backend converts."""
+    backend = sqliteBackend()
+    out: dict[str, str] = {}
+    for path in rule_files:
+        collection = SigmaCollection.from_yaml(path.read_text(), collect_errors=True, policy=POLICY)
+        for rule in collection.rules:
+            if not isinstance(rule, SigmaRule) or rule.errors:
+                continue
+            try:
+                (query,) = backend.convert_rule(rule)
+            except Exception:  # the reference cannot convert it: left out of the comparison
+                continue
+            out[str(rule.id) if rule.id else (rule.name or rule.title)] = query
+    return out
+
+
+# -- the Reynard side ----------------------------------------------------------------------------------
+def reynard_events(records: list[dict], work: Path, name: str) -> list[dict]:
+    """The records parsed and finalized by Reynard's real pipeline (as `reynard ingest` would)."""
+    from reynard.detect.commands import load_events
+    from reynard.settings import Settings
+
+    path = work / f"{name}.json"
+    path.write_bytes(orjson.dumps({"Records": records}))
+    events, rejected = load_events(Settings(data_dir=work / "settings"), [str(path)], END)
+    assert not rejected, rejected[:3]
+    path.unlink()
+    return events
+
+
+def generated(n: int, seed: int) -> list[dict]:
+    from reynard.simulate.sample import cloudtrail_records
+
+    return list(cloudtrail_records(n, END - timedelta(days=1), END, seed=seed))
+
+
+def real_sets(data: Path) -> dict[str, list[dict]]:
+    sets: dict[str, list[dict]] = {}
+    for folder in sorted(p for p in data.iterdir() if p.is_dir()):
+        records: list[dict] = []
+        for path in sorted(folder.rglob("*.json")):
+            body = orjson.loads(path.read_bytes())
+            if isinstance(body, dict) and "Records" in body:
+                records.extend(body["Records"])
+            elif isinstance(body, list):
+                records.extend(body)
+            elif isinstance(body, dict):
+                records.append(body)
+        if not records:  # NDJSON (OTRF's Logstash export)
+            for path in sorted(folder.rglob("*.json")):
+                records.extend(orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip())
+        sets[folder.name] = [r for r in records if isinstance(r, dict) and r.get("eventID")]
+    return sets
+
+
+def agreement(rules: list[DetectionRule], queries: dict[str, str], data: Path, work: Path) -> dict:
+    from reynard.query.predicate import compile_predicate
+
+    out: dict[str, dict] = {}
+    for name, records in real_sets(data).items():
+        events = reynard_events(records, work, name)
+        sqlite = SqliteSide(c for r in records for c in flatten(r))
+        sqlite.insert([flatten(r) for r in records])
+        fired = same = 0
+        differ: list[str] = []
+        for rule in rules:
+            sql = queries.get(rule.meta.key)
+            if sql is None:
+                continue
+            test = compile_predicate(rule.query)
+            ours = {str(e["details"].get("eventid")) for e in events if test(e)}
+            theirs = set(map(str, sqlite.run(sql)))
+            if ours or theirs:
+                fired += 1
+                if ours == theirs:
+                    same += 1
+                else:
+                    differ.append(rule.meta.title)
+        out[name] = {"events": len(events), "rules_fired": fired, "same_records": same, "differ": differ}
+    return out
+
+
+def streaming(rules: list[DetectionRule], queries: dict[str, str], n: int, work: Path) -> dict:
+    from reynard.detect.alerts import AlertStore
+    from reynard.detect.sigma.tasks import DetectionTask
+    from reynard.detect.streaming import StreamingMatcher
+    from reynard.state import open_state
+
+    records = generated(n, seed=5)
+    events = reynard_events(records, work, "stream")
+    store = AlertStore(open_state(f"sqlite:///{work / 'stream-alerts.db'}"))
+    matcher = StreamingMatcher({r.meta.key: [DetectionTask(r)] for r in rules}, store)
+    started = time.perf_counter()
+    alerts = 0
+    for i in range(0, len(events), BATCH):
+        alerts += len(matcher.match(events[i : i + BATCH]))
+    ours = time.perf_counter() - started
+
+    sqlite = SqliteSide(c for r in records[:20_000] for c in flatten(r))
+    shared = [q for k, q in queries.items() if any(r.meta.key == k for r in rules)]
+    started = time.perf_counter()
+    hits = 0
+    for i in range(0, len(records), BATCH):
+        sqlite.insert([flatten(r) for r in records[i : i + BATCH]])
+        for sql in shared:
+            hits += len(sqlite.run(sql))
+        sqlite.clear()
+    theirs = time.perf_counter() - started
+    return {
+        "events": len(events),
+        "rules": len(rules),
+        "reynard_events_per_s": round(len(events) / ours),
+        "reynard_alerts": alerts,
+        "zircolite_events_per_s": round(len(records) / theirs),
+        "zircolite_matches": hits,
+        "speedup": round(theirs / ours, 2),
+    }
+
+
+def scheduled(rules: list[DetectionRule], queries: dict[str, str], n: int, work: Path) -> dict:
+    from reynard.query import ast
+    from reynard.store.tantivy_store import TantivyEventStore
+
+    store_dir = work / f"scheduled-{n}"
+    records = generated(n, seed=9)
+    started = time.perf_counter()
+    store = TantivyEventStore(store_dir, writable=True)
+    for i in range(0, n, 100_000):
+        store.write(reynard_events(records[i : i + 100_000], work, f"chunk{i}"), commit=True)
+    store.close()
+    ingest_s = time.perf_counter() - started
+    reader = TantivyEventStore(store_dir)
+    started = time.perf_counter()
+    matched = 0
+    for rule in rules:
+        matched += sum(1 for _ in reader.stream(ast.Search(query=rule.query, limit=None)))
+    ours = time.perf_counter() - started
+
+    started = time.perf_counter()
+    sqlite = SqliteSide(c for r in records[:20_000] for c in flatten(r))
+    for i in range(0, n, 50_000):
+        sqlite.insert([flatten(r) for r in records[i : i + 50_000]])
+    load_s = time.perf_counter() - started
+    shared = [q for k, q in queries.items() if any(r.meta.key == k for r in rules)]
+    started = time.perf_counter()
+    hits = sum(len(sqlite.run(sql)) for sql in shared)
+    theirs = time.perf_counter() - started
+    return {
+        "events": n,
+        "rules": len(rules),
+        "reynard_pass_s": round(ours, 3),
+        "reynard_matches": matched,
+        "reynard_ingest_s": round(ingest_s, 1),
+        "zircolite_pass_s": round(theirs, 3),
+        "zircolite_matches": hits,
+        "zircolite_load_s": round(load_s, 1),
+        "speedup": round(theirs / ours, 2) if ours else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rules", nargs="+", required=True, help="Sigma files or folders")
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--stream-events", type=int, default=200_000)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--work", type=Path)
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="reynard-sigma-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        result = load(args.rules)
+        rules = [r for r in result.rules if isinstance(r, DetectionRule)]
+        files = sorted({Path(o.file) for o in result.outcomes if o.rule is not None})
+        queries = sqlite_queries(files)
+        counts = {s: sum(o.status == s for o in result.outcomes) for s in ("loaded", "unsupported", "invalid")}
+        figures = {
+            "benchmark": "sigma",
+            "rules": {**counts, "detection_rules": len(rules), "sqlite_converted": len(queries)},
+            "agreement": agreement(rules, queries, args.data, work) if args.data.is_dir() else None,
+            "streaming": streaming(rules, queries, args.stream_events, work),
+            "scheduled": scheduled(rules, queries, args.events, work),
+        }
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
