@@ -168,3 +168,17 @@ def test_sigma_check_prints_a_table_and_exits_1_on_invalid_rules(tmp_path):
     ]
     assert rows[0]["reason"].endswith("detection.selection.eventName|foo: Unknown modifier 'foo'")
     assert rows[1]["id"] == "11111111-2222-4333-8444-555555555555" and rows[1]["kind"] == "detection"
+
+
+def test_an_extended_temporal_condition_is_unsupported_not_a_crash(tmp_path):
+    (tmp_path / "ext.yml").write_text(
+        "title: Extended\ncorrelation:\n  type: temporal\n  rules: [rule_a, rule_b]\n"
+        "  group-by: [userIdentity.arn]\n  timespan: 10m\n  condition: rule_a and not rule_b\n---\n"
+        + GOOD.replace("title: CloudTrail", "name: rule_a\ntitle: CloudTrail")
+        + "---\n"
+        + GOOD.replace("title: CloudTrail", "name: rule_b\ntitle: CloudTrail").replace("1111", "2222")
+    )
+    extended, a, b = load([tmp_path]).outcomes
+    assert (a.status, b.status) == ("loaded", "loaded")
+    assert extended.status == "unsupported"
+    assert extended.detail.startswith("line 7: correlation.condition: a condition over the referenced rules")

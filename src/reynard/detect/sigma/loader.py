@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule, SigmaRuleReference
+from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule, SigmaRuleReference
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.policy import SigmaPolicy
 from sigma.policy.regex_engine import RE2RegexEngine, RegexPattern
@@ -486,6 +486,11 @@ def _correlation(p: _Parsed, converted: Mapping[int, DetectionRule | SigmaRuleEr
     group_by: dict[str, tuple[str, ...]] = {}
     value_field: dict[str, str] = {}
     condition = rule.condition
+    if not isinstance(condition, SigmaCorrelationCondition):
+        raise SigmaUnsupported(
+            "a condition over the referenced rules (an extended temporal condition) is not supported",
+            yaml_path="correlation.condition",
+        )
     counted = condition.fieldref
     if isinstance(counted, list):
         if len(counted) != 1:
