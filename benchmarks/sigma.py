@@ -29,23 +29,27 @@ import json
 import re
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
-from sigma.backends.sqlite import sqliteBackend
-from sigma.collection import SigmaCollection
-from sigma.rule import SigmaRule
+# This file is sigma.py: run as a script, its folder comes first on the path and would shadow pySigma.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
-from reynard.detect.sigma.loader import POLICY, load
-from reynard.detect.sigma.model import DetectionRule
+import orjson  # noqa: E402
+from sigma.backends.sqlite import sqliteBackend  # noqa: E402
+from sigma.collection import SigmaCollection  # noqa: E402
+from sigma.rule import SigmaRule  # noqa: E402
+
+from reynard.detect.sigma.loader import POLICY, load  # noqa: E402
+from reynard.detect.sigma.model import DetectionRule  # noqa: E402
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 BATCH = 1000
-HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parents[1] / "shared" / "data" / "cloudtrail"
 
 
@@ -75,7 +79,12 @@ class SqliteSide:
     """One in-memory SQLite table `logs` with a NOCASE text column per flattened field."""
 
     def __init__(self, columns: Iterable[str]):
-        self.columns = sorted(set(columns) | {"eventID"})
+        # SQLite's column names are case-insensitive: one column per name, whatever its case.
+        by_name: dict[str, str] = {}
+        for column in sorted(set(columns) | {"eventID"}):
+            by_name.setdefault(column.lower(), column)
+        self.columns = list(by_name.values())
+        self.keys = [c.lower() for c in self.columns]
         self.db = sqlite3.connect(":memory:")
         self.db.create_function("regexp", 2, _regexp, deterministic=True)
         defs = ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in self.columns)
@@ -85,7 +94,8 @@ class SqliteSide:
         self.insert_sql = f"INSERT INTO logs ({names}) VALUES ({marks})"
 
     def insert(self, rows: list[dict]) -> None:
-        self.db.executemany(self.insert_sql, [tuple(row.get(c) for c in self.columns) for row in rows])
+        folded = [{k.lower(): v for k, v in row.items()} for row in rows]
+        self.db.executemany(self.insert_sql, [tuple(row.get(k) for k in self.keys) for row in folded])
 
     def run(self, sql: str) -> list[str]:
         query = sql.replace("SELECT *", 'SELECT "eventID"', 1)
@@ -142,16 +152,18 @@ def real_sets(data: Path) -> dict[str, list[dict]]:
     for folder in sorted(p for p in data.iterdir() if p.is_dir()):
         records: list[dict] = []
         for path in sorted(folder.rglob("*.json")):
-            body = orjson.loads(path.read_bytes())
-            if isinstance(body, dict) and "Records" in body:
-                records.extend(body["Records"])
-            elif isinstance(body, list):
-                records.extend(body)
-            elif isinstance(body, dict):
-                records.append(body)
-        if not records:  # NDJSON (OTRF's Logstash export)
-            for path in sorted(folder.rglob("*.json")):
-                records.extend(orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip())
+            raw = path.read_bytes()
+            try:
+                bodies = [orjson.loads(raw)]
+            except orjson.JSONDecodeError:  # NDJSON (OTRF's Logstash export)
+                bodies = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+            for body in bodies:
+                if isinstance(body, dict) and "Records" in body:
+                    records.extend(body["Records"])
+                elif isinstance(body, list):
+                    records.extend(body)
+                elif isinstance(body, dict):
+                    records.append(body)
         sets[folder.name] = [r for r in records if isinstance(r, dict) and r.get("eventID")]
     return sets
 
@@ -273,10 +285,12 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     try:
         result = load(args.rules)
-        rules = [r for r in result.rules if isinstance(r, DetectionRule)]
+        # The detection rules that alert on their own (those only a correlation consumes run inside it).
+        rules = [r for r in result.rules if isinstance(r, DetectionRule) and r.meta.generates]
         files = sorted({Path(o.file) for o in result.outcomes if o.rule is not None})
         queries = sqlite_queries(files)
-        counts = {s: sum(o.status == s for o in result.outcomes) for s in ("loaded", "unsupported", "invalid")}
+        statuses = ("loaded", "unsupported", "invalid")
+        counts = {s: sum(o.status == s for o in result.outcomes) for s in statuses}
         figures = {
             "benchmark": "sigma",
             "rules": {**counts, "detection_rules": len(rules), "sqlite_converted": len(queries)},

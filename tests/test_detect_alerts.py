@@ -148,3 +148,20 @@ def test_already_alerted_looks_up_many_ids(alerts):
     ids = [f"e{i}" for i in range(1_234)]
     alerts.add(alert(ids=()), "rule-a", event_ids=ids[::2])
     assert alerts.already_alerted("rule-a", ids) == set(ids[::2])
+
+
+def test_add_many_returns_each_alerts_own_id(alerts):
+    from reynard.detect.alerts import NewAlert
+
+    first = alerts.add(alert(summary="before"), "rule-a")
+    batch = [NewAlert(alert(summary=f"alert {i}", ids=(f"e{i}",)), "rule-b", f"g{i}") for i in range(5)]
+    ids = alerts.add_many(batch)
+    assert len(set(ids)) == 5 and first not in ids
+    for i, alert_id in enumerate(ids):
+        stored = alerts.get(alert_id)
+        assert (stored["summary"], stored["group_key"], stored["event_ids"]) == (
+            f"alert {i}",
+            f"g{i}",
+            [f"e{i}"],
+        )
+    assert alerts.add_many([]) == []

@@ -12,12 +12,13 @@ table is what dedup asks: an event already in an alert of a rule does not alert 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from reynard.errors import ReynardError
 from reynard.state.tables import ALERT_STATUSES, alert_events, alert_status_changes, alerts
@@ -41,6 +42,43 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+@dataclass(frozen=True)
+class NewAlert:
+    """An alert to store: the dict a rule made, its rule, what made it fire, every event it stands for
+    (default: the ids in `alert["events"]`)."""
+
+    alert: dict
+    rule: str
+    group_key: str | None = None
+    event_ids: Iterable[str] | None = None
+
+    def ids(self) -> list[str]:
+        found = _document_ids(self.alert.get("events") or []) if self.event_ids is None else self.event_ids
+        return list(dict.fromkeys(str(i) for i in found))
+
+
+def _row(item: NewAlert, now: datetime) -> dict[str, Any]:
+    alert = item.alert
+    return {
+        "rule": item.rule,
+        "classname": alert.get("classname") or item.rule,
+        "summary": alert.get("summary") or "",
+        "category": alert.get("category"),
+        "severity": alert.get("severity"),
+        "tags": orjson.dumps(list(alert.get("tags") or [])).decode(),
+        "channel": alert.get("channel"),
+        "notify_mozdefbot": bool(alert.get("notify_mozdefbot")),
+        "url": alert.get("url"),
+        "events": orjson.dumps(list(alert.get("events") or [])).decode(),
+        "group_key": None if item.group_key is None else str(item.group_key),
+        "created": now,
+        "utctimestamp": alert.get("utctimestamp"),
+        "status": "new",
+        "status_by": None,
+        "status_at": None,
+    }
+
+
 class AlertStore:
     """Alerts in the state database. `notify(alert_id, alert)`, when given, is called for each new alert
     (see `notifications.Notifications`) with the alert's `rule`; the deliveries it returns that failed
@@ -61,40 +99,31 @@ class AlertStore:
         """Store one alert dict (as `AlertTask.createAlertDict` makes it); returns its id.
 
         `event_ids`: every event the alert stands for (default: the ids in `alert["events"]`)."""
+        return self.add_many([NewAlert(alert, rule, group_key, event_ids)])[0]
+
+    def add_many(self, new: Sequence[NewAlert]) -> list[int]:
+        """Store alerts in one transaction (a streamed batch's alerts); their ids, in order. Each is
+        notified after the commit."""
+        if not new:
+            return []
         now = datetime.now(UTC)
-        if event_ids is None:
-            event_ids = _document_ids(alert.get("events") or [])
-        ids = list(dict.fromkeys(str(i) for i in event_ids))
-        row = {
-            "rule": rule,
-            "classname": alert.get("classname") or rule,
-            "summary": alert.get("summary") or "",
-            "category": alert.get("category"),
-            "severity": alert.get("severity"),
-            "tags": orjson.dumps(list(alert.get("tags") or [])).decode(),
-            "channel": alert.get("channel"),
-            "notify_mozdefbot": bool(alert.get("notify_mozdefbot")),
-            "url": alert.get("url"),
-            "events": orjson.dumps(list(alert.get("events") or [])).decode(),
-            "group_key": None if group_key is None else str(group_key),
-            "created": now,
-            "utctimestamp": alert.get("utctimestamp"),
-            "status": "new",
-            "status_by": None,
-            "status_at": None,
-        }
+        rows = [_row(item, now) for item in new]
         with self.engine.begin() as connection:
-            alert_id = int(connection.execute(insert(alerts).values(**row)).inserted_primary_key[0])
-            if ids:
-                connection.execute(
-                    insert(alert_events), [{"alert_id": alert_id, "rule": rule, "event_id": i} for i in ids]
-                )
+            ids = _insert_rows(connection, rows)
+            links = [
+                {"alert_id": alert_id, "rule": item.rule, "event_id": event_id}
+                for alert_id, item in zip(ids, new, strict=True)
+                for event_id in item.ids()
+            ]
+            if links:
+                connection.execute(insert(alert_events), links)
         if self.notify is not None:
-            outcomes = self.notify(alert_id, {**alert, "rule": rule})
-            for outcome in outcomes if isinstance(outcomes, list) else ():
-                if getattr(outcome, "ok", True) is False:
-                    self.undelivered.append((rule, alert_id, str(outcome.error)))
-        return alert_id
+            for alert_id, item in zip(ids, new, strict=True):
+                outcomes = self.notify(alert_id, {**item.alert, "rule": item.rule})
+                for outcome in outcomes if isinstance(outcomes, list) else ():
+                    if getattr(outcome, "ok", True) is False:
+                        self.undelivered.append((item.rule, alert_id, str(outcome.error)))
+        return ids
 
     def get(self, alert_id: int) -> dict | None:
         """The alert with `event_ids` (every event it stands for) and its status history (oldest change
@@ -176,6 +205,23 @@ def _document_ids(refs: Iterable[Any]) -> list[str]:
     return [
         str(ref["documentid"]) for ref in refs if isinstance(ref, dict) and ref.get("documentid") is not None
     ]
+
+
+def _insert_rows(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert alert rows; their ids, in order.
+
+    SQLite: the first row alone (its id returned), then the rest in one executemany. The first insert
+    takes the database's write lock until the commit, and SQLite gives a new row the largest id + 1, so
+    the others' ids follow on. Elsewhere: one INSERT ... RETURNING in parameter order."""
+    if connection.dialect.name != "sqlite":
+        returned = connection.execute(
+            insert(alerts).returning(alerts.c.id, sort_by_parameter_order=True), rows
+        )
+        return [int(i) for i in returned.scalars()]
+    first = int(connection.execute(insert(alerts).returning(alerts.c.id), rows[:1]).scalar_one())
+    if len(rows) > 1:
+        connection.execute(insert(alerts), rows[1:])
+    return list(range(first, first + len(rows)))
 
 
 def _check_status(status: str) -> None:

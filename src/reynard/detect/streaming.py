@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from reynard.detect.alerts import AlertStore
+from reynard.detect.alerts import AlertStore, NewAlert
 from reynard.detect.alerttask import EVENT_INDEX, AlertTask
 from reynard.events.timestamps import parse_timestamp
 from reynard.query import ast
 from reynard.query.anchors import Anchor, anchors
 from reynard.query.mozdef import SearchQuery
-from reynard.query.predicate import compile_predicate, values_at
+from reynard.query.predicate import compile_predicate, leaf_getter
 from reynard.query.values import term_text
 from reynard.settings import Settings
 
@@ -96,15 +96,23 @@ class RuleIndex:
             table = tables.setdefault((best.field, best.case_insensitive), {})
             for value in best.values:
                 table.setdefault(value, []).append(i)
-        self.tables = list(tables.items())
+        by_field: dict[str, list[tuple[bool, dict[str, list[int]]]]] = {}
+        for (field, ci), table in tables.items():
+            by_field.setdefault(field, []).append((ci, table))
+        # One look-up of each field per event, whatever the number of rules filed under it.
+        self.fields = [(leaf_getter(field), kinds) for field, kinds in by_field.items()]
 
     def candidates(self, event: dict) -> list[StreamingTask]:
         found: set[int] = set(self.unanchored)
-        for (field, ci), table in self.tables:
-            for leaf in values_at(event, field):
+        for get, kinds in self.fields:
+            for leaf in get(event):
                 text = leaf if type(leaf) is str else term_text(leaf)
-                if text is not None:
-                    found.update(table.get(text.casefold() if ci else text, ()))
+                if text is None:
+                    continue
+                for ci, table in kinds:
+                    hit = table.get(text.casefold() if ci else text)
+                    if hit:
+                        found.update(hit)
         return [self.entries[i] for i in sorted(found)]
 
 
@@ -206,7 +214,7 @@ class StreamingMatcher:
         for rule in {entry.rule for entry, _ in hits}:
             ids = [str(ev["id"]) for h, ev in hits if h.rule == rule and ev.get("id") is not None]
             seen[rule] = self.alert_store.already_alerted(rule, ids)
-        created: list[int] = []
+        new: list[NewAlert] = []
         for entry, event in hits:
             event_id = None if event.get("id") is None else str(event["id"])
             done = seen[entry.rule]
@@ -220,13 +228,13 @@ class StreamingMatcher:
                     continue
                 alert = task.tagBotNotify(alert)
                 task.hookAfterInsertion(alert)
-                created.append(self.alert_store.add(alert, rule=entry.rule, group_key=event_id))
+                new.append(NewAlert(alert, entry.rule, event_id))
             except Exception:
                 self._failed(entry.rule)
                 continue
             if event_id is not None:
                 done.add(event_id)
-        return created
+        return self.alert_store.add_many(new)  # one transaction for the batch's alerts
 
     def _failed(self, rule: str) -> None:
         self.failures[rule] += 1

@@ -157,6 +157,9 @@ def _leaf_getter(path: str) -> Callable[[dict], list[Any]]:
     return get
 
 
+leaf_getter = _leaf_getter  # compiled once per path, for callers that look up many events
+
+
 def values_at(event: dict, path: str) -> list[Any]:
     """The scalar leaves at a dotted path: `values_at(e, "details.tags")` -> ["a", "b"]; [] when absent.
 
