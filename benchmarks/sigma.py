@@ -97,14 +97,18 @@ class SqliteSide:
         folded = [{k.lower(): v for k, v in row.items()} for row in rows]
         self.db.executemany(self.insert_sql, [tuple(row.get(k) for k in self.keys) for row in folded])
 
-    def run(self, sql: str) -> list[str]:
-        query = sql.replace("SELECT *", 'SELECT "eventID"', 1)
+    def run(self, sql: str) -> list[tuple]:
+        """The matching rows, whole (as Zircolite returns them; the eventID is `ids`)."""
         try:
-            return [row[0] for row in self.db.execute(query)]
+            return self.db.execute(sql).fetchall()
         except sqlite3.OperationalError as e:  # a rule naming a column no event has
             if "no such column" in str(e):
                 return []
             raise
+
+    def ids(self, sql: str) -> set[str]:
+        column = self.keys.index("eventid")
+        return {str(row[column]) for row in self.run(sql)}
 
     def clear(self) -> None:
         self.db.execute("DELETE FROM logs")
@@ -184,7 +188,7 @@ def agreement(rules: list[DetectionRule], queries: dict[str, str], data: Path, w
                 continue
             test = compile_predicate(rule.query)
             ours = {str(e["details"].get("eventid")) for e in events if test(e)}
-            theirs = set(map(str, sqlite.run(sql)))
+            theirs = sqlite.ids(sql)
             if ours or theirs:
                 fired += 1
                 if ours == theirs:

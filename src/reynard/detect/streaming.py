@@ -110,7 +110,7 @@ class RuleIndex:
                 if text is None:
                     continue
                 for ci, table in kinds:
-                    hit = table.get(text.casefold() if ci else text)
+                    hit = table.get(text.lower() if ci else text)
                     if hit:
                         found.update(hit)
         return [self.entries[i] for i in sorted(found)]

@@ -6,7 +6,7 @@ under that value and looks each event's `details.eventname` up in the table: onl
 a value the event has (and the rules with no anchor) are evaluated.
 
 `anchor(node)` is conservative. When it returns `Anchor(field, values, case_insensitive)`, every event
-the predicate (`reynard.query.predicate`) accepts has a leaf at `field` whose term text (casefolded when
+the predicate (`reynard.query.predicate`) accepts has a leaf at `field` whose term text (lowercased when
 `case_insensitive`) is one of `values`; when it cannot promise that, it returns None. The tests check
 the promise against the predicate on random events and queries.
 """
@@ -30,14 +30,14 @@ class Anchor:
 
     def key(self, text: str) -> str:
         """An event's term text as it is looked up in `values`."""
-        return text.casefold() if self.case_insensitive else text
+        return text.lower() if self.case_insensitive else text
 
 
 def _texts(values: tuple, case_insensitive: bool) -> frozenset[str] | None:
     texts = [term_text(v) for v in values]
     if any(t is None for t in texts):
         return None
-    return frozenset(t.casefold() if case_insensitive else t for t in texts)  # type: ignore[union-attr]
+    return frozenset(t.lower() if case_insensitive else t for t in texts)  # type: ignore[union-attr]
 
 
 def anchors(node: Node) -> tuple[Anchor, ...]:

@@ -7,7 +7,7 @@ Semantics (docs/query.md is the user's copy, with examples):
   way matches when any element matches. A field no event has matches nothing; it is not an error.
 - Values compare as *term text*: strings as they are, booleans as `true`/`false`, integers in decimal,
   floats in decimal (`22.0` is `22`). So `details.destinationport:22` matches the number 22 and the
-  string "22". `case_insensitive` compares both sides casefolded.
+  string "22". `case_insensitive` compares both sides lowercased (Unicode lowercase, as the index lowercases).
 - `summary` is the only text field: `Term` and `Match` on it match *tokens* (lowercased runs of letters
   and digits, as tantivy's default tokenizer cuts them), `Phrase` matches consecutive tokens. On every
   other field `Term` is exact and case-sensitive.
@@ -16,7 +16,7 @@ Semantics (docs/query.md is the user's copy, with examples):
 - `Range` bounds are numbers, timestamps (ISO 8601, compared in UTC) or IP addresses, chosen by the bound's
   form; a value of another kind never falls in a range. `Cidr` matches IP values inside the network.
 - `Exists`: the field is present and not null (an empty list does not exist).
-- `FieldRef`: some value at `field` equals some value at `other`, as term text (casefolded when
+- `FieldRef`: some value at `field` equals some value at `other`, as term text (lowercased when
   `case_insensitive`, the default: Sigma's `fieldref`). `summary` compares as its whole text here.
 - `TimePart`: the UTC minute, hour, day (of the month), week (ISO 8601), month or year of a timestamp
   value at `field` (an ISO 8601 string, as `Range` reads timestamps) equals `value` (Sigma's time

@@ -16,7 +16,7 @@ Decisions where the AST docstring leaves room (docs/query.md should say the same
   `summary` included (only Term, Match and Phrase are token-based): a Sigma `summary|contains:
   "Failed password"` means a substring of the line, which no single token could hold.
 - `Wildcard` has no escapes: every character other than `*` and `?` is literal. `case_insensitive`
-  casefolds pattern and value, so `?` stands for one character of the casefolded value.
+  lowercases pattern and value, so `?` stands for one character of the lowercased value.
 - `Regex`: Python `re` has no timeout, so a pattern over 1,000 characters or with a large repeat inside
   a large repeat (`(a+)+`, `(\\w+\\s?)*`; "large" is more than 10 or unbounded) is refused with
   `QueryError`. Bounded outer repeats such as `(\\d{1,3}\\.){3}` are fine.
@@ -279,7 +279,7 @@ def matches(node: Node, event: dict) -> bool:
 
 
 def _fold(text: str, ci: bool) -> str:
-    return text.casefold() if ci else text
+    return text.lower() if ci else text
 
 
 def _compile_bool(node: Bool) -> Predicate:
@@ -336,12 +336,12 @@ def _compile_terms(field: str, values: tuple[Any, ...], ci: bool) -> Predicate:
 
     get = _leaf_getter(field)
     if ci:
-        folded = frozenset(text.casefold() for text in texts)
+        folded = frozenset(text.lower() for text in texts)
 
         def equal_folded(event: dict) -> bool:
             for leaf in get(event):
                 text = term_text(leaf)
-                if text is not None and text.casefold() in folded:
+                if text is not None and text.lower() in folded:
                     return True
             return False
 
@@ -388,13 +388,13 @@ def _compile_summary_phrase(text: str) -> Predicate:
 
 
 def _compile_text_test(field: str, test: Callable[[str], bool], ci: bool) -> Predicate:
-    """Any leaf whose term text (casefolded when `ci`) passes `test`."""
+    """Any leaf whose term text (lowercased when `ci`) passes `test`."""
     get = _leaf_getter(field)
 
     def check(event: dict) -> bool:
         for leaf in get(event):
             text = leaf if type(leaf) is str else term_text(leaf)
-            if text is not None and test(text.casefold() if ci else text):
+            if text is not None and test(text.lower() if ci else text):
                 return True
         return False
 

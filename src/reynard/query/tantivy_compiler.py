@@ -25,7 +25,7 @@ from reynard.events.fields import ANY_IP
 from reynard.query import ast
 from reynard.query.errors import QueryError
 from reynard.query.values import as_ip, as_time, bound_kind, term_text, tokens
-from reynard.store.schema import DATE_FIELDS, IP_ROLES, KEYWORD_FIELDS
+from reynard.store.schema import CI_DETAILS, DATE_FIELDS, IP_ROLES, KEYWORD_FIELDS
 
 _KEYWORDS = frozenset((*KEYWORD_FIELDS, "id"))
 _IP_FIELDS = {f"details.{key}": role for key, role in IP_ROLES.items()} | {ANY_IP: ANY_IP}
@@ -61,6 +61,13 @@ def micros(moment: datetime) -> int:
 
 
 _SIMPLE_PATH = re.compile(r"^details(\.[a-z0-9_]+)+$")
+
+
+def _ci_path(field: str) -> str:
+    """`details.a.b` on the lowercased copy of `details`."""
+    return CI_DETAILS + field.removeprefix("details")
+
+
 _SIMPLE_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -164,9 +171,14 @@ class TantivyCompiler:
             return self._micros_range(field, micros(moment), micros(moment), True, True)
         if not field.startswith("details."):
             return self._narrow(field)
-        if ci or _DATE_LIKE.match(text):
+        if _DATE_LIKE.match(text):
             return self._narrow(field)
-        clauses = [tantivy.Query.term_query(self.schema, field, text)]
+        # Case-insensitive: the text on the lowercased copy; numbers and booleans have no case.
+        clauses = [
+            tantivy.Query.term_query(self.schema, _ci_path(field), text.lower())
+            if ci
+            else tantivy.Query.term_query(self.schema, field, text)
+        ]
         if _INT.match(text):
             clauses.append(tantivy.Query.term_query(self.schema, field, int(text)))
         else:
@@ -176,8 +188,8 @@ class TantivyCompiler:
                 number = None
             if number is not None and number == number and abs(number) != float("inf"):
                 clauses.append(tantivy.Query.term_query(self.schema, field, number))
-        if text in ("true", "false"):
-            clauses.append(tantivy.Query.term_query(self.schema, field, text == "true"))
+        if (text.lower() if ci else text) in ("true", "false"):
+            clauses.append(tantivy.Query.term_query(self.schema, field, text.lower() == "true"))
         if len(clauses) == 1:
             return Compiled(clauses[0], True)
         return Compiled(tantivy.Query.boolean_query([(Occur.Should, c) for c in clauses]), True)
@@ -267,7 +279,8 @@ class TantivyCompiler:
 
     def _json_prefix(self, field: str, value: str) -> Compiled:
         """`details.x:Delete*` as the text range [Delete, Deletf): exact for word prefixes that no number,
-        boolean or timestamp can start with."""
+        boolean or timestamp can start with. (Not on the lowercased copy: tantivy ranges on JSON need a
+        fast field, and `details_ci` is not one.)"""
         if not (_SIMPLE_PATH.match(field) and _SIMPLE_WORD.match(value)):
             return self._narrow(field)
         if "true".startswith(value) or "false".startswith(value):

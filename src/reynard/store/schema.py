@@ -6,7 +6,9 @@ and ordering inexact), the keyword fields as raw-tokenized fast text (exact,
 case-sensitive, aggregatable), `summary` tokenized with positions (token and phrase matches), the
 source and destination addresses as IP fields (so a CIDR is a range) plus `ip`, every address in the
 event, for "anything that touched this IP". The long tail of `details` is one raw-tokenized JSON fast
-field. The whole event is stored once, as orjson bytes in `_doc`: that is what `get` returns.
+field, indexed a second time lowercased (`details_ci`, neither stored nor fast) so a case-insensitive
+match on any `details` path (what every Sigma rule asks) is a term look-up, not a scan. The whole event
+is stored once, as orjson bytes in `_doc`: that is what `get` returns.
 
 Change anything here and bump SCHEMA_VERSION: an index made with another version is refused with a
 clear message rather than read wrongly.
@@ -25,7 +27,9 @@ import tantivy
 
 from reynard.events.fields import IP_KEYS as IP_KEY_NAMES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+LOWERCASE = "raw_lower"  # the raw tokenizer, lowercased (Unicode lowercase, as Python's str.lower)
+CI_DETAILS = "details_ci"
 
 KEYWORD_FIELDS = (
     "category",
@@ -55,10 +59,17 @@ def build_schema() -> tantivy.Schema:
         sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
     sb.add_text_field("summary", tokenizer_name="default", index_option="position")
     sb.add_json_field("details", fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_json_field(CI_DETAILS, tokenizer_name=LOWERCASE, index_option="basic")
     for name in (*IP_ROLES.values(), "ip"):
         sb.add_ip_addr_field(name, indexed=True, fast=True)
     sb.add_bytes_field("_doc", stored=True, indexed=False)
     return sb.build()
+
+
+def register_tokenizers(index: tantivy.Index) -> None:
+    """The tokenizers the schema names beyond tantivy's own (needed to write, on every open)."""
+    lowercase = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw()).filter(tantivy.Filter.lowercase())
+    index.register_tokenizer(LOWERCASE, lowercase.build())
 
 
 @lru_cache(maxsize=65_536)
@@ -109,7 +120,7 @@ def to_document(event: dict) -> str:
     doc["utctimestamp"] = micros(event["utctimestamp"])
     doc["receivedtimestamp"] = micros(event["receivedtimestamp"])
     doc["summary"] = event["summary"]
-    doc["details"] = details
+    doc["details"] = doc[CI_DETAILS] = details
     everywhere: list[str] = []
     for key in IP_KEYS.intersection(details):
         found = _addresses(details[key])

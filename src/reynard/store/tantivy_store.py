@@ -23,7 +23,7 @@ from reynard.errors import StoreError
 from reynard.query import ast
 from reynard.store.base import WriteResult
 from reynard.store.lock import WriterLock
-from reynard.store.schema import SCHEMA_VERSION, Prepared, build_schema, prepare
+from reynard.store.schema import SCHEMA_VERSION, Prepared, build_schema, prepare, register_tokenizers
 
 if TYPE_CHECKING:
     from reynard.store.search import SearchResult
@@ -46,6 +46,7 @@ class _Day:
             self.index = tantivy.Index(schema, path=str(path), reuse=True)
         else:
             self.index = tantivy.Index.open(str(path))
+        register_tokenizers(self.index)
         self.writer: tantivy.IndexWriter | None = None
         self.pending: set[str] = set()
 
