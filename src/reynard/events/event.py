@@ -15,6 +15,8 @@ The stored event:
     plugins            names of the pipeline plugins that ran, in order
     details            the source-specific body, keys lowercase
     errors             (optional) notes from plugins that failed on this event
+    original           (optional) the record as the source wrote it, JSON text, where later stages need
+                       its keys' own case (a GuardDuty finding as its EventBridge event); not indexed
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -106,4 +107,17 @@ deliveries = Table(
     Column("error", Text),
     Column("started", DateTime(timezone=True), nullable=False),
     Column("finished", DateTime(timezone=True), nullable=False),
+)
+
+# Which document started which playbook (respond/triggers.py): a trigger fires once per document.
+trigger_firings = Table(
+    "trigger_firings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("trigger", Text, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("execution", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("trigger", "document", name="uq_trigger_firings_document"),
 )

@@ -5,7 +5,10 @@ finding (`"detail-type": "GuardDuty Finding"`, the finding in `detail`), a raw f
 `type`, `resource`, `service`), and GetFindings output (`{"findings": [...]}`).
 
 The finding goes under `details` as GuardDuty wrote it (the `lower_keys` plugin lowercases it); the
-EventBridge envelope's account, region and time are kept under `details.eventbridge`. GuardDuty updates a
+EventBridge envelope's account, region and time are kept under `details.eventbridge`. The finding is also
+kept as GuardDuty wrote it, keys in their case, as the EventBridge event that delivers it (JSON text in
+the event's top-level `original`, stored but not indexed): what playbook triggers match and playbooks
+get as input, as they would from EventBridge. GuardDuty updates a
 finding in place (its `count` grows, `updatedAt` moves), so the key is `id|updatedAt`: each update is its
 own event and re-ingesting the same update is not.
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+import orjson
 
 from reynard.ingest.plugins.guardduty import severity_for
 from reynard.ingest.reader import Input
@@ -38,6 +43,21 @@ def _finding(value: Any) -> tuple[dict | None, dict | None, str]:
         if not value.get(field):
             return None, None, f"not a GuardDuty finding: no {field}"
     return value, envelope, ""
+
+
+def eventbridge_event(finding: dict) -> dict:
+    """The EventBridge event GuardDuty would have sent for a raw finding."""
+    return {
+        "version": "0",
+        "id": finding.get("id"),
+        "detail-type": DETAIL_TYPE,
+        "source": "aws.guardduty",
+        "account": finding.get("accountId"),
+        "time": finding.get("updatedAt") or finding.get("createdAt"),
+        "region": finding.get("region"),
+        "resources": [],
+        "detail": finding,
+    }
 
 
 class GuardDuty:
@@ -72,6 +92,7 @@ class GuardDuty:
             if finding is None or not updated:
                 yield Rejected(name, origin, position, reason, raw_of(value, raw))
                 continue
+            original = orjson.dumps(envelope if envelope is not None else eventbridge_event(finding)).decode()
             if envelope is not None:
                 finding["eventbridge"] = {k: envelope.get(k) for k in ("account", "region", "time")}
             draft = {
@@ -84,5 +105,6 @@ class GuardDuty:
                 "summary": finding.get("title") or f"GuardDuty finding {finding['type']}",
                 "tags": [],
                 "details": finding,
+                "original": original,
             }
             yield Record(draft, name, origin, position, f"{finding['id']}|{updated}", raw or b"")

@@ -1,0 +1,171 @@
+"""Triggers start a playbook once per document: on stored events, on alerts, on GuardDuty findings in
+their EventBridge shape (deduplicated on id and updatedAt, samples skipped unless asked for)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from reynard.detect.commands import load_events
+from reynard.errors import ConfigError
+from reynard.respond.triggers import Trigger, TriggerRunner, finding_document, load_triggers
+from reynard.settings import Settings
+from reynard.state import open_state
+
+CRYPTO = {
+    "name": "crypto-mining",
+    "on": "findings",
+    "playbook": "guardduty_crypto_mining",
+    "pattern": {
+        "source": ["aws.guardduty"],
+        "detail-type": ["GuardDuty Finding"],
+        "detail": {
+            "type": ["CryptoCurrency:EC2/BitcoinTool.B!DNS"],
+            "resource": {"resourceType": ["Instance"]},
+            "severity": [{"numeric": [">=", 7]}],
+        },
+    },
+}
+
+
+def finding_file(tmp_path: Path, shared_data: Path, name: str, **changes) -> Path:
+    """The shared GuardDuty sample (an EventBridge event) as a crypto-mining finding, with changes."""
+    event = json.loads((shared_data / "guardduty/guardduty_portprobe_ssh_event.json").read_text())
+    detail = event["detail"]
+    detail.update(
+        {"type": "CryptoCurrency:EC2/BitcoinTool.B!DNS", "severity": 8, **changes.pop("detail", {})}
+    )
+    event.update(changes)
+    path = tmp_path / name
+    path.write_text(json.dumps(event))
+    return path
+
+
+def stored(paths: list[Path]) -> list[dict]:
+    events, rejected = load_events(Settings(), [str(p) for p in paths], datetime.now(UTC))
+    assert not rejected
+    return events
+
+
+class Started:
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+
+    def __call__(self, trigger: Trigger, document: dict) -> str:
+        self.calls.append((trigger.name, document))
+        return f"exec-{len(self.calls)}"
+
+
+@pytest.fixture
+def engine(tmp_path):
+    return open_state(f"sqlite:///{tmp_path / 'state.db'}")
+
+
+def test_a_finding_starts_the_playbook_once_per_update_with_its_eventbridge_event(
+    tmp_path, shared_data, engine
+):
+    start = Started()
+    runner = TriggerRunner([Trigger.from_spec(CRYPTO, "test")], engine, start)
+    first = stored([finding_file(tmp_path, shared_data, "a.json")])
+    assert runner.on_events(first) == ["exec-1"]
+    ((name, document),) = start.calls
+    assert name == "crypto-mining"
+    assert document["detail-type"] == "GuardDuty Finding"  # keys in GuardDuty's own case
+    assert document["detail"]["resource"]["instanceDetails"]["instanceId"] == "i-036cb01d26bb09166"
+    assert runner.on_events(first) == []  # the same finding again
+    updated = stored(
+        [finding_file(tmp_path, shared_data, "b.json", detail={"updatedAt": "2018-01-08T02:00:00Z"})]
+    )
+    assert runner.on_events(updated) == ["exec-2"]
+    assert [f["execution"] for f in runner.firings()] == ["exec-1", "exec-2"]
+
+
+def test_other_findings_and_samples_do_not_start_it(tmp_path, shared_data, engine):
+    start = Started()
+    runner = TriggerRunner([Trigger.from_spec(CRYPTO, "test")], engine, start)
+    low = finding_file(tmp_path, shared_data, "low.json", detail={"severity": 5, "id": "low"})
+    other = finding_file(
+        tmp_path, shared_data, "other.json", detail={"type": "Recon:EC2/PortProbeUnprotectedPort", "id": "o"}
+    )
+    sample_info = {"service": {"additionalInfo": {"sample": True}, "count": 1}, "id": "sample"}
+    sample = finding_file(tmp_path, shared_data, "sample.json", detail=sample_info)
+    assert runner.on_events(stored([low, other, sample])) == []
+    with_samples = TriggerRunner([Trigger.from_spec({**CRYPTO, "include_samples": True}, "t")], engine, start)
+    assert with_samples.on_events(stored([sample])) == ["exec-1"]
+
+
+def test_events_and_alerts_triggers(tmp_path, engine):
+    trail = tmp_path / "trail.json"
+    record = {
+        "eventVersion": "1.08",
+        "eventTime": "2026-11-20T10:04:00Z",
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "StopLogging",
+        "eventID": "0f3a-stop",
+        "sourceIPAddress": "203.0.113.50",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory"},
+        "requestParameters": {"name": "org-trail"},
+    }
+    trail.write_text(json.dumps({"Records": [record]}))
+    start = Started()
+    events_trigger = {
+        "name": "stop",
+        "on": "events",
+        "playbook": "p",
+        "pattern": {"details": {"eventname": ["StopLogging"]}},
+    }
+    alerts_trigger = {
+        "name": "critical",
+        "on": "alerts",
+        "playbook": "p",
+        "pattern": {"severity": ["CRITICAL"]},
+    }
+    runner = TriggerRunner(
+        [Trigger.from_spec(events_trigger, "a"), Trigger.from_spec(alerts_trigger, "b")], engine, start
+    )
+    assert runner.on_events(stored([trail])) == ["exec-1"]
+    assert runner.on_alert(7, {"severity": "CRITICAL", "summary": "x"}) == ["exec-2"]
+    assert runner.on_alert(7, {"severity": "CRITICAL", "summary": "x"}) == []
+    assert runner.on_alert(8, {"severity": "NOTICE"}) == []
+    assert start.calls[1][1]["id"] == 7
+
+
+def test_a_playbook_that_cannot_start_is_recorded_and_the_others_go_on(tmp_path, shared_data, engine):
+    def broken(trigger, document):
+        raise RuntimeError("no such playbook")
+
+    runner = TriggerRunner([Trigger.from_spec(CRYPTO, "test")], engine, broken)
+    assert runner.on_events(stored([finding_file(tmp_path, shared_data, "a.json")])) == []
+    (firing,) = runner.firings()
+    assert firing["execution"] is None and firing["error"] == "RuntimeError: no such playbook"
+
+
+def test_triggers_from_settings_and_files_and_their_errors(tmp_path):
+    folder = tmp_path / "triggers"
+    folder.mkdir()
+    (folder / "stop.json").write_text(json.dumps({**CRYPTO, "name": "file-one"}))
+    found = load_triggers({"triggers": [CRYPTO]}, folder)
+    assert [t.name for t in found] == ["crypto-mining", "file-one"]
+    bad = [
+        ({**CRYPTO, "on": "logs"}, "triggers[0]: on = 'logs': one of events, alerts, findings"),
+        ({k: v for k, v in CRYPTO.items() if k != "playbook"}, "triggers[0]: missing key 'playbook'"),
+        ({**CRYPTO, "patern": {}}, "triggers[0]: unknown key 'patern'"),
+        (
+            {**CRYPTO, "pattern": {"detail": {"severity": [{"numeric": [">>", 7]}]}}},
+            "triggers[0]: pattern: detail.severity[0].numeric",
+        ),
+    ]
+    for spec, message in bad:
+        with pytest.raises(ConfigError) as caught:
+            load_triggers({"triggers": [spec]})
+        assert str(caught.value).startswith(message), str(caught.value)
+    with pytest.raises(ConfigError, match="two triggers named 'crypto-mining'"):
+        load_triggers({"triggers": [CRYPTO, CRYPTO]})
+
+
+def test_finding_document_of_other_events_is_none():
+    assert finding_document({"source": "cloudtrail", "original": "{}"}) is None
+    assert finding_document({"source": "guardduty"}) is None
