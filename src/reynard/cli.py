@@ -36,6 +36,21 @@ data_dir_option = click.option(
 )
 
 
+def events_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--events FILE...` and `--now T`: rules tried on log files, in memory, as if it were T."""
+    command = click.option(
+        "--now", "now_text", help="Evaluate as if it were this time (ISO 8601; default: now)."
+    )(command)
+    return click.option(
+        "--events",
+        "paths",
+        multiple=True,
+        required=True,
+        type=click.Path(exists=True, path_type=str),
+        help="A log file or directory to run the rules over (repeatable).",
+    )(command)
+
+
 def _fail(message: str) -> None:
     click.echo(f"reynard: {message}", err=True)
     sys.exit(ExitStatus.ERROR)
@@ -362,15 +377,7 @@ def sigma_check(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
 
 @sigma.command("test")
 @click.argument("rules", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
-@click.option(
-    "--events",
-    "paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, path_type=str),
-    help="A log file or directory to run the rules over (repeatable).",
-)
-@click.option("--now", "now_text", help="Evaluate as if it were this time (ISO 8601; default: now).")
+@events_options
 @click.pass_context
 @user_errors
 def sigma_test(
@@ -456,15 +463,7 @@ def rules() -> None:
 
 @rules.command("test")
 @click.argument("rule")
-@click.option(
-    "--events",
-    "paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, path_type=str),
-    help="A log file or directory to run the rule over (repeatable).",
-)
-@click.option("--now", "now_text", help="Run the rule as if it were this time (ISO 8601; default: now).")
+@events_options
 @click.pass_context
 @user_errors
 def rules_test(ctx: click.Context, rule: str, paths: tuple[str, ...], now_text: str | None) -> None:
