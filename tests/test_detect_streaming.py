@@ -207,6 +207,22 @@ def test_live_matcher_rebuilds_when_the_rules_change(alert_store, tmp_path):
     assert "cloudtrail_logging_stopped" not in live.streaming_rules
 
 
+def live_stop_logging(event_id: str) -> dict:
+    """A CloudTrail StopLogging record happening now."""
+    return {
+        "eventVersion": "1.08",
+        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "StopLogging",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory"},
+        "requestParameters": {"name": "audit-trail"},
+        "eventID": event_id,
+        "recipientAccountId": "123456789012",
+    }
+
+
 @pytest.fixture
 def server(tmp_path):
     s = Server(tmp_path / "data").start()
@@ -215,19 +231,7 @@ def server(tmp_path):
 
 
 def test_server_alerts_on_posted_cloudtrail_event(server):
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    record = {
-        "eventVersion": "1.08",
-        "eventTime": now,
-        "eventSource": "cloudtrail.amazonaws.com",
-        "eventName": "StopLogging",
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": "203.0.113.7",
-        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory"},
-        "requestParameters": {"name": "audit-trail"},
-        "eventID": "3f1e2b9c-0000-4000-8000-000000000001",
-        "recipientAccountId": "123456789012",
-    }
+    record = live_stop_logging("3f1e2b9c-0000-4000-8000-000000000001")
     started = time.monotonic()
     response = httpx.post(f"{server.url}/events", content=json.dumps({"Records": [record]}))
     assert response.status_code == 200, response.text
@@ -265,17 +269,7 @@ def test_a_rule_added_while_the_server_runs_is_streamed(server):
     )
     assert added.exit_code == 0, added.output
     time.sleep(1.2)  # the matcher looks for changed rules at most once a second
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    record = {
-        "eventVersion": "1.08",
-        "eventTime": now,
-        "eventSource": "cloudtrail.amazonaws.com",
-        "eventName": "StopLogging",
-        "sourceIPAddress": "203.0.113.7",
-        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory"},
-        "requestParameters": {"name": "audit-trail"},
-        "eventID": "3f1e2b9c-0000-4000-8000-000000000002",
-    }
+    record = live_stop_logging("3f1e2b9c-0000-4000-8000-000000000002")
     assert httpx.post(f"{server.url}/events", content=json.dumps({"Records": [record]})).json()["stored"] == 1
     deadline = time.monotonic() + 5
     rules = set()
