@@ -159,7 +159,7 @@ def test_a_folder_reports_bad_files_and_keeps_the_good_ones(tmp_path):
     good, bad = read_folder(tmp_path)
     assert [r.name for r in good] == ["good"]
     assert len(bad) == 1
-    assert str(bad[0]).startswith(f"{tmp_path / 'bad.md'}:4: unknown key 'urgncy' (known: title, ")
+    assert str(bad[0]).startswith(f"{tmp_path / 'bad.md'}:4: unknown key 'urgncy' (did you mean 'urgency'? ")
     assert bad[0].as_dict() == {"path": str(tmp_path / "bad.md"), "line": 4, "message": bad[0].message}
 
 

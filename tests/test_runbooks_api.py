@@ -11,9 +11,11 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from reynard.cases.runbooks import load_runbooks
+from reynard.cases.runbooks import load_runbooks, suggester
 from reynard.cli import main
+from reynard.detect.alerts import AlertStore
 from reynard.settings import Settings
+from reynard.state import open_state
 from reynard.web.app import create_app
 from reynard.web.server import build_services
 
@@ -259,6 +261,12 @@ def test_a_guardduty_rule_alert_gets_its_runbook(tmp_path, finding_type, expecte
     assert result.exit_code == 0, result.output
     (alert,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert load_runbooks(None).suggest(alert).name == expected
+    # as escalation will: the stored alert, through suggest_runbook
+    settings = Settings(data_dir=tmp_path / "data")
+    alerts = AlertStore(open_state(settings.state_url))
+    stored = alerts.get(alerts.add(alert, "guardduty_finding"))
+    assert stored["rule"] == "guardduty_finding" and stored["category"] == "guardduty"
+    assert suggester(settings)(stored) == expected
 
 
 def test_an_ssh_bruteforce_alert_gets_its_runbook(tmp_path):

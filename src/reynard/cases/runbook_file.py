@@ -24,6 +24,7 @@ The PyYAML node tree is kept next to the data so that every check can say on whi
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -211,8 +212,9 @@ class _Checker:
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key not in known:
-                names = ", ".join(known)
-                raise self.fail(f"unknown key {key!r} (known: {names})", key_node)
+                close = difflib.get_close_matches(str(key), list(known), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise self.fail(f"unknown key {key!r} ({hint}known: {', '.join(known)})", key_node)
             if key in found:
                 raise self.fail(f"{key!r} is given twice", key_node)
             found[key] = (key_node, value_node)
