@@ -20,6 +20,7 @@ import click
 import orjson
 
 from reynard import __version__
+from reynard.cases.runbook_cli import runbook
 from reynard.errors import ReynardError, WriterBusy
 from reynard.settings import Settings, load_settings
 
@@ -628,3 +629,6 @@ def rules_run(
     start = moment(since, now, "--since") if since else None
     report = rule_commands.run_scheduled(_settings(ctx, data_dir=data_dir), start, names, now=now)
     sys.exit(ExitStatus.REJECTED if report.failed else ExitStatus.OK)
+
+
+main.add_command(runbook)

@@ -48,6 +48,8 @@ class Settings:
     rules_reload_seconds: float = 1.0
     # Worker processes that parse large inputs while this process writes the store (0: one per spare core).
     ingest_workers: int = 0
+    # The user's runbooks (Markdown with front matter); None: `<data_dir>/runbooks`. See docs/cases.md.
+    runbooks_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -101,7 +103,7 @@ def _cast(name: str, value: Any, where: str) -> Any:
     try:
         if name in ("data_dir",):
             return Path(value)
-        if name in ("geoip_mmdb", "geoip_asn_mmdb"):
+        if name in ("geoip_mmdb", "geoip_asn_mmdb", "runbooks_dir"):
             return Path(value) if value else None
         if name in ("port", "commit_every", "writer_heap_bytes", "max_record_bytes", "ingest_workers"):
             return int(value)

@@ -27,6 +27,7 @@ from reynard.settings import Settings
 from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
 from reynard.store.tantivy_store import TantivyEventStore
+from reynard.web.runbooks import runbooks_router
 from reynard.web.search import search_router
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ def create_app(services: Services) -> FastAPI:
         return JSONResponse({"error": str(error)}, status_code=400)
 
     app.include_router(search_router(services.reader))
+    app.include_router(runbooks_router(services.settings))
 
     @app.get("/status")
     def status() -> dict:
