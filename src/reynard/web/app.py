@@ -107,7 +107,8 @@ def create_app(services: Services) -> FastAPI:
         summary = ingestor.ingest_bytes(body, origin)
         return {**summary.as_dict(), "errors": messages}
 
-    @app.api_route("/events", methods=["POST", "PUT"])
+    @app.post("/events")
+    @app.put("/events", include_in_schema=False)  # MozDef's loginput took PUT too
     @app.api_route("/events/", methods=["POST", "PUT"], include_in_schema=False)
     async def post_events(request: Request) -> dict:
         """One JSON event or NDJSON in bulk (MozDef loginput format, or any log Reynard can parse).
