@@ -465,8 +465,9 @@ class Interpreter:
                     )
                     variables = self._assign(rule, scope, None, state, frame["in"])
                     return self._exit(frame, state, output, variables, next_state=rule["Next"])
+            self._no_match(state)
             output = dataflow.jsonata(spec["Output"], scope, frame["in"]) if "Output" in spec else frame["in"]
-            target, variables = spec.get("Default"), self._assign(spec, scope, None, state, frame["in"])
+            variables = self._assign(spec, scope, None, state, frame["in"])
         else:
             effective = dataflow.input_path(spec, frame["in"], scope)
             for rule in spec["Choices"]:
@@ -474,13 +475,16 @@ class Interpreter:
                     variables = self._assign(rule, scope, effective, state, frame["in"])
                     output = dataflow.output_path(spec, effective, scope)
                     return self._exit(frame, state, output, variables, next_state=rule["Next"])
+            self._no_match(state)
             output = dataflow.output_path(spec, effective, scope)
-            target, variables = spec.get("Default"), self._assign(spec, scope, effective, state, frame["in"])
-        if target is None:
+            variables = self._assign(spec, scope, effective, state, frame["in"])
+        self._exit(frame, state, output, variables, next_state=spec["Default"])
+
+    def _no_match(self, state: State) -> None:
+        if "Default" not in state.spec:
             raise StatesError(
                 NO_CHOICE_MATCHED, f"no choice rule of {state.name!r} matched, and it has no Default"
             )
-        self._exit(frame, state, output, variables, next_state=target)
 
     def _begin_wait(self, frame: dict, state: State) -> None:
         spec, scope = state.spec, self._scope(frame, state)
