@@ -503,7 +503,7 @@ class _Checker:
                     raise self.fail("States.ALL must appear alone", where, f"{place}.ErrorEquals")
                 if ALL in errors and number != len(items) - 1:
                     raise self.fail(
-                        f"States.ALL must be in the last {name.lower()}er", where, f"{place}.ErrorEquals"
+                        f"States.ALL must be in the last {'retrier' if name == 'Retry' else 'catcher'}", where, f"{place}.ErrorEquals"
                     )
                 if name == "Retry":
                     self.retrier(item, where, place)
