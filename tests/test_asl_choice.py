@@ -107,10 +107,19 @@ def test_a_missing_variable_is_a_runtime_error():
         ({"Or": [{"Variable": "$.a", "NumericEquals": 2}, {"Variable": "$.b", "StringEquals": "x"}]}, True),
         ({"Or": [{"Variable": "$.a", "NumericEquals": 2}, {"Variable": "$.b", "StringEquals": "y"}]}, False),
         ({"Not": {"Variable": "$.a", "NumericEquals": 2}}, True),
-        ({"Not": {"And": [{"Variable": "$.a", "IsPresent": True}, {"Not": {"Variable": "$.b", "IsNull": True}}]}},
-         False),
+        (
+            {
+                "Not": {
+                    "And": [
+                        {"Variable": "$.a", "IsPresent": True},
+                        {"Not": {"Variable": "$.b", "IsNull": True}},
+                    ]
+                }
+            },
+            False,
+        ),
     ],
-)  # fmt: skip
+)
 def test_combinators(rule, expected):
     assert chooses(rule, {"a": 1, "b": "x"}) is expected
 
@@ -121,12 +130,21 @@ def test_variables_and_the_context_object_can_be_compared():
 
 def test_first_matching_rule_wins_and_no_match_without_default_fails():
     definition = machine(
-        ("C", {"Type": "Choice", "InputPath": "$.in", "OutputPath": "$.keep", "Choices": [
-            {"Variable": "$.n", "NumericGreaterThan": 1, "Next": "A"},
-            {"Variable": "$.n", "NumericGreaterThan": 0, "Next": "B"}]}),
+        (
+            "C",
+            {
+                "Type": "Choice",
+                "InputPath": "$.in",
+                "OutputPath": "$.keep",
+                "Choices": [
+                    {"Variable": "$.n", "NumericGreaterThan": 1, "Next": "A"},
+                    {"Variable": "$.n", "NumericGreaterThan": 0, "Next": "B"},
+                ],
+            },
+        ),
         ("A", {"Type": "Pass", "End": True}),
         ("B", {"Type": "Pass", "End": True}),
-    )  # fmt: skip
+    )
     outcome = execute(definition, {"in": {"n": 5, "keep": {"k": 1}}})
     assert outcome.output == {"k": 1}
     assert [e["state"] for e in outcome.of("PassStateEntered")] == ["A"]

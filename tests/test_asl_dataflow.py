@@ -25,10 +25,22 @@ CASES = [
     ({"InputPath": None}, {}, {"r": 1, "s": [1, 2]}),
     ({"InputPath": "$.a.c[1]"}, 20, {"r": 1, "s": [1, 2]}),
     ({"InputPath": "$.list[*].id"}, [1, 2], {"r": 1, "s": [1, 2]}),
-    ({"Parameters": {"x.$": "$.a.b", "fixed": "v", "nested": {"y.$": "$.keep", "l": [{"z.$": "$.a.c[0]"}]}}},
-     {"x": 1, "fixed": "v", "nested": {"y": "k", "l": [{"z": 10}]}}, {"r": 1, "s": [1, 2]}),
-    ({"Parameters": {"ids.$": "$.list[*].id", "first.$": "$.list[0].id"}}, {"ids": [1, 2], "first": 1},
-     {"r": 1, "s": [1, 2]}),
+    (
+        {
+            "Parameters": {
+                "x.$": "$.a.b",
+                "fixed": "v",
+                "nested": {"y.$": "$.keep", "l": [{"z.$": "$.a.c[0]"}]},
+            }
+        },
+        {"x": 1, "fixed": "v", "nested": {"y": "k", "l": [{"z": 10}]}},
+        {"r": 1, "s": [1, 2]},
+    ),
+    (
+        {"Parameters": {"ids.$": "$.list[*].id", "first.$": "$.list[0].id"}},
+        {"ids": [1, 2], "first": 1},
+        {"r": 1, "s": [1, 2]},
+    ),
     ({"InputPath": "$.a", "Parameters": {"x.$": "$.b"}}, {"x": 1}, {"r": 1, "s": [1, 2]}),
     ({"ResultSelector": {"only.$": "$.s[1]"}}, INPUT, {"only": 2}),
     ({"ResultPath": "$.out"}, INPUT, {**INPUT, "out": {"r": 1, "s": [1, 2]}}),
@@ -39,7 +51,7 @@ CASES = [
     ({"OutputPath": None}, INPUT, {}),
     ({"InputPath": "$.a", "ResultPath": "$.res", "OutputPath": "$.res.r"}, {"b": 1, "c": [10, 20]}, 1),
     ({"ResultSelector": {"x.$": "$.r"}, "ResultPath": "$.sel", "OutputPath": "$.sel"}, INPUT, {"x": 1}),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("fields", "arguments", "output"), CASES)
@@ -134,19 +146,60 @@ def test_map_item_context_in_item_selector():
 
 def test_variables_assign_read_and_scope():
     definition = machine(
-        ("Set", {"Type": "Pass", "Result": {"n": 2}, "Assign": {"count.$": "$.n", "label": "fixed", "old.$": "$.n"},
-                 "Next": "Swap"}),
+        (
+            "Set",
+            {
+                "Type": "Pass",
+                "Result": {"n": 2},
+                "Assign": {"count.$": "$.n", "label": "fixed", "old.$": "$.n"},
+                "Next": "Swap",
+            },
+        ),
         ("Swap", {"Type": "Pass", "Assign": {"count.$": "$label", "label.$": "$count"}, "Next": "Use"}),
-        ("Use", {"Type": "Pass", "Parameters": {"c.$": "$count", "l.$": "$label",
-                 "f.$": "States.Format('{}-{}', $label, $old)"}, "Next": "Par"}),
-        ("Par", {"Type": "Parallel", "Branches": [{"StartAt": "In", "States": {"In": {
-            "Type": "Pass", "Assign": {"inner": 1}, "Parameters": {"seen.$": "$old"}, "End": True}}}],
-            "ResultPath": "$.branch", "Next": "After"}),
-        ("After", {"Type": "Choice", "Choices": [{"Variable": "$inner", "IsPresent": True, "Next": "Leak"}],
-                   "Default": "Done"}),
+        (
+            "Use",
+            {
+                "Type": "Pass",
+                "Parameters": {
+                    "c.$": "$count",
+                    "l.$": "$label",
+                    "f.$": "States.Format('{}-{}', $label, $old)",
+                },
+                "Next": "Par",
+            },
+        ),
+        (
+            "Par",
+            {
+                "Type": "Parallel",
+                "Branches": [
+                    {
+                        "StartAt": "In",
+                        "States": {
+                            "In": {
+                                "Type": "Pass",
+                                "Assign": {"inner": 1},
+                                "Parameters": {"seen.$": "$old"},
+                                "End": True,
+                            }
+                        },
+                    }
+                ],
+                "ResultPath": "$.branch",
+                "Next": "After",
+            },
+        ),
+        (
+            "After",
+            {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$inner", "IsPresent": True, "Next": "Leak"}],
+                "Default": "Done",
+            },
+        ),
         ("Leak", {"Type": "Fail", "Error": "InnerVariableLeaked"}),
         ("Done", {"Type": "Succeed"}),
-    )  # fmt: skip
+    )
     outcome = execute(definition)
     assert outcome.status == "SUCCEEDED", (outcome.error, outcome.cause)
     # every Assign value is computed from the variables before the state: the swap swaps
@@ -156,8 +209,17 @@ def test_variables_assign_read_and_scope():
 def test_assign_sees_the_result_and_not_its_own_new_values():
     calls = Calls([{"id": "i-1"}])
     definition = machine(
-        ("T", {"Type": "Task", "Resource": "work", "ResultSelector": {"instance.$": "$.id"},
-               "Assign": {"chosen.$": "$.instance"}, "ResultPath": "$.t", "Next": "U"}),
+        (
+            "T",
+            {
+                "Type": "Task",
+                "Resource": "work",
+                "ResultSelector": {"instance.$": "$.id"},
+                "Assign": {"chosen.$": "$.instance"},
+                "ResultPath": "$.t",
+                "Next": "U",
+            },
+        ),
         ("U", {"Type": "Pass", "Parameters": {"v.$": "$chosen"}, "End": True}),
-    )  # fmt: skip
+    )
     assert execute(definition, {}, handlers={"work": calls}).output == {"v": "i-1"}

@@ -102,8 +102,10 @@ def test_each_retrier_counts_its_own_attempts_and_the_first_match_decides():
 
 
 def test_catch_result_path_next_and_assign():
-    catch = [{"ErrorEquals": ["Other"], "Next": "Caught"},
-             {"ErrorEquals": ["Boom"], "ResultPath": "$.error", "Next": "Caught", "Assign": {"why.$": "$.Cause"}}]  # fmt: skip
+    catch = [
+        {"ErrorEquals": ["Other"], "Next": "Caught"},
+        {"ErrorEquals": ["Boom"], "ResultPath": "$.error", "Next": "Caught", "Assign": {"why.$": "$.Cause"}},
+    ]
     outcome, _ = retrying([], [fails("Boom", "it broke")], catch=catch)
     assert outcome.output == {"in": 1, "error": {"Error": "Boom", "Cause": "it broke"}}
     assert outcome.snapshot["root"]["vars"] == {"why": "it broke"}
@@ -149,7 +151,10 @@ def slow(seconds):
 
 
 def test_timeout_seconds_fails_a_slow_task_with_states_timeout():
-    catch = [{"ErrorEquals": ["States.TaskFailed"], "Next": "Failed"}, {"ErrorEquals": ["States.Timeout"], "Next": "TimedOut"}]  # fmt: skip
+    catch = [
+        {"ErrorEquals": ["States.TaskFailed"], "Next": "Failed"},
+        {"ErrorEquals": ["States.Timeout"], "Next": "TimedOut"},
+    ]
     definition = machine(
         ("T", {"Type": "Task", "Resource": "slow", "TimeoutSeconds": 1, "Catch": catch, "End": True}),
         ("Failed", {"Type": "Pass", "Result": "failed", "End": True}),
@@ -173,10 +178,19 @@ def test_timeout_seconds_path_and_a_bad_value():
 
 def test_heartbeat_timeout_on_a_task_token_nobody_answers():
     definition = machine(
-        ("T", {"Type": "Task", "Resource": "ask.waitForTaskToken", "HeartbeatSeconds": 1, "TimeoutSeconds": 30,
-               "Catch": [{"ErrorEquals": ["States.HeartbeatTimeout"], "Next": "NoHeartbeat"}], "End": True}),
+        (
+            "T",
+            {
+                "Type": "Task",
+                "Resource": "ask.waitForTaskToken",
+                "HeartbeatSeconds": 1,
+                "TimeoutSeconds": 30,
+                "Catch": [{"ErrorEquals": ["States.HeartbeatTimeout"], "Next": "NoHeartbeat"}],
+                "End": True,
+            },
+        ),
         ("NoHeartbeat", {"Type": "Pass", "End": True}),
-    )  # fmt: skip
+    )
     started = time.monotonic()
     outcome = execute(definition, handlers={"ask": Calls()}, clock=SystemClock(), max_sleep=5)
     assert outcome.output == {

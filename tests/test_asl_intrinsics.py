@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from reynard.respond.errors import DefinitionError
 from asl_support import execute, single
+from reynard.respond.errors import DefinitionError
 
 INPUT = {
     "name": "bob",

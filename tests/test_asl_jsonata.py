@@ -11,14 +11,31 @@ JSONATA = {"QueryLanguage": "JSONata"}
 def test_task_arguments_output_and_assign():
     calls = Calls([{"size": 3}])
     definition = machine(
-        ("T", {"Type": "Task", "Resource": "work",
-               "Arguments": {"id": "{% $states.input.id %}", "twice": "{% $states.input.n * 2 %}", "plain": "$.x"},
-               "Output": {"got": "{% $states.result.size %}", "id": "{% $states.input.id %}"},
-               "Assign": {"size": "{% $states.result.size %}"}, "Next": "U"}),
-        ("U", {"Type": "Pass", "Output": "{% {'size': $size, 'sum': $sum([1, 2.5]), 'ctx': $states.context.State.Name} %}",
-               "End": True}),
+        (
+            "T",
+            {
+                "Type": "Task",
+                "Resource": "work",
+                "Arguments": {
+                    "id": "{% $states.input.id %}",
+                    "twice": "{% $states.input.n * 2 %}",
+                    "plain": "$.x",
+                },
+                "Output": {"got": "{% $states.result.size %}", "id": "{% $states.input.id %}"},
+                "Assign": {"size": "{% $states.result.size %}"},
+                "Next": "U",
+            },
+        ),
+        (
+            "U",
+            {
+                "Type": "Pass",
+                "Output": "{% {'size': $size, 'sum': $sum([1, 2.5]), 'ctx': $states.context.State.Name} %}",
+                "End": True,
+            },
+        ),
         **JSONATA,
-    )  # fmt: skip
+    )
     outcome = execute(definition, {"id": "i-1", "n": 4}, handlers={"work": calls})
     assert outcome.status == "SUCCEEDED", (outcome.error, outcome.cause)
     assert calls.calls[0][1] == {"id": "i-1", "twice": 8, "plain": "$.x"}
@@ -32,15 +49,22 @@ def test_a_task_without_arguments_gets_its_input_and_outputs_its_result():
 
 def test_choice_conditions():
     definition = machine(
-        ("C", {"Type": "Choice", "Choices": [
-            {"Condition": "{% $states.input.n > 10 %}", "Next": "Big", "Output": {"size": "big"}},
-            {"Condition": "{% $states.input.n > 0 %}", "Next": "Small", "Assign": {"small": True}}],
-            "Default": "Zero"}),
+        (
+            "C",
+            {
+                "Type": "Choice",
+                "Choices": [
+                    {"Condition": "{% $states.input.n > 10 %}", "Next": "Big", "Output": {"size": "big"}},
+                    {"Condition": "{% $states.input.n > 0 %}", "Next": "Small", "Assign": {"small": True}},
+                ],
+                "Default": "Zero",
+            },
+        ),
         ("Big", {"Type": "Succeed"}),
         ("Small", {"Type": "Pass", "Output": "{% $small %}", "End": True}),
         ("Zero", {"Type": "Fail", "Error": "{% 'Zero.' & $string($states.input.n) %}"}),
         **JSONATA,
-    )  # fmt: skip
+    )
     assert execute(definition, {"n": 11}).output == {"size": "big"}
     assert execute(definition, {"n": 1}).output is True
     assert execute(definition, {"n": 0}).error == "Zero.0"
@@ -65,29 +89,67 @@ def test_a_condition_that_is_not_a_boolean_is_a_query_evaluation_error():
 def test_wait_seconds_and_map_items_as_expressions():
     definition = machine(
         ("W", {"Type": "Wait", "Seconds": "{% $states.input.delay %}", "Next": "M"}),
-        ("M", {"Type": "Map", "Items": "{% $states.input.xs %}", "ItemSelector": {"v": "{% $states.context.Map.Item.Value %}",
-               "i": "{% $states.context.Map.Item.Index %}"}, "MaxConcurrency": "{% 1 %}",
-               "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "Output": "{% $states.input.v * 10 + $states.input.i %}", "End": True}}},
-               "End": True}),
+        (
+            "M",
+            {
+                "Type": "Map",
+                "Items": "{% $states.input.xs %}",
+                "ItemSelector": {
+                    "v": "{% $states.context.Map.Item.Value %}",
+                    "i": "{% $states.context.Map.Item.Index %}",
+                },
+                "MaxConcurrency": "{% 1 %}",
+                "ItemProcessor": {
+                    "StartAt": "P",
+                    "States": {
+                        "P": {
+                            "Type": "Pass",
+                            "Output": "{% $states.input.v * 10 + $states.input.i %}",
+                            "End": True,
+                        }
+                    },
+                },
+                "End": True,
+            },
+        ),
         **JSONATA,
-    )  # fmt: skip
+    )
     assert execute(definition, {"delay": 1, "xs": [1, 2]}).output == [10, 21]
 
 
 def test_catch_output_sees_the_error_output():
     definition = machine(
-        ("T", {"Type": "Task", "Resource": "work", "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H",
-               "Output": {"failed": "{% $states.errorOutput.Error %}", "was": "{% $states.input.a %}"},
-               "Assign": {"cause": "{% $states.errorOutput.Cause %}"}}], "End": True}),
+        (
+            "T",
+            {
+                "Type": "Task",
+                "Resource": "work",
+                "Catch": [
+                    {
+                        "ErrorEquals": ["States.ALL"],
+                        "Next": "H",
+                        "Output": {
+                            "failed": "{% $states.errorOutput.Error %}",
+                            "was": "{% $states.input.a %}",
+                        },
+                        "Assign": {"cause": "{% $states.errorOutput.Cause %}"},
+                    }
+                ],
+                "End": True,
+            },
+        ),
         ("H", {"Type": "Pass", "Output": "{% $merge([$states.input, {'cause': $cause}]) %}", "End": True}),
         **JSONATA,
-    )  # fmt: skip
+    )
     outcome = execute(definition, {"a": 1}, handlers={"work": Calls([fails("Bad", "why")])})
     assert outcome.output == {"failed": "Bad", "was": 1, "cause": "why"}
 
 
 def test_step_functions_functions():
-    output = "{% {'p': $partition([1,2,3], 2), 'r': $range(0, 4, 2), 'h': $hash('x', 'MD5'), 'j': $parse('[1]'), 'u': $length($uuid())} %}"
+    output = (
+        "{% {'p': $partition([1,2,3], 2), 'r': $range(0, 4, 2), 'h': $hash('x', 'MD5'), "
+        "'j': $parse('[1]'), 'u': $length($uuid())} %}"
+    )
     outcome = execute(single({"Type": "Pass", "Output": output}, **JSONATA))
     assert outcome.output == {
         "p": [[1, 2], [3]],

@@ -51,9 +51,17 @@ def test_select(path, expected):
 
 @pytest.mark.parametrize(
     ("path", "definite"),
-    [("$", True), ("$.a.b[0]", True), ("$['a']", True), ("$.a[*]", False), ("$..a", False),
-     ("$.a[0:1]", False), ("$.a[0,1]", False), ("$.a[?(@.x)]", False)],
-)  # fmt: skip
+    [
+        ("$", True),
+        ("$.a.b[0]", True),
+        ("$['a']", True),
+        ("$.a[*]", False),
+        ("$..a", False),
+        ("$.a[0:1]", False),
+        ("$.a[0,1]", False),
+        ("$.a[?(@.x)]", False),
+    ],
+)
 def test_definite(path, definite):
     assert jsonpath.parse(path).definite is definite
 

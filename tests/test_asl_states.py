@@ -59,9 +59,14 @@ def test_wait_on_a_controlled_clock(fields, data, seconds):
 
 @pytest.mark.parametrize(
     ("fields", "data"),
-    [({"SecondsPath": "$.s"}, {"s": -1}), ({"SecondsPath": "$.s"}, {"s": "10"}), ({"SecondsPath": "$.s"}, {}),
-     ({"TimestampPath": "$.t"}, {"t": "tomorrow"}), ({"TimestampPath": "$.t"}, {"t": 5})],
-)  # fmt: skip
+    [
+        ({"SecondsPath": "$.s"}, {"s": -1}),
+        ({"SecondsPath": "$.s"}, {"s": "10"}),
+        ({"SecondsPath": "$.s"}, {}),
+        ({"TimestampPath": "$.t"}, {"t": "tomorrow"}),
+        ({"TimestampPath": "$.t"}, {"t": 5}),
+    ],
+)
 def test_wait_with_a_bad_value_is_a_runtime_error(fields, data):
     assert execute(wait_state(**fields), data).error == "States.Runtime"
 
@@ -86,9 +91,15 @@ def test_wait_parks_when_longer_than_max_sleep_and_goes_on_later():
 def test_parallel_results_in_branch_order_and_result_path():
     branches = [
         {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "a", "End": True}}},
-        {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": "echo", "Parameters": {"x.$": "$.x"}, "End": True}}},
-        {"StartAt": "C", "States": {"C": {"Type": "Wait", "Seconds": 5, "Next": "D"}, "D": {"Type": "Pass", "End": True}}},
-    ]  # fmt: skip
+        {
+            "StartAt": "B",
+            "States": {"B": {"Type": "Task", "Resource": "echo", "Parameters": {"x.$": "$.x"}, "End": True}},
+        },
+        {
+            "StartAt": "C",
+            "States": {"C": {"Type": "Wait", "Seconds": 5, "Next": "D"}, "D": {"Type": "Pass", "End": True}},
+        },
+    ]
     outcome = execute(single({"Type": "Parallel", "Branches": branches, "ResultPath": "$.r"}), {"x": 1})
     assert outcome.output == {"x": 1, "r": ["a", {"x": 1}, {"x": 1}]}
     assert "ParallelStateSucceeded" in outcome.types()
@@ -114,9 +125,17 @@ def test_a_failed_branch_fails_the_parallel_state_with_its_error():
         {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Branch.Broke", "Cause": "no"}}},
     ]
     definition = machine(
-        ("P", {"Type": "Parallel", "Branches": branches, "Catch": [{"ErrorEquals": ["States.BranchFailed"], "ResultPath": "$.e", "Next": "H"}], "End": True}),
+        (
+            "P",
+            {
+                "Type": "Parallel",
+                "Branches": branches,
+                "Catch": [{"ErrorEquals": ["States.BranchFailed"], "ResultPath": "$.e", "Next": "H"}],
+                "End": True,
+            },
+        ),
         ("H", {"Type": "Pass", "End": True}),
-    )  # fmt: skip
+    )
     outcome = execute(definition, {})
     assert outcome.output == {"e": {"Error": "Branch.Broke", "Cause": "no"}}
     outcome = execute(single({"Type": "Parallel", "Branches": branches}), {})
@@ -135,12 +154,15 @@ def map_state(**fields):
     processor = fields.pop(
         "processor", {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "work", "End": True}}}
     )
-    return single({"Type": "Map", "ItemProcessor": processor, **fields})  # fmt: skip
+    return single({"Type": "Map", "ItemProcessor": processor, **fields})
 
 
 def test_map_items_path_selector_results_in_order():
-    outcome = execute(map_state(ItemsPath="$.xs", ItemSelector={"v.$": "$$.Map.Item.Value"}, ResultPath="$.out"),
-                      {"xs": [3, 1, 2]}, handlers={"work": lambda r, a, c: a["v"] * 10})  # fmt: skip
+    outcome = execute(
+        map_state(ItemsPath="$.xs", ItemSelector={"v.$": "$$.Map.Item.Value"}, ResultPath="$.out"),
+        {"xs": [3, 1, 2]},
+        handlers={"work": lambda r, a, c: a["v"] * 10},
+    )
     assert outcome.output == {"xs": [3, 1, 2], "out": [30, 10, 20]}
     assert len(outcome.of("MapIterationStarted")) == 3
 
@@ -152,10 +174,15 @@ def test_map_of_nothing_and_of_not_an_array():
 
 def test_legacy_iterator_and_parameters():
     outcome = execute(
-        single({"Type": "Map", "Parameters": {"i.$": "$$.Map.Item.Index"},
-                "Iterator": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}),
+        single(
+            {
+                "Type": "Map",
+                "Parameters": {"i.$": "$$.Map.Item.Index"},
+                "Iterator": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+            }
+        ),
         ["a", "b"],
-    )  # fmt: skip
+    )
     assert outcome.output == [{"i": 0}, {"i": 1}]
 
 
@@ -212,10 +239,25 @@ def test_tolerated_failures(fields, status, error):
 
 
 def test_nested_map_in_parallel():
-    inner = {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.xs", "End": True,
-             "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "work", "End": True}}}}}}  # fmt: skip
-    outcome = execute(single({"Type": "Parallel", "Branches": [inner, inner]}), {"xs": [1, 2]},
-                      handlers={"work": lambda r, a, c: a + 1})  # fmt: skip
+    inner = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.xs",
+                "End": True,
+                "ItemProcessor": {
+                    "StartAt": "T",
+                    "States": {"T": {"Type": "Task", "Resource": "work", "End": True}},
+                },
+            }
+        },
+    }
+    outcome = execute(
+        single({"Type": "Parallel", "Branches": [inner, inner]}),
+        {"xs": [1, 2]},
+        handlers={"work": lambda r, a, c: a + 1},
+    )
     assert outcome.output == [[2, 3], [2, 3]]
     assert {e["frame"] for e in outcome.of("TaskStateEntered")} == {
         "S[0]/M[0]",
@@ -236,10 +278,22 @@ def test_execution_timeout():
 
 
 def test_history_of_a_simple_run():
-    outcome = execute(machine(("T", {"Type": "Task", "Resource": "echo", "Next": "P"}), ("P", {"Type": "Pass", "End": True})), {"a": 1})  # fmt: skip
+    outcome = execute(
+        machine(
+            ("T", {"Type": "Task", "Resource": "echo", "Next": "P"}), ("P", {"Type": "Pass", "End": True})
+        ),
+        {"a": 1},
+    )
     assert outcome.types() == [
-        "ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited",
-        "PassStateEntered", "PassStateExited", "ExecutionSucceeded",
-    ]  # fmt: skip
+        "ExecutionStarted",
+        "TaskStateEntered",
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskSucceeded",
+        "TaskStateExited",
+        "PassStateEntered",
+        "PassStateExited",
+        "ExecutionSucceeded",
+    ]
     assert outcome.of("TaskStateEntered")[0]["details"] == {"input": {"a": 1}}
     assert outcome.of("ExecutionSucceeded")[0]["details"] == {"output": {"a": 1}}

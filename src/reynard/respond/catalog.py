@@ -36,8 +36,13 @@ class Playbook:
     error: str | None  # why the definition is not valid, if it is not
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "path": str(self.path), "source": self.source, "valid": self.error is None,
-                "error": self.error}  # fmt: skip
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "source": self.source,
+            "valid": self.error is None,
+            "error": self.error,
+        }
 
 
 def read_text(path: Path) -> str:

@@ -27,34 +27,110 @@ _COMMON = {"Type", "Comment", "QueryLanguage"}
 _FIELDS = {
     JSONPATH: {
         "Pass": {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result", "Assign"},
-        "Task": {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector",
-                 "Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds",
-                 "HeartbeatSecondsPath", "Retry", "Catch", "Assign", "Credentials"},
+        "Task": {
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Resource",
+            "TimeoutSeconds",
+            "TimeoutSecondsPath",
+            "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+            "Retry",
+            "Catch",
+            "Assign",
+            "Credentials",
+        },
         "Choice": {"Choices", "Default", "InputPath", "OutputPath", "Assign"},
-        "Wait": {"Next", "End", "InputPath", "OutputPath", "Seconds", "SecondsPath", "Timestamp",
-                 "TimestampPath", "Assign"},
+        "Wait": {
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "Seconds",
+            "SecondsPath",
+            "Timestamp",
+            "TimestampPath",
+            "Assign",
+        },
         "Succeed": {"InputPath", "OutputPath"},
         "Fail": {"Error", "ErrorPath", "Cause", "CausePath"},
-        "Parallel": {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector",
-                     "Branches", "Retry", "Catch", "Assign"},
-        "Map": {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector",
-                "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency",
-                "MaxConcurrencyPath", "ToleratedFailureCount", "ToleratedFailureCountPath",
-                "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "Retry", "Catch", "Assign"},
+        "Parallel": {
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Branches",
+            "Retry",
+            "Catch",
+            "Assign",
+        },
+        "Map": {
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "ItemsPath",
+            "ItemSelector",
+            "ItemProcessor",
+            "Iterator",
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+            "Retry",
+            "Catch",
+            "Assign",
+        },
     },
     JSONATA: {
         "Pass": {"Next", "End", "Output", "Assign"},
-        "Task": {"Next", "End", "Arguments", "Output", "Resource", "TimeoutSeconds", "HeartbeatSeconds",
-                 "Retry", "Catch", "Assign", "Credentials"},
+        "Task": {
+            "Next",
+            "End",
+            "Arguments",
+            "Output",
+            "Resource",
+            "TimeoutSeconds",
+            "HeartbeatSeconds",
+            "Retry",
+            "Catch",
+            "Assign",
+            "Credentials",
+        },
         "Choice": {"Choices", "Default", "Output", "Assign"},
         "Wait": {"Next", "End", "Output", "Seconds", "Timestamp", "Assign"},
         "Succeed": {"Output"},
         "Fail": {"Error", "Cause"},
         "Parallel": {"Next", "End", "Arguments", "Output", "Branches", "Retry", "Catch", "Assign"},
-        "Map": {"Next", "End", "Items", "ItemSelector", "ItemProcessor", "MaxConcurrency",
-                "ToleratedFailureCount", "ToleratedFailurePercentage", "Output", "Retry", "Catch", "Assign"},
+        "Map": {
+            "Next",
+            "End",
+            "Items",
+            "ItemSelector",
+            "ItemProcessor",
+            "MaxConcurrency",
+            "ToleratedFailureCount",
+            "ToleratedFailurePercentage",
+            "Output",
+            "Retry",
+            "Catch",
+            "Assign",
+        },
     },
-}  # fmt: skip
+}
 _UNSUPPORTED = {
     "ItemReader": "ItemReader is for Distributed Map, which is not supported (use an inline Map)",
     "ItemBatcher": "ItemBatcher is for Distributed Map, which is not supported (use an inline Map)",
@@ -62,25 +138,55 @@ _UNSUPPORTED = {
     "Label": "Label is for Distributed Map, which is not supported (use an inline Map)",
     "Credentials": "Credentials (cross-account roles) are not supported: configure the action instead",
 }
-_JSONPATH_ONLY = {"InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath",
-                  "SecondsPath", "TimestampPath", "ErrorPath", "CausePath", "TimeoutSecondsPath",
-                  "HeartbeatSecondsPath", "MaxConcurrencyPath", "ToleratedFailureCountPath",
-                  "ToleratedFailurePercentagePath", "Result", "Iterator"}  # fmt: skip
-_RETRY_FIELDS = {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds",
-                 "JitterStrategy", "Comment"}  # fmt: skip
-_CATCH_FIELDS = {JSONPATH: {"ErrorEquals", "Next", "ResultPath", "Assign", "Comment"},
-                 JSONATA: {"ErrorEquals", "Next", "Output", "Assign", "Comment"}}  # fmt: skip
+_JSONPATH_ONLY = {
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "MaxConcurrencyPath",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath",
+    "Result",
+    "Iterator",
+}
+_RETRY_FIELDS = {
+    "ErrorEquals",
+    "IntervalSeconds",
+    "MaxAttempts",
+    "BackoffRate",
+    "MaxDelaySeconds",
+    "JitterStrategy",
+    "Comment",
+}
+_CATCH_FIELDS = {
+    JSONPATH: {"ErrorEquals", "Next", "ResultPath", "Assign", "Comment"},
+    JSONATA: {"ErrorEquals", "Next", "Output", "Assign", "Comment"},
+}
 
 COMPARISONS = {
-    **{f"String{op}": "string" for op in ("Equals", "LessThan", "GreaterThan", "LessThanEquals",
-                                          "GreaterThanEquals")},
-    **{f"Numeric{op}": "number" for op in ("Equals", "LessThan", "GreaterThan", "LessThanEquals",
-                                           "GreaterThanEquals")},
-    **{f"Timestamp{op}": "timestamp" for op in ("Equals", "LessThan", "GreaterThan", "LessThanEquals",
-                                                "GreaterThanEquals")},
+    **{
+        f"String{op}": "string"
+        for op in ("Equals", "LessThan", "GreaterThan", "LessThanEquals", "GreaterThanEquals")
+    },
+    **{
+        f"Numeric{op}": "number"
+        for op in ("Equals", "LessThan", "GreaterThan", "LessThanEquals", "GreaterThanEquals")
+    },
+    **{
+        f"Timestamp{op}": "timestamp"
+        for op in ("Equals", "LessThan", "GreaterThan", "LessThanEquals", "GreaterThanEquals")
+    },
     "BooleanEquals": "boolean",
     "StringMatches": "string",
-}  # fmt: skip
+}
 PATH_COMPARISONS = {f"{name}Path": kind for name, kind in COMPARISONS.items() if name != "StringMatches"}
 TYPE_TESTS = ("IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp")
 OPERATORS = {*COMPARISONS, *PATH_COMPARISONS, *TYPE_TESTS}
@@ -503,7 +609,9 @@ class _Checker:
                     raise self.fail("States.ALL must appear alone", where, f"{place}.ErrorEquals")
                 if ALL in errors and number != len(items) - 1:
                     raise self.fail(
-                        f"States.ALL must be in the last {'retrier' if name == 'Retry' else 'catcher'}", where, f"{place}.ErrorEquals"
+                        f"States.ALL must be in the last {'retrier' if name == 'Retry' else 'catcher'}",
+                        where,
+                        f"{place}.ErrorEquals",
                     )
                 if name == "Retry":
                     self.retrier(item, where, place)
@@ -559,8 +667,18 @@ class _Checker:
                 self.jsonata_template(spec[name], where, name)
         if state.type == "Task" and "Arguments" in spec:
             pass
-        for name in ("Seconds", "Timestamp", "TimeoutSeconds", "HeartbeatSeconds", "Items", "MaxConcurrency",
-                     "ToleratedFailureCount", "ToleratedFailurePercentage", "Error", "Cause"):  # fmt: skip
+        for name in (
+            "Seconds",
+            "Timestamp",
+            "TimeoutSeconds",
+            "HeartbeatSeconds",
+            "Items",
+            "MaxConcurrency",
+            "ToleratedFailureCount",
+            "ToleratedFailurePercentage",
+            "Error",
+            "Cause",
+        ):
             if name in spec and jsonata_mode.is_expression(spec[name]):
                 self.jsonata(spec[name], where, name)
 
