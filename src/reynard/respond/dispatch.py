@@ -7,9 +7,9 @@ A handler is `handler(resource, arguments, context) -> result` (JSON-compatible)
 over a shorter one. A resource nobody registered is `States.Runtime`, which no `Catch` takes: the
 runner also refuses such a definition before it starts.
 
-`default_dispatch(settings)` is what the CLI and the server use: it asks each module of `PROVIDERS`
-that exists to `register(dispatch, settings)` its handlers (the AWS integrations and built-in actions
-live in those modules).
+`default_dispatch(settings)` is what the CLI and the server use: `reynard:approval` (a task that only
+waits for a person's answer), then each module of `PROVIDERS` that exists is asked to
+`register(dispatch, settings)` its handlers (the AWS integrations and built-in actions live there).
 """
 
 from __future__ import annotations
@@ -26,6 +26,18 @@ Handler = Callable[[str, Any, TaskContext], Any]
 
 # Modules that register handlers when they are installed: `register(dispatch, settings)` in each.
 PROVIDERS = ("reynard.respond.aws_sdk", "reynard.respond.actions")
+APPROVAL = "reynard:approval"
+
+
+def approval(resource: str, arguments: Any, context: TaskContext) -> Any:
+    """`reynard:approval.waitForTaskToken`: wait for a person's answer (approve/reject), nothing else.
+
+    The token is in `reynard playbook show` and the API; a task that should also notify someone uses a
+    notification action with `$$.Task.Token` in its parameters instead.
+    """
+    if context.task_token is None:
+        raise StatesError(RUNTIME, f"{APPROVAL} waits for an answer: use {APPROVAL}.waitForTaskToken")
+    return {"taskToken": context.task_token, "request": arguments}
 
 
 class Dispatch:
@@ -65,7 +77,7 @@ class Dispatch:
 
 def default_dispatch(settings: Any) -> Dispatch:
     """A Dispatch with the handlers of every installed provider module."""
-    dispatch = Dispatch()
+    dispatch = Dispatch().register(APPROVAL, approval)
     for name in PROVIDERS:
         try:
             module = importlib.import_module(name)
@@ -77,4 +89,4 @@ def default_dispatch(settings: Any) -> Dispatch:
     return dispatch
 
 
-__all__ = ["PROVIDERS", "Dispatch", "Handler", "default_dispatch"]
+__all__ = ["APPROVAL", "PROVIDERS", "Dispatch", "Handler", "approval", "default_dispatch"]

@@ -310,8 +310,9 @@ class ExecutionStore:
             or_(executions.c.wake_at <= now, executions.c.id.in_(answered)),
         )
         stale = select(executions.c.id).where(
-            executions.c.status == "RUNNING", executions.c.lease_until < now
-        )  # a process died while running it
+            executions.c.status == "RUNNING",
+            or_(executions.c.owner.is_(None), executions.c.lease_until < now),
+        )  # not started yet, or a process died while running it
         with self.engine.connect() as connection:
             found = [r[0] for r in connection.execute(query)] + [r[0] for r in connection.execute(stale)]
         return list(dict.fromkeys(found))

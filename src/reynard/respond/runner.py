@@ -106,12 +106,10 @@ class Runner:
         snapshot = interpreter.start(
             input, execution_id=execution_id, name=name, machine_name=playbook, dry_run=dry_run
         )
-        if not run:
-            snapshot["status"] = "WAITING"
-            snapshot["wake_at"] = snapshot["execution"]["StartTime"]
         interpreter.flush()
         if run:
             return self._run(interpreter, snapshot, execution_id)
+        self.store.release(execution_id, self.owner)  # RUNNING and free: any runner may take it (due)
         return self.store.get(execution_id)
 
     def resume(self, execution_id: str) -> Execution | None:
