@@ -631,4 +631,8 @@ def rules_run(
     sys.exit(ExitStatus.REJECTED if report.failed else ExitStatus.OK)
 
 
+# Command groups of their own modules (imported last: they use the helpers above).
+from reynard.respond.cli import playbook  # noqa: E402
+
 main.add_command(runbook)
+main.add_command(playbook)

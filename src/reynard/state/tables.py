@@ -121,3 +121,68 @@ trigger_firings = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("trigger", "document", name="uq_trigger_firings_document"),
 )
+
+EXECUTION_STATUSES = ("RUNNING", "WAITING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+# Playbook executions: the definition they run (kept, so a resumed execution runs what it started with),
+# their outcome, and `snapshot`: the interpreter's whole position (JSON), saved at each transition.
+# `wake_at` is the soonest timer of a WAITING execution; `owner`/`lease_until` say which process runs it.
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("playbook", Text, nullable=False),
+    Column("definition_hash", String(64), nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("input", Text, nullable=False),  # JSON
+    Column("status", String(16), nullable=False),  # one of EXECUTION_STATUSES
+    Column("output", Text, nullable=True),  # JSON
+    Column("error", Text, nullable=True),
+    Column("cause", Text, nullable=True),
+    Column("dry_run", Boolean, nullable=False, default=False),
+    Column("started", DateTime(timezone=True), nullable=False),
+    Column("stopped", DateTime(timezone=True), nullable=True),
+    Column("snapshot", Text, nullable=True),  # JSON
+    Column("wake_at", DateTime(timezone=True), nullable=True),
+    Column("owner", Text, nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Index("ix_executions_status", "status"),
+    Index("ix_executions_playbook_name", "playbook", "name", unique=True),
+)
+
+# The history of an execution, event by event, as Step Functions' GetExecutionHistory gives it.
+execution_events = Table(
+    "execution_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("execution_id", String(64), ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("state", Text, nullable=True),
+    Column("frame", Text, nullable=False, default=""),  # "" the top level, "Par[0]/Map[3]" inside
+    Column("details", Text, nullable=False),  # JSON
+    Index("ix_execution_events_execution_seq", "execution_id", "seq", unique=True),
+)
+
+TOKEN_STATUSES = ("WAITING", "SUCCEEDED", "FAILED", "CONSUMED", "TIMED_OUT", "ABORTED")
+
+# Task tokens of `.waitForTaskToken` tasks: answered (SUCCEEDED/FAILED) by approve/reject, then
+# CONSUMED by the execution; TIMED_OUT or ABORTED ones refuse answers.
+task_tokens = Table(
+    "task_tokens",
+    metadata,
+    Column("token", String(128), primary_key=True),
+    Column("execution_id", String(64), ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # one of TOKEN_STATUSES
+    Column("output", Text, nullable=True),  # JSON
+    Column("error", Text, nullable=True),
+    Column("cause", Text, nullable=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("answered", DateTime(timezone=True), nullable=True),
+    Column("heartbeat", DateTime(timezone=True), nullable=True),
+    Index("ix_task_tokens_execution", "execution_id"),
+    Index("ix_task_tokens_status", "status"),
+)

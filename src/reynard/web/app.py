@@ -27,6 +27,7 @@ from reynard.settings import Settings
 from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
 from reynard.store.tantivy_store import TantivyEventStore
+from reynard.web.playbooks import playbooks_router
 from reynard.web.runbooks import runbooks_router
 from reynard.web.search import search_router
 
@@ -47,6 +48,7 @@ class Services:
     alerts: AlertStore | None = None
     matcher: Any = None  # reynard.detect.streaming.StreamingMatcher
     scheduler: Any = None  # reynard.detect.scheduler.RuleScheduler
+    playbooks: Any = None  # reynard.respond.service.PlaybookService (None: built from the settings)
 
 
 class _ServiceSink:
@@ -74,6 +76,7 @@ def create_app(services: Services) -> FastAPI:
 
     app.include_router(search_router(services.reader))
     app.include_router(runbooks_router(services.settings))
+    app.include_router(playbooks_router(services))
 
     @app.get("/status")
     def status() -> dict:

@@ -1,0 +1,31 @@
+"""ASL timestamps: RFC 3339 with an explicit offset (`2026-01-02T03:04:05Z`, `...+01:00`, fractions)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
+)
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """The aware datetime of an RFC 3339 timestamp string, or None when it is not one."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        return None
+    text = value.upper().replace("Z", "+00:00")
+    if "." in text:  # Python takes at most 6 fraction digits
+        head, rest = text.split(".", 1)
+        digits = re.match(r"\d+", rest).group()  # type: ignore[union-attr]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def format_timestamp(moment: datetime) -> str:
+    """The form Step Functions writes: UTC, milliseconds, `Z`."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,269 @@
+"""`reynard playbook ...` (in-process, click's CliRunner) and the playbook API (TestClient on the router,
+and a real `reynard serve`)."""
+
+import json
+import time
+from types import SimpleNamespace
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from helpers import Server
+from reynard.cli import main
+from reynard.respond.service import PlaybookService
+from reynard.settings import Settings
+from reynard.web.playbooks import playbooks_router
+
+APPROVAL = {
+    "StartAt": "Prepare",
+    "States": {
+        "Prepare": {
+            "Type": "Pass",
+            "Parameters": {"instance.$": "$.instance"},
+            "ResultPath": "$.prepared",
+            "Next": "Ask",
+        },
+        "Ask": {
+            "Type": "Task",
+            "Resource": "reynard:approval.waitForTaskToken",
+            "Parameters": {"question.$": "States.Format('Stop {}?', $.instance)"},
+            "ResultPath": "$.approval",
+            "Catch": [{"ErrorEquals": ["Rejected"], "ResultPath": "$.rejection", "Next": "Declined"}],
+            "Next": "Done",
+        },
+        "Done": {"Type": "Succeed"},
+        "Declined": {"Type": "Fail", "ErrorPath": "$.rejection.Error", "CausePath": "$.rejection.Cause"},
+    },
+}
+
+
+@pytest.fixture
+def files(tmp_path):
+    def write(name, definition):
+        path = tmp_path / name
+        path.write_text(json.dumps(definition) if not isinstance(definition, str) else definition)
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
+def cli(tmp_path):
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, ["--data-dir", str(tmp_path / "data"), "playbook", *args])
+
+    return invoke
+
+
+def test_validate(cli, files):
+    good = files("good.asl.json", APPROVAL)
+    result = cli("validate", good)
+    assert result.exit_code == 0 and "valid (4 states" in result.output
+    bad = files(
+        "bad.json",
+        {"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 1, "Timestamp": "x", "End": True}}},
+    )
+    result = cli("validate", bad)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"reynard: {bad}: A: Timestamp: give exactly one of Seconds, SecondsPath, Timestamp, TimestampPath "
+        "(got Seconds, Timestamp)"
+    ]
+    assert cli("validate", files("text.json", "{nope")).exit_code == 1
+
+
+def test_run_prints_the_output_as_json(cli, files):
+    path = files(
+        "hello.json",
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"hi.$": "$.name"}, "End": True}}},
+    )
+    result = cli("run", path, "--input", '{"name": "bob"}', "--name", "first")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"hi": "bob"}
+    assert "SUCCEEDED" in result.stderr
+    assert (
+        cli("run", path, "--input", "{}", "--name", "first").exit_code == 2
+    )  # names are unique per playbook
+    assert "not JSON" in cli("run", path, "--input", "{bad").stderr
+
+
+def test_a_failed_execution_exits_1_with_its_error_and_cause(cli, files):
+    path = files(
+        "fail.json",
+        {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Custom.Bad", "Cause": "it went wrong"}}},
+    )
+    result = cli("run", path)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "FAILED: Custom.Bad: it went wrong" in result.stderr
+
+
+def test_run_waits_for_approval_and_approve_finishes_it(cli, files):
+    path = files("stop-instance.asl.json", APPROVAL)
+    result = cli("run", path, "--input", '{"instance": "i-1"}')
+    assert result.exit_code == 0, result.output
+    assert "waiting for approval at state 'Ask'" in result.stderr
+    listed = [
+        json.loads(line) for line in cli("executions", "--status", "WAITING", "--json").stdout.splitlines()
+    ]
+    [execution] = listed
+    token = execution["waitingFor"][0]["token"]
+    assert token in result.stderr
+    shown = json.loads(cli("show", execution["executionId"], "--json").stdout)
+    assert shown["status"] == "WAITING"
+    assert [e["type"] for e in shown["history"]][-2:] == ["TaskSubmitted", "TaskTokenWaiting"]
+    approved = cli("approve", token, "--output", '{"by": "alice"}')
+    assert approved.exit_code == 0, approved.output
+    assert json.loads(approved.stdout) == {
+        "instance": "i-1",
+        "prepared": {"instance": "i-1"},
+        "approval": {"by": "alice"},
+    }
+    again = cli("approve", token)
+    assert again.exit_code == 2 and "already answered" in again.stderr
+    text = cli("show", execution["executionId"]).stdout
+    assert "SUCCEEDED" in text and "TaskSucceeded" in text and "ExecutionSucceeded" in text
+
+
+def test_reject_goes_through_the_catch(cli, files):
+    path = files("stop-instance.asl.json", APPROVAL)
+    cli("run", path, "--input", '{"instance": "i-2"}')
+    [execution] = [json.loads(line) for line in cli("executions", "--json").stdout.splitlines()]
+    token = execution["waitingFor"][0]["token"]
+    rejected = cli("reject", token, "--error", "Rejected", "--cause", "not during business hours")
+    assert rejected.exit_code == 0
+    assert "FAILED: Rejected: not during business hours" in rejected.stderr
+    assert "FAILED" in cli("executions", "--status", "FAILED").stdout
+
+
+def test_add_list_and_run_by_name(cli, files, tmp_path):
+    assert cli("add", files("contain.asl.json", APPROVAL)).exit_code == 0
+    broken = tmp_path / "data" / "playbooks" / "broken.json"
+    broken.write_text('{"StartAt": "X", "States": {}}')
+    listed = [json.loads(line) for line in cli("list", "--json").stdout.splitlines()]
+    assert [(p["name"], p["source"], p["valid"]) for p in listed] == [
+        ("broken", "registered", False),
+        ("contain", "registered", True),
+    ]
+    assert cli("run", "contain", "--input", '{"instance": "i-3"}').exit_code == 0
+    unknown = cli("run", "nothing-by-this-name")
+    assert unknown.exit_code == 2 and "no such file nor known playbook" in unknown.stderr
+
+
+def test_a_parked_wait_is_resumed_by_the_resume_command(cli, files):
+    path = files("w.json", {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}})
+    result = cli("run", path, "--max-sleep", "0")
+    assert result.exit_code == 0 and "waiting until" in result.stderr
+    time.sleep(1.05)
+    resumed = cli("resume")
+    assert resumed.exit_code == 0 and "1 executions continued" in resumed.stderr
+    assert json.loads(resumed.stdout) == {}
+
+
+def test_stop(cli, files):
+    cli("run", files("a.json", APPROVAL), "--input", '{"instance": "i"}')
+    [execution] = [json.loads(line) for line in cli("executions", "--json").stdout.splitlines()]
+    assert "ABORTED" in cli("stop", execution["executionId"], "--cause", "drill over").stdout
+    assert cli("approve", execution["waitingFor"][0]["token"]).exit_code == 2
+
+
+# -- the API ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def api(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data")
+    service = PlaybookService.from_settings(settings, poll_seconds=0.1)
+    app = FastAPI()
+    app.include_router(playbooks_router(SimpleNamespace(settings=settings, playbooks=service)))
+    with TestClient(app) as client:
+        yield client
+    service.close()
+
+
+def wait_for(client, execution_id, status, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/executions/{execution_id}").json()
+        if body["status"] == status:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"{execution_id} is {body['status']}, not {status}")
+
+
+def test_api_start_approve_and_history(api):
+    started = api.post(
+        "/api/playbooks/contain/executions", json={"input": {"instance": "i-9"}, "definition": APPROVAL}
+    )
+    assert started.status_code == 202
+    execution_id = started.json()["executionId"]
+    waiting = wait_for(api, execution_id, "WAITING")
+    token = waiting["waitingFor"][0]["token"]
+    assert (
+        api.post(f"/api/executions/tokens/{token}/approve", json={"output": {"ok": True}}).status_code == 202
+    )
+    done = wait_for(api, execution_id, "SUCCEEDED")
+    assert done["output"]["approval"] == {"ok": True}
+    assert done["definition"] == APPROVAL
+    history = api.get(f"/api/executions/{execution_id}/history").json()["events"]
+    assert history[0]["type"] == "ExecutionStarted" and history[-1]["type"] == "ExecutionSucceeded"
+    assert api.get("/api/executions", params={"status": "SUCCEEDED"}).json()["count"] == 1
+    assert api.get("/api/executions/nope").status_code == 404
+
+
+def test_api_reject_validate_and_list(api):
+    execution_id = api.post(
+        "/api/playbooks/contain/executions", json={"input": {"instance": "i"}, "definition": APPROVAL}
+    ).json()["executionId"]
+    token = wait_for(api, execution_id, "WAITING")["waitingFor"][0]["token"]
+    api.post(f"/api/executions/tokens/{token}/reject", json={"error": "Rejected", "cause": "no"})
+    failed = wait_for(api, execution_id, "FAILED")
+    assert (failed["error"], failed["cause"]) == ("Rejected", "no")
+    assert api.post("/api/playbooks/validate", json=APPROVAL).json() == {"valid": True, "states": 4}
+    answer = api.post(
+        "/api/playbooks/validate", json={"StartAt": "A", "States": {"A": {"Type": "Pass"}}}
+    ).json()
+    assert (answer["valid"], answer["state"], answer["field"]) == (False, "A", "Next")
+    assert api.get("/api/playbooks").json() == {"playbooks": [], "count": 0}
+    assert api.post("/api/playbooks/unknown/executions", json={}).status_code == 404
+
+
+def test_api_on_a_real_server_with_a_cli_approval(tmp_path, files):
+    data = tmp_path / "data"
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            main, ["--data-dir", str(data), "playbook", "add", files("contain.asl.json", APPROVAL)]
+        ).exit_code
+        == 0
+    )
+    server = Server(data).start()
+    try:
+        started = httpx.post(
+            f"{server.url}/api/playbooks/contain/executions", json={"input": {"instance": "i-7"}}
+        )
+        assert started.status_code == 202, started.text
+        execution_id = started.json()["executionId"]
+        deadline = time.monotonic() + 10
+        while (body := httpx.get(f"{server.url}/api/executions/{execution_id}").json())[
+            "status"
+        ] != "WAITING":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        token = body["waitingFor"][0]["token"]
+        approved = runner.invoke(
+            main, ["--data-dir", str(data), "playbook", "approve", token, "--output", '{"by": "cli"}']
+        )
+        assert approved.exit_code == 0, approved.output
+        deadline = time.monotonic() + 10
+        while (body := httpx.get(f"{server.url}/api/executions/{execution_id}").json())[
+            "status"
+        ] != "SUCCEEDED":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert body["output"]["approval"] == {"by": "cli"}
+    finally:
+        server.stop()
