@@ -20,6 +20,7 @@ import click
 import orjson
 
 from reynard import __version__
+from reynard.cases.cli import incident
 from reynard.errors import ReynardError, WriterBusy
 from reynard.settings import Settings, load_settings
 
@@ -629,3 +630,6 @@ def rules_run(
     start = moment(since, now, "--since") if since else None
     report = rule_commands.run_scheduled(_settings(ctx, data_dir=data_dir), start, names, now=now)
     sys.exit(ExitStatus.REJECTED if report.failed else ExitStatus.OK)
+
+
+main.add_command(incident)
