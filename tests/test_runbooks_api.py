@@ -267,6 +267,11 @@ def test_a_guardduty_rule_alert_gets_its_runbook(tmp_path, finding_type, expecte
     stored = alerts.get(alerts.add(alert, "guardduty_finding"))
     assert stored["rule"] == "guardduty_finding" and stored["category"] == "guardduty"
     assert suggester(settings)(stored) == expected
+    # and escalated, the incident carries it
+    from reynard.cases.services import case_services
+
+    escalation = case_services(settings, alerts=alerts).escalator().escalate(stored["id"], by="analyst")
+    assert escalation.created and escalation.incident.runbook == expected
 
 
 def test_an_ssh_bruteforce_alert_gets_its_runbook(tmp_path):

@@ -20,6 +20,7 @@ import click
 import orjson
 
 from reynard import __version__
+from reynard.cases.cli import incident
 from reynard.cases.runbook_cli import runbook
 from reynard.errors import ReynardError, WriterBusy
 from reynard.settings import Settings, load_settings
@@ -636,3 +637,4 @@ from reynard.respond.cli import playbook  # noqa: E402
 
 main.add_command(runbook)
 main.add_command(playbook)
+main.add_command(incident)

@@ -186,3 +186,108 @@ task_tokens = Table(
     Index("ix_task_tokens_execution", "execution_id"),
     Index("ix_task_tokens_status", "status"),
 )
+
+# -- cases: incidents and their timeline (migration 0007) -------------------------------------------------
+# `version` grows by one with each change (optimistic concurrency: a write names the version it read).
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("severity", String(16), nullable=False),
+    Column("category", Text, nullable=True),
+    Column("phase", String(32), nullable=False),
+    Column("owner", Text, nullable=True),
+    Column("root_cause", Text, nullable=False, default=""),
+    Column("lessons", Text, nullable=False, default=""),
+    Column("mitigations", Text, nullable=False, default="[]"),  # JSON list of text
+    Column("references", Text, nullable=False, default="[]"),  # JSON list of text
+    Column("runbook", Text, nullable=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("updated", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_incidents_phase", "phase"),
+)
+
+incident_tags = Table(
+    "incident_tags",
+    metadata,
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", Text, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Index("ix_incident_tags_tag", "tag"),
+)
+
+incident_members = Table(
+    "incident_members",
+    metadata,
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_by", Text, nullable=False),
+)
+
+# An alert belongs to one incident at most.
+incident_alerts = Table(
+    "incident_alerts",
+    metadata,
+    Column("alert_id", Integer, ForeignKey("alerts.id"), primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Column("linked_by", Text, nullable=False),
+    Index("ix_incident_alerts_incident", "incident_id"),
+)
+
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("source", Text, nullable=True),  # `alert:12` when an escalation brought it
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("incident_id", "event_id", name="uq_incident_events"),
+)
+
+incident_indicators = Table(
+    "incident_indicators",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("source", Text, nullable=True),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("incident_id", "kind", "value", name="uq_incident_indicators"),
+)
+
+# The timeline: append-only (the code has no update or delete of it). Phase changes are entries of
+# kind `phase` (and `opened`) whose `data` holds from, to, forced, backward and the reason.
+incident_entries = Table(
+    "incident_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("by", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("link", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("data", Text, nullable=True),  # JSON object
+    Index("ix_incident_entries_incident", "incident_id", "id"),
+)
+
+# The postmortem's edited sections (the generated text is used where there is none).
+postmortem_sections = Table(
+    "postmortem_sections",
+    metadata,
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("section", String(32), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", Text, nullable=False),
+)

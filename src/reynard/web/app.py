@@ -27,6 +27,7 @@ from reynard.settings import Settings
 from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
 from reynard.store.tantivy_store import TantivyEventStore
+from reynard.web.incidents import incidents_router
 from reynard.web.playbooks import playbooks_router
 from reynard.web.runbooks import runbooks_router
 from reynard.web.search import search_router
@@ -49,6 +50,7 @@ class Services:
     matcher: Any = None  # reynard.detect.streaming.StreamingMatcher
     scheduler: Any = None  # reynard.detect.scheduler.RuleScheduler
     playbooks: Any = None  # reynard.respond.service.PlaybookService (None: built from the settings)
+    cases: Any = None  # reynard.cases.services.CaseServices (default: made from settings on first use)
 
 
 class _ServiceSink:
@@ -77,6 +79,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(search_router(services.reader))
     app.include_router(runbooks_router(services.settings))
     app.include_router(playbooks_router(services))
+    app.include_router(incidents_router(services))
 
     @app.get("/status")
     def status() -> dict:
