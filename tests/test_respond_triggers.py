@@ -169,3 +169,59 @@ def test_triggers_from_settings_and_files_and_their_errors(tmp_path):
 def test_finding_document_of_other_events_is_none():
     assert finding_document({"source": "cloudtrail", "original": "{}"}) is None
     assert finding_document({"source": "guardduty"}) is None
+
+
+# -- in the server -----------------------------------------------------------------------------------------
+def test_the_server_starts_the_playbook_of_a_posted_finding(tmp_path, shared_data):
+    """A trigger file and a playbook in the data directory; a GuardDuty finding posted to the server runs
+    the playbook with the finding's EventBridge event as input, once."""
+    import time
+
+    import httpx
+    from click.testing import CliRunner
+
+    from helpers import Server
+    from reynard.cli import main
+
+    data_dir = tmp_path / "data"
+    playbook = tmp_path / "crypto_triage.asl.json"
+    playbook.write_text(
+        json.dumps(
+            {
+                "StartAt": "Pick",
+                "States": {
+                    "Pick": {
+                        "Type": "Pass",
+                        "Parameters": {
+                            "instance.$": "$.detail.resource.instanceDetails.instanceId",
+                            "type.$": "$.detail.type",
+                        },
+                        "End": True,
+                    }
+                },
+            }
+        )
+    )
+    added = CliRunner().invoke(main, ["--data-dir", str(data_dir), "playbook", "add", str(playbook)])
+    assert added.exit_code == 0, added.output
+    (data_dir / "triggers").mkdir()
+    (data_dir / "triggers" / "crypto.json").write_text(json.dumps({**CRYPTO, "playbook": "crypto_triage"}))
+    server = Server(data_dir).start()
+    try:
+        body = finding_file(tmp_path, shared_data, "finding.json").read_bytes()
+        assert httpx.post(f"{server.url}/events", content=body).json()["stored"] == 1
+        deadline, executions = time.monotonic() + 10, []
+        while time.monotonic() < deadline and not (executions and executions[0]["status"] == "SUCCEEDED"):
+            executions = httpx.get(f"{server.url}/api/executions").json()["executions"]
+            time.sleep(0.05)
+        (execution,) = executions
+        assert execution["playbook"] == "crypto_triage" and execution["status"] == "SUCCEEDED"
+        assert execution["output"] == {
+            "instance": "i-036cb01d26bb09166",
+            "type": CRYPTO["pattern"]["detail"]["type"][0],
+        }
+        httpx.post(f"{server.url}/events", content=body)  # the same finding again: a duplicate
+        time.sleep(0.5)
+        assert httpx.get(f"{server.url}/api/executions").json()["count"] == 1
+    finally:
+        server.stop()

@@ -18,6 +18,8 @@ from reynard.ingest.deadletter import DeadLetterStore
 from reynard.ingest.pipeline import Pipeline
 from reynard.ingest.plugins import default_plugins
 from reynard.ingest.sinks import SERVER_FILE
+from reynard.respond.service import PlaybookService
+from reynard.respond.triggers import Start, Trigger, TriggerRunner, load_triggers
 from reynard.settings import Settings
 from reynard.state import open_state
 from reynard.store.service import WriterService
@@ -32,13 +34,33 @@ def build_services(settings: Settings) -> Services:
 
     Detection: the enabled rules' simple tasks are matched on each committed batch (`StreamingMatcher`,
     fed by the writer service); the other rules run on schedule (`RuleScheduler`, started by `serve`).
+    Response: each committed batch and each new alert goes through the triggers, which start playbooks
+    on the playbook service's workers (`PlaybookService`, started by `serve`).
     """
     store = TantivyEventStore(settings.events_dir, writable=True, heap_bytes=settings.writer_heap_bytes)
     engine = open_state(settings.state_url)
     registry = RuleRegistry(engine, settings.data_dir / "rules")
     registry.ensure_builtins()
-    alert_store = AlertStore(engine, notify=Notifications.from_settings(settings, engine))
+    playbooks = PlaybookService.from_settings(settings)
+    triggers = TriggerRunner(
+        load_triggers(settings.extra, settings.data_dir / "triggers"), engine, start_playbook(playbooks)
+    )
+    notifications = Notifications.from_settings(settings, engine)
+
+    def notify(alert_id: int, alert: dict) -> list:
+        outcomes = notifications(alert_id, alert)
+        triggers.on_alert(alert_id, alert)
+        return outcomes
+
+    alert_store = AlertStore(engine, notify=notify)
     matcher = build_matcher(settings, registry, alert_store)
+
+    def committed(events: list[dict]) -> None:
+        try:
+            matcher.match(events)
+        finally:
+            triggers.on_events(events)
+
     scheduler = RuleScheduler(
         registry,
         TantivyEventStore(settings.events_dir),
@@ -48,14 +70,25 @@ def build_services(settings: Settings) -> Services:
     )
     return Services(
         settings=settings,
-        writer=WriterService(store, on_committed=matcher.match),
+        writer=WriterService(store, on_committed=committed),
         reader=TantivyEventStore(settings.events_dir),
         dead_letters=DeadLetterStore(engine),
         pipeline=Pipeline(default_plugins(settings)),
         alerts=alert_store,
         matcher=matcher,
         scheduler=scheduler,
+        playbooks=playbooks,
     )
+
+
+def start_playbook(service: PlaybookService) -> Start:
+    """How a trigger starts its playbook: on the service's workers, the matching document as input."""
+
+    def start(trigger: Trigger, document: dict) -> str:
+        name, definition = service.catalog.resolve(trigger.playbook)
+        return service.start(name, definition, document).id
+
+    return start
 
 
 def serve(settings: Settings, services: Services | None = None) -> None:
@@ -71,11 +104,15 @@ def serve(settings: Settings, services: Services | None = None) -> None:
     )
     if services.scheduler is not None:
         services.scheduler.start()
+    if services.playbooks is not None:
+        services.playbooks.start_background()
     try:
         server.run()
     finally:
         if services.scheduler is not None:
             services.scheduler.stop()
+        if services.playbooks is not None:
+            services.playbooks.close()
         services.writer.close()
         announce.unlink(missing_ok=True)
 
