@@ -629,3 +629,8 @@ def rules_run(
     start = moment(since, now, "--since") if since else None
     report = rule_commands.run_scheduled(_settings(ctx, data_dir=data_dir), start, names, now=now)
     sys.exit(ExitStatus.REJECTED if report.failed else ExitStatus.OK)
+
+
+from reynard.cases.ioc_cli import ioc  # noqa: E402  (a command group in its own module)
+
+main.add_command(ioc)

@@ -27,6 +27,7 @@ from reynard.settings import Settings
 from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
 from reynard.store.tantivy_store import TantivyEventStore
+from reynard.web.iocs import iocs_router
 from reynard.web.search import search_router
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Services:
     alerts: AlertStore | None = None
     matcher: Any = None  # reynard.detect.streaming.StreamingMatcher
     scheduler: Any = None  # reynard.detect.scheduler.RuleScheduler
+    iocs: Any = None  # reynard.cases.indicators_store.IndicatorStore (opened on first use when None)
 
 
 class _ServiceSink:
@@ -72,6 +74,7 @@ def create_app(services: Services) -> FastAPI:
         return JSONResponse({"error": str(error)}, status_code=400)
 
     app.include_router(search_router(services.reader))
+    app.include_router(iocs_router(services))
 
     @app.get("/status")
     def status() -> dict:
