@@ -9,6 +9,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from reynard.cases.indicators import Indicator, check
 from reynard.cases.indicators_match import IndicatorSet
@@ -117,6 +120,10 @@ def test_terms_match_whole_words_and_hashes_any_string():
         3: ("details.args", "xmrig"),
     }
     assert matcher.match({"summary": "mimikatzz invoke", "details": {"x": "invoke_mimikatz"}}) == []
+    # Words next to escapes (a newline, a backslash) and inside lists still match.
+    escaped = {"details": {"log": ["ok", "line1\nxmrig -o pool"], "path": "C:\\xmrig\\run"}}
+    assert [(h.ref.id, h.field) for h in matcher.match(escaped)] == [(3, "details.log")]
+    assert [h.field for h in matcher.match({"details": {"path": "C:\\xmrig"}})] == ["details.path"]
 
 
 # -- through the pipeline ---------------------------------------------------------------------------------
@@ -265,3 +272,45 @@ def test_a_failing_matcher_never_loses_the_event(settings, store, monkeypatch):
     [event] = ingest(settings, flow("10.0.3.17", "203.0.113.50"), "vpcflow")
     assert event["errors"] == ["plugin indicators failed: RuntimeError: boom"]
     assert event["plugins"] == ["lower_keys", "vpcflow", "ipfixup", "geoip"]
+
+
+# Words of the terms, each after a separator that could glue it to its neighbour in JSON text.
+_SEPARATORS = st.sampled_from([" ", "-", "\n", "\t", "\\", "\\n", '"', "é", "—", "_", "x", "0", "/", ".", ""])
+_WORDS = st.sampled_from(["xmrig", "Invoke", "mimikatz", "XMRIG", "run"])
+_TEXT = (
+    st.lists(st.tuples(_SEPARATORS, _WORDS).map("".join), max_size=5).map("".join)
+    | st.just("E3B0C44298FC1C149AFBF4C8996FB924")
+    | st.text(max_size=5)
+)
+_KEYS = st.sampled_from(["k", "log", "path"]) | _TEXT  # mostly keys without the terms' words
+_DETAILS = st.recursive(
+    _TEXT | st.integers() | st.none(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
+    max_leaves=10,
+)
+
+
+class _Exhaustive(IndicatorSet):
+    def _may_match_strings(self, event: dict, details: dict) -> bool:
+        return True
+
+
+_ITEMS = [
+    indicator(1, "Invoke-Mimikatz", kind="term"),
+    indicator(2, "xmrig", kind="term"),
+    indicator(3, "e3b0c44298fc1c149afbf4c8996fb924"),
+]
+
+
+@examples(max_examples=500, deadline=None)
+@given(text=_TEXT)
+def test_the_quick_string_test_never_hides_a_match_in_one_string(text):
+    event = {"summary": "", "details": {"k": text}}
+    assert IndicatorSet(_ITEMS).match(event) == _Exhaustive(_ITEMS).match(event)
+
+
+@examples(max_examples=200, deadline=None)
+@given(details=st.dictionaries(_KEYS, _DETAILS, max_size=3), summary=st.just("") | _TEXT)
+def test_the_quick_string_test_never_hides_a_match(details, summary):
+    event = {"summary": summary, "details": details}
+    assert IndicatorSet(_ITEMS).match(event) == _Exhaustive(_ITEMS).match(event)

@@ -181,3 +181,29 @@ def test_hunt_finds_stored_events_for_indicators_added_later(tmp_path, shared_da
     # Events outside the range are not searched.
     recent = cli("ioc", "hunt", "--since", "1h", "--data-dir", str(data))
     assert "searched 1 events, 1 matched" in recent.stderr
+
+
+def test_the_hunts_narrowing_query_keeps_every_event_the_matcher_matches(settings, store, shared_data):
+    from reynard.cases.indicators_hunt import narrowing_query
+    from reynard.cases.indicators_match import IndicatorSet
+    from reynard.query.predicate import matches
+
+    for value, kind in [
+        ("203.0.113.0/24", None),
+        ("18.236.253.47", None),
+        ("AKIAAM80VXLJF8NPK4VC", None),
+        ("arn:aws:iam::017622104382:role/stratus-red-team-ec2-steal-credentials-role", None),
+        ("Christophe", "principal"),
+        ("amazonaws.com", None),
+    ]:
+        store.add(NewIndicator(value, kind=kind))
+    events = ingest(settings, (shared_data / STOLEN).read_bytes(), "cloudtrail")
+    events += ingest(
+        settings, flow("10.0.3.17", "203.0.113.50") + flow("10.0.3.17", "198.51.100.2"), "vpcflow"
+    )
+    items = store.list()
+    query, matcher = narrowing_query(items), IndicatorSet(items)
+    for single in items:  # each indicator alone, and all of them together
+        one_query, one = narrowing_query([single]), IndicatorSet([single])
+        assert all(matches(one_query, e) for e in events if one.match(e)), single.value
+    assert sum(1 for e in events if matcher.match(e)) == sum(1 for e in events if matches(query, e)) == 46

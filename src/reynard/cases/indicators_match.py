@@ -27,11 +27,14 @@ is reported once per event, with the first field it was found in.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
+
+import orjson
 
 from reynard.cases.indicators import HASH_LENGTHS, Indicator, words
 from reynard.events.fields import IP_KEYS
@@ -62,6 +65,9 @@ PRINCIPAL_FIELDS = (
     "details.username",
 )
 _IP_FIELDS = tuple((key, f"details.{key}") for key in IP_KEYS)
+# ASCII text to words as `indicators.words` cuts them (runs of letters, digits, _), at C speed.
+_NON_WORD = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
+_ESCAPES = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|.)")  # one escape at a time: `\\` before "new" keeps "new"
 
 
 class Ref(NamedTuple):
@@ -208,6 +214,7 @@ class IndicatorSet:
         ]
         self._fields = _trie(fields) if fields else None
         self._walks = bool(self.hashes or self.terms)
+        self._first_words = frozenset(self.terms)
 
     def __len__(self) -> int:
         return self.count
@@ -288,7 +295,28 @@ class IndicatorSet:
                 return
             name = name[dot + 1 :]
 
+    def _may_match_strings(self, event: dict, details: dict) -> bool:
+        """A quick test on all of `details` at once, as its JSON text: can a hash or a term match?
+        Most events hold none, and then the walk that names the fields is not needed. The words of the
+        text are a superset of the words of its strings (keys are words too; escapes that would glue
+        letters together are blanked first); a hash is a whole string, so it is one of those words."""
+        try:
+            text = orjson.dumps(details).decode()
+        except (TypeError, ValueError):  # not JSON-able (a test's object): decide by the walk
+            return True
+        if "\\" in text:
+            text = _ESCAPES.sub(" ", text)
+        if self.terms:
+            extra = [v for v in (event.get("summary"), event.get("hostname")) if type(v) is str]
+            text = "\n".join([text, *extra])
+        found = set(text.translate(_NON_WORD).lower().split() if text.isascii() else words(text))
+        if self.hashes and not found.isdisjoint(self.hashes):
+            return True
+        return bool(self.terms) and not self._first_words.isdisjoint(found)
+
     def _match_strings(self, event: dict, details: dict, found: dict[int, Hit]) -> None:
+        if not self._may_match_strings(event, details):
+            return
         texts: list[tuple[str, str]] = []
         if self.terms:
             for name in ("summary", "hostname"):

@@ -1,4 +1,4 @@
-"""The pipeline's plugins: key hygiene, per-source house fields, address checks, GeoIP.
+"""The pipeline's plugins: key hygiene, per-source house fields, address checks, indicators, GeoIP.
 
 Every plugin class is built the same way, `cls(settings)`, so `PLUGINS[name](settings)` makes any of
 them. `default_plugins` is the set the ingest pipeline runs, in order:
@@ -8,7 +8,7 @@ them. `default_plugins` is the set the ingest pipeline runs, in order:
     guardduty [10]   summary, severity, resource ids, remote address  source guardduty
     vpcflow [10]     summary, direction from internal_cidrs           source vpcflow
     ipfixup [15]     address fields hold valid IPs only                events with an address field
-    indicators [16]  tag `ioc`, `details.iocs`: the indicators touched  while any indicator is active
+    indicators [16]  tag ioc, details.iocs: the indicators touched    while any indicator is active
     geoip [20]       country, network owner (city) of public IPs      events with an address field
 """
 
