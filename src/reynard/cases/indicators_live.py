@@ -20,8 +20,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from reynard.cases.indicators_match import EMPTY, IndicatorSet
 from reynard.cases.indicators_store import IndicatorStore, epoch
 
@@ -76,7 +74,7 @@ class LiveIndicators:
             self._next_expiry = min(expiries, default=float("inf"))
             self._mark = mark
             self.reloads += 1
-        except (SQLAlchemyError, OSError):
+        except Exception:  # a database that cannot be read (locked, damaged, newer): keep matching
             if expired:  # retry at the normal pace, not on every event
                 self._next_expiry = time.time() + self.check_every
             log.warning("indicator lists could not be reloaded; keeping the previous ones", exc_info=True)

@@ -20,8 +20,9 @@ Where each kind is looked for (a value of a list matches as any one element):
                 "invoke mimikatz" and "INVOKE-MIMIKATZ", not "mimikatzz"), as MozDef's watchlist
                 query-string search did.
 
-The walk over every string of `details` is made only when the set holds hashes or terms. Each indicator
-is reported once per event, with the first field it was found in.
+Hashes and terms cost the most: only when the set holds some, a quick test reads all of `details` at
+once as JSON text (its words in a set), and only when that finds a candidate does the walk that names
+the field run. Each indicator is reported once per event, with the first field it was found in.
 """
 
 from __future__ import annotations
