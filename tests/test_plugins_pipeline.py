@@ -14,7 +14,7 @@ from reynard.ingest.pipeline import Pipeline
 from reynard.ingest.plugins import PLUGINS, default_plugins
 from reynard.settings import Settings
 
-ORDER = ["lower_keys", "cloudtrail", "guardduty", "vpcflow", "ipfixup", "geoip"]
+ORDER = ["lower_keys", "cloudtrail", "guardduty", "vpcflow", "ipfixup", "indicators", "geoip"]
 
 CLOUDTRAIL_RECORD = {
     "eventVersion": "1.08",
@@ -87,7 +87,7 @@ def pipeline() -> Pipeline:
 def test_default_set_and_table():
     plugins = default_plugins(Settings())
     assert [p.name for p in plugins] == ORDER
-    assert [p.priority for p in plugins] == [4, 10, 10, 10, 15, 20]
+    assert [p.priority for p in plugins] == [4, 10, 10, 10, 15, 16, 20]
     assert sorted(PLUGINS) == sorted(ORDER)
     for name, cls in PLUGINS.items():
         assert cls(Settings()).name == name
@@ -186,6 +186,7 @@ def test_a_failing_plugin_leaves_a_note_and_the_rest_still_run():
         "vpcflow",
         "boom",
         "ipfixup",
+        "indicators",
         "geoip",
     ]
     out = pipeline.run(cloudtrail_draft())

@@ -633,8 +633,10 @@ def rules_run(
 
 
 # Command groups of their own modules (imported last: they use the helpers above).
+from reynard.cases.ioc_cli import ioc  # noqa: E402
 from reynard.respond.cli import playbook  # noqa: E402
 
 main.add_command(runbook)
 main.add_command(playbook)
 main.add_command(incident)
+main.add_command(ioc)

@@ -291,3 +291,40 @@ postmortem_sections = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", Text, nullable=False),
 )
+
+# Indicator lists (cases): one row per kind and key (the checked value as compared), so adding the
+# same indicator again updates it. `revision` grows with every change, so "did the lists change?" is
+# one indexed look-up (the ingest plugin asks it every few seconds). Removal keeps the row.
+indicators = Table(
+    "indicators",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("source", Text, nullable=True),
+    Column("reference", Text, nullable=True),
+    Column("comment", Text, nullable=True),
+    Column("creator", Text, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("updated", DateTime(timezone=True), nullable=False),
+    Column("expires", DateTime(timezone=True), nullable=True),
+    Column("removed", DateTime(timezone=True), nullable=True),
+    Column("removed_by", Text, nullable=True),
+    Column("revision", Integer, nullable=False),
+    Index("ux_indicators_kind_key", "kind", "key", unique=True),
+    Index("ix_indicators_revision", "revision"),
+)
+
+# Every change to an indicator, oldest first: added, updated (added again), expired, removed.
+indicator_changes = Table(
+    "indicator_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("indicator_id", Integer, ForeignKey("indicators.id", ondelete="CASCADE"), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("by", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("detail", Text, nullable=True),
+    Index("ix_indicator_changes_indicator", "indicator_id"),
+)

@@ -28,6 +28,7 @@ from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
 from reynard.store.tantivy_store import TantivyEventStore
 from reynard.web.incidents import incidents_router
+from reynard.web.iocs import iocs_router
 from reynard.web.playbooks import playbooks_router
 from reynard.web.runbooks import runbooks_router
 from reynard.web.search import search_router
@@ -51,6 +52,7 @@ class Services:
     scheduler: Any = None  # reynard.detect.scheduler.RuleScheduler
     playbooks: Any = None  # reynard.respond.service.PlaybookService (None: built from the settings)
     cases: Any = None  # reynard.cases.services.CaseServices (default: made from settings on first use)
+    iocs: Any = None  # reynard.cases.indicators_store.IndicatorStore (opened on first use when None)
 
 
 class _ServiceSink:
@@ -80,6 +82,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(runbooks_router(services.settings))
     app.include_router(playbooks_router(services))
     app.include_router(incidents_router(services))
+    app.include_router(iocs_router(services))
 
     @app.get("/status")
     def status() -> dict:

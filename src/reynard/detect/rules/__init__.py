@@ -12,6 +12,7 @@ from reynard.detect.rules.cloudtrail_logging_stopped import CloudtrailLoggingSto
 from reynard.detect.rules.console_login_without_mfa import ConsoleLoginWithoutMfa
 from reynard.detect.rules.excessive_describe import ExcessiveDescribe
 from reynard.detect.rules.guardduty_finding import GuarddutyFinding
+from reynard.detect.rules.indicator_match import IndicatorMatch
 from reynard.detect.rules.principal_multiple_ips import PrincipalMultipleIps
 from reynard.detect.rules.root_account_usage import RootAccountUsage
 from reynard.detect.rules.s3_bucket_public import S3BucketPublic
@@ -28,6 +29,7 @@ BUILTIN_RULES: dict[str, type] = {
     "ssh_bruteforce": SshBruteforce,
     "root_account_usage": RootAccountUsage,
     "console_login_without_mfa": ConsoleLoginWithoutMfa,
+    "indicator_match": IndicatorMatch,
 }
 
 __all__ = ["BUILTIN_RULES"]

@@ -1,4 +1,4 @@
-"""The pipeline's plugins: key hygiene, per-source house fields, address checks, GeoIP.
+"""The pipeline's plugins: key hygiene, per-source house fields, address checks, indicators, GeoIP.
 
 Every plugin class is built the same way, `cls(settings)`, so `PLUGINS[name](settings)` makes any of
 them. `default_plugins` is the set the ingest pipeline runs, in order:
@@ -8,6 +8,7 @@ them. `default_plugins` is the set the ingest pipeline runs, in order:
     guardduty [10]   summary, severity, resource ids, remote address  source guardduty
     vpcflow [10]     summary, direction from internal_cidrs           source vpcflow
     ipfixup [15]     address fields hold valid IPs only                events with an address field
+    indicators [16]  tag ioc, details.iocs: the indicators touched    while any indicator is active
     geoip [20]       country, network owner (city) of public IPs      events with an address field
 """
 
@@ -17,13 +18,14 @@ from reynard.ingest.pipeline import Plugin
 from reynard.ingest.plugins.cloudtrail import CloudTrail
 from reynard.ingest.plugins.geoip import GeoIP
 from reynard.ingest.plugins.guardduty import GuardDuty
+from reynard.ingest.plugins.indicators import Indicators
 from reynard.ingest.plugins.ipfixup import IpFixup
 from reynard.ingest.plugins.lower_keys import LowerKeys
 from reynard.ingest.plugins.vpcflow import VpcFlow
 from reynard.settings import Settings
 
 PLUGINS: dict[str, type] = {
-    cls.name: cls for cls in (LowerKeys, CloudTrail, GuardDuty, VpcFlow, IpFixup, GeoIP)
+    cls.name: cls for cls in (LowerKeys, CloudTrail, GuardDuty, VpcFlow, IpFixup, Indicators, GeoIP)
 }
 
 
@@ -37,6 +39,7 @@ __all__ = [
     "CloudTrail",
     "GeoIP",
     "GuardDuty",
+    "Indicators",
     "IpFixup",
     "LowerKeys",
     "VpcFlow",
