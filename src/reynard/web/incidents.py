@@ -52,7 +52,7 @@ class MemberOut(BaseModel):
     added_by: str
 
 
-class IndicatorOut(BaseModel):
+class IncidentIndicatorOut(BaseModel):
     kind: str
     value: str
     source: str | None
@@ -109,7 +109,7 @@ class IncidentOut(BaseModel):
     members: list[MemberOut]
     alert_ids: list[int]
     event_ids: list[str]
-    indicators: list[IndicatorOut]
+    indicators: list[IncidentIndicatorOut]
     phase_changes: list[PhaseChangeOut]
     phase_entered: dict[str, datetime | None]
     mozdef_dates: dict[str, datetime | None]
@@ -200,13 +200,13 @@ class MemberIn(BaseModel):
     version: int | None = None
 
 
-class IndicatorIn(BaseModel):
+class IncidentIndicatorIn(BaseModel):
     kind: str = Field(description=" | ".join(INDICATOR_KINDS))
     value: str
 
 
 class IndicatorsIn(BaseModel):
-    indicators: list[IndicatorIn]
+    indicators: list[IncidentIndicatorIn]
     by: str
     source: str | None = None
     version: int | None = None
