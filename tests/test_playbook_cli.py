@@ -146,10 +146,12 @@ def test_add_list_and_run_by_name(cli, files, tmp_path):
     broken = tmp_path / "data" / "playbooks" / "broken.json"
     broken.write_text('{"StartAt": "X", "States": {}}')
     listed = [json.loads(line) for line in cli("list", "--json").stdout.splitlines()]
-    assert [(p["name"], p["source"], p["valid"]) for p in listed] == [
+    assert [(p["name"], p["source"], p["valid"]) for p in listed if p["source"] == "registered"] == [
         ("broken", "registered", False),
         ("contain", "registered", True),
     ]
+    shipped = {p["name"]: p["valid"] for p in listed if p["source"] == "shipped"}
+    assert shipped == {"guardduty_crypto_mining": True}  # the workshop's playbook, valid
     assert cli("run", "contain", "--input", '{"instance": "i-3"}').exit_code == 0
     unknown = cli("run", "nothing-by-this-name")
     assert unknown.exit_code == 2 and "no such file nor known playbook" in unknown.stderr
@@ -227,7 +229,8 @@ def test_api_reject_validate_and_list(api):
         "/api/playbooks/validate", json={"StartAt": "A", "States": {"A": {"Type": "Pass"}}}
     ).json()
     assert (answer["valid"], answer["state"], answer["field"]) == (False, "A", "Next")
-    assert api.get("/api/playbooks").json() == {"playbooks": [], "count": 0}
+    listed = api.get("/api/playbooks").json()
+    assert [(p["name"], p["source"]) for p in listed["playbooks"]] == [("guardduty_crypto_mining", "shipped")]
     assert api.post("/api/playbooks/unknown/executions", json={}).status_code == 404
 
 

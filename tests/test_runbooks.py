@@ -300,9 +300,10 @@ EXPECTED_BUILTIN = {
     "ssh_bruteforce": "ssh_bruteforce",
     "root_account_usage": "root_account_usage",
     "console_login_without_mfa": "console_login_without_mfa",
+    "indicator_match": "indicator_match",
 }
 # The category each built-in rule gives its alerts (`createAlertDict` in its module).
-BUILTIN_CATEGORY = {"guardduty_finding": "guardduty"}
+BUILTIN_CATEGORY = {"guardduty_finding": "guardduty", "indicator_match": "indicator"}
 EXPECTED_SIGMA_FILE = {
     "aws_excessive_describe.yml": "excessive_describe",
     "aws_principal_multiple_ips.yml": "principal_multiple_ips",
@@ -419,7 +420,7 @@ def test_every_reynard_search_in_the_shipped_runbooks_is_a_valid_query():
     searched = 0
     for runbook in SHIPPED:
         for argv in _commands(runbook.body, "reynard"):
-            assert argv[1] in ("search", "runbook", "alerts", "rules"), argv
+            assert argv[1] in ("search", "runbook", "alerts", "rules", "ioc", "playbook"), argv
             if argv[1] != "search":
                 continue
             args, queries = argv[2:], []

@@ -60,9 +60,12 @@ class PlaybookCatalog:
         self.shipped = shipped
 
     def _files(self, folder: Path) -> list[Path]:
+        """The playbooks of a folder: `*.json`; in the shipped folder only `*.asl.json` (beside them lie
+        their example inputs)."""
         if not folder.is_dir():
             return []
-        return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(".json"))
+        suffix = ".asl.json" if folder == self.shipped else ".json"
+        return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix))
 
     def list(self) -> list[Playbook]:
         found: dict[str, Playbook] = {}

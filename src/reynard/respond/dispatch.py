@@ -7,14 +7,16 @@ A handler is `handler(resource, arguments, context) -> result` (JSON-compatible)
 over a shorter one. A resource nobody registered is `States.Runtime`, which no `Catch` takes: the
 runner also refuses such a definition before it starts.
 
+A handler is a function or an object with that `invoke` method (a `TaskInvoker`). A resource is
+registered once: a second registration of the same name is a mistake, refused.
+
 `default_dispatch(settings)` is what the CLI and the server use: `reynard:approval` (a task that only
-waits for a person's answer), then each module of `PROVIDERS` that exists is asked to
-`register(dispatch, settings)` its handlers (the AWS integrations and built-in actions live there).
+waits for a person's answer), the AWS integrations and the built-in actions
+(`reynard.respond.actions.register_all`).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -24,8 +26,6 @@ from reynard.respond.resources import TaskContext
 
 Handler = Callable[[str, Any, TaskContext], Any]
 
-# Modules that register handlers when they are installed: `register(dispatch, settings)` in each.
-PROVIDERS = ("reynard.respond.aws_sdk", "reynard.respond.actions")
 APPROVAL = "reynard:approval"
 
 
@@ -45,12 +45,14 @@ class Dispatch:
         self._exact: dict[str, Handler] = {}
         self._prefixes: dict[str, Handler] = {}
 
-    def register(self, prefix_or_name: str, handler: Handler) -> Dispatch:
+    def register(self, prefix_or_name: str, handler: Handler | Any) -> Dispatch:
         """Route `prefix_or_name` (a prefix when it ends in `:`) to `handler`; returns self to chain."""
         if not prefix_or_name:
             raise ValueError("a resource name or prefix cannot be empty")
         table = self._prefixes if prefix_or_name.endswith(":") else self._exact
-        table[prefix_or_name] = handler
+        if prefix_or_name in table:
+            raise ValueError(f"task resource {prefix_or_name!r} is already registered")
+        table[prefix_or_name] = getattr(handler, "invoke", handler)
         return self
 
     def handler_for(self, resource: str) -> Handler | None:
@@ -75,18 +77,21 @@ class Dispatch:
         return handler(resource, arguments, context)
 
 
-def default_dispatch(settings: Any) -> Dispatch:
-    """A Dispatch with the handlers of every installed provider module."""
+def default_dispatch(settings: Any, endpoint_url: str | None = None, incidents: Any = None) -> Dispatch:
+    """A Dispatch with every task resource: approvals, the AWS integrations (aws-sdk, sns:publish,
+    lambda:invoke; at `endpoint_url` when given) and the built-in actions, whose incident steps write
+    to `incidents` (default: the incidents of the settings' state database)."""
+    from reynard.respond.actions import register_all
+
+    if incidents is None:
+        from reynard.cases.playbook_sink import PlaybookIncidents
+        from reynard.cases.store import IncidentStore
+        from reynard.state import open_state
+
+        incidents = PlaybookIncidents(IncidentStore(open_state(settings.state_url)))
     dispatch = Dispatch().register(APPROVAL, approval)
-    for name in PROVIDERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
-        module.register(dispatch, settings)
+    register_all(dispatch, settings, endpoint_url, incidents=incidents)
     return dispatch
 
 
-__all__ = ["APPROVAL", "PROVIDERS", "Dispatch", "Handler", "approval", "default_dispatch"]
+__all__ = ["APPROVAL", "Dispatch", "Handler", "approval", "default_dispatch"]

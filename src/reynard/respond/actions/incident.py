@@ -1,0 +1,157 @@
+"""reynard:open-incident and reynard:add-timeline-entry: the response on the incident's record.
+
+Written against `IncidentSink`, not `reynard.cases` (built at the same time): the merge wires the cases
+package in by implementing these three methods. Both are idempotent on a key: an incident on its
+dedup key (a GuardDuty finding id opens one incident however often the finding repeats), a timeline entry
+on `<execution>:<state>` (a retry adds nothing). Both are verified by reading the incident back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..aws_sdk import iso_timestamp
+from ..errors import StatesError
+from ..resources import TaskContext
+from .base import NOT_CONFIGURED, Action, Arguments, Check, Report
+from .notify import SEVERITIES
+
+
+@dataclass(frozen=True)
+class Opened:
+    incident_id: str
+    created: bool  # False: an incident with that key existed, and was updated
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    key: str
+    text: str
+    details: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    incident_id: str
+    key: str
+    title: str
+    severity: str
+    entries: tuple[TimelineEntry, ...]
+
+
+class IncidentSink(Protocol):
+    """Where incidents live. `open` opens the incident of `key` or updates it (title, severity, summary);
+    `add_entry` appends to its timeline unless an entry with `key` exists (returns False then); `read`
+    gives the incident with its timeline, or None."""
+
+    def open(
+        self, key: str, title: str, severity: str, summary: str, details: Mapping[str, Any]
+    ) -> Opened: ...
+
+    def add_entry(self, incident_id: str, key: str, text: str, details: Mapping[str, Any]) -> bool: ...
+
+    def read(self, incident_id: str) -> IncidentRecord | None: ...
+
+
+@dataclass
+class MemoryIncidentSink:
+    """An IncidentSink in memory: for dry runs, demos and tests; it forgets everything on exit."""
+
+    incidents: dict[str, IncidentRecord] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def open(self, key: str, title: str, severity: str, summary: str, details: Mapping[str, Any]) -> Opened:
+        with self._lock:
+            existing = next((i for i in self.incidents.values() if i.key == key), None)
+            incident_id = existing.incident_id if existing else f"incident-{len(self.incidents) + 1}"
+            entries = existing.entries if existing else ()
+            self.incidents[incident_id] = IncidentRecord(incident_id, key, title, severity, entries)
+            return Opened(incident_id, existing is None)
+
+    def add_entry(self, incident_id: str, key: str, text: str, details: Mapping[str, Any]) -> bool:
+        with self._lock:
+            incident = self.incidents[incident_id]
+            if any(entry.key == key for entry in incident.entries):
+                return False
+            entry = TimelineEntry(key, text, dict(details))
+            self.incidents[incident_id] = IncidentRecord(
+                incident.incident_id,
+                incident.key,
+                incident.title,
+                incident.severity,
+                (*incident.entries, entry),
+            )
+            return True
+
+    def read(self, incident_id: str) -> IncidentRecord | None:
+        return self.incidents.get(incident_id)
+
+
+class _IncidentAction(Action):
+    def sink(self) -> IncidentSink:
+        if self.env.incidents is None:
+            raise StatesError(NOT_CONFIGURED, f"{self.name}: no incident store is wired into the actions")
+        return self.env.incidents
+
+
+class OpenIncident(_IncidentAction):
+    name = "open-incident"
+    parameters = frozenset({"Key", "Title", "Severity", "Summary", "Details"})
+
+    def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
+        key, title = args.text("Key", required=True), args.text("Title", required=True)
+        severity = args.text("Severity", "WARNING").upper()
+        if severity not in SEVERITIES:
+            args.fail(f"argument 'Severity' must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+        summary, details = args.text("Summary", ""), args.mapping("Details")
+        sink = self.sink()
+        opened = report.apply(
+            key,
+            "open or update incident",
+            lambda: sink.open(key, title, severity, summary, details),
+            after=title,
+        )
+        incident_id = opened.incident_id if opened else None
+        if opened is not None and not opened.created:
+            report.changes[-1]["Change"] = "update incident"
+        report.extra.update(IncidentId=incident_id, Created=bool(opened and opened.created), Key=key)
+        report.verify(lambda: self._checks(sink, incident_id, key, title))
+
+    def _checks(self, sink: IncidentSink, incident_id: str | None, key: str, title: str) -> list[Check]:
+        record = sink.read(incident_id) if incident_id else None
+        resource = incident_id or f"(incident {key})"
+        return [
+            Check.equal(resource, "key", key, record.key if record else None),
+            Check.equal(resource, "title", title, record.title if record else None),
+        ]
+
+
+class AddTimelineEntry(_IncidentAction):
+    name = "add-timeline-entry"
+    parameters = frozenset({"IncidentId", "Text", "Details", "Key"})
+
+    def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
+        incident_id, text = args.text("IncidentId", required=True), args.text("Text", required=True)
+        key = args.text("Key") or f"{context.execution_id}:{context.state}"
+        details = {"at": iso_timestamp(self.env.now()), "state": context.state, **args.mapping("Details")}
+        sink = self.sink()
+        record = sink.read(incident_id)
+        if record is None:
+            raise StatesError("Reynard.PreconditionFailed", f"{self.name}: no incident {incident_id}")
+        if not any(entry.key == key for entry in record.entries):
+            report.apply(
+                incident_id,
+                "add timeline entry",
+                lambda: sink.add_entry(incident_id, key, text, details),
+                after=text,
+            )
+        report.extra.update(IncidentId=incident_id, Key=key)
+        report.verify(lambda: self._checks(sink, incident_id, key))
+
+    def _checks(self, sink: IncidentSink, incident_id: str, key: str) -> list[Check]:
+        record = sink.read(incident_id)
+        present = bool(record and any(entry.key == key for entry in record.entries))
+        return [Check.equal(incident_id, f"timeline entry {key}", True, present)]

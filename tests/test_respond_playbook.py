@@ -1,0 +1,468 @@
+"""The shipped workshop playbook (`guardduty_crypto_mining.asl.json`).
+
+Its structure is checked as a definition: every transition lands on a state, every Task has Retry and
+Catch, every resource is one `register_all` provides and every argument one its action takes, the
+verification Choice covers every containment step, each step is put on the timeline, and stop and
+terminate cannot be reached except through the approval. The interpreter is being written elsewhere, so
+the playbook is then *walked* here, against moto through the real handlers, by a deliberately small
+stand-in for it (`walk`): dotted JSONPath only, `States.Format` as the only intrinsic, no Retry. The input
+is a GuardDuty finding event from a fixture (moto has no GuardDuty findings API), its instance id
+replaced by the moto instance's."""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from reynard.respond.actions import ACTIONS, register_all
+from reynard.respond.dispatch import Dispatch
+from reynard.respond.errors import StatesError
+from reynard.respond.playbooks import definition, example_input, shipped
+from reynard.respond.resources import ACTION_PREFIX
+from reynard.settings import Settings
+from test_respond_support import World, build_world, context, moto_server, reset, reynard
+
+NAME = "guardduty_crypto_mining"
+WAIT = ".waitForTaskToken"
+ACTION_PARAMETERS = {ACTION_PREFIX + action.name: action.parameters for action in ACTIONS}
+
+
+@pytest.fixture(scope="module")
+def playbook() -> dict[str, Any]:
+    return definition(NAME)
+
+
+def transitions(state: dict[str, Any]) -> list[str]:
+    targets = [state.get("Next"), state.get("Default")]
+    targets += [choice["Next"] for choice in state.get("Choices", [])]
+    targets += [catcher["Next"] for catcher in state.get("Catch", [])]
+    return [t for t in targets if t]
+
+
+def reachable(states: dict[str, Any], start: str, skip: tuple[str, str] | None = None) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        state = states[name]
+        nexts = transitions(state)
+        if skip and name == skip[0]:
+            nexts = [t for t in nexts if t != skip[1] or any(c["Next"] == t for c in state.get("Catch", []))]
+        todo += nexts
+    return seen
+
+
+def tasks_of(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in states.items() if s["Type"] == "Task"}
+
+
+def keys(value: Any) -> set[str]:
+    return {key.removesuffix(".$") for key in value} if isinstance(value, dict) else set()
+
+
+# -- structure --------------------------------------------------------------------------------------------
+
+
+def test_it_is_shipped_with_an_example_input() -> None:
+    assert NAME in shipped()
+    assert example_input(NAME)["detail"]["type"] == "CryptoCurrency:EC2/BitcoinTool.B!DNS"
+
+
+def test_every_transition_lands_on_a_state_and_every_state_is_reachable(playbook) -> None:
+    states = playbook["States"]
+    assert playbook["StartAt"] in states
+    for name, state in states.items():
+        for target in transitions(state):
+            assert target in states, f"{name} -> {target}"
+        assert state["Type"] in ("Succeed", "Fail", "Choice") or "Next" in state or state.get("End"), name
+    assert reachable(states, playbook["StartAt"]) == set(states)
+
+
+def test_every_task_has_retry_and_catch_with_states_all_last_and_alone(playbook) -> None:
+    for name, task in tasks_of(playbook["States"]).items():
+        assert task.get("Retry") and task.get("Catch"), name
+        for rules in (task["Retry"], task["Catch"]):
+            for i, rule in enumerate(rules):
+                if "States.ALL" in rule["ErrorEquals"]:
+                    assert rule["ErrorEquals"] == ["States.ALL"] and i == len(rules) - 1, name
+
+
+def test_every_resource_is_registered_and_every_argument_is_one_its_action_takes(playbook) -> None:
+    table = Dispatch()
+    register_all(table, Settings())
+    for name, task in tasks_of(playbook["States"]).items():
+        resource = task["Resource"].removesuffix(WAIT)
+        assert table.handler_for(resource) is not None, f"{name}: {resource}"
+        unknown = keys(task["Parameters"]) - ACTION_PARAMETERS[resource]
+        assert not unknown, f"{name} passes {unknown} to {resource}"
+
+
+def test_the_verification_choice_covers_every_containment_step(playbook) -> None:
+    states = playbook["States"]
+    containment = {
+        "reynard:detach-from-asg",
+        "reynard:deregister-from-load-balancers",
+        "reynard:isolate-instance",
+        "reynard:protect-instance",
+        "reynard:snapshot-volumes",
+        "reynard:revoke-role-sessions",
+    }
+    result_paths = {t["ResultPath"] for t in tasks_of(states).values() if t["Resource"] in containment}
+    (rule,) = states["VerifyContainment"]["Choices"]
+    checked = {r["Variable"].removesuffix(".Verified") for r in rule["And"] if r.get("BooleanEquals") is True}
+    assert checked == result_paths and len(result_paths) == len(containment)
+    assert states["VerifyContainment"]["Default"] == "ContainmentNotVerified"
+
+
+def test_every_step_goes_on_the_timeline(playbook) -> None:
+    states = playbook["States"]
+    timeline = {n for n, s in tasks_of(states).items() if s["Resource"] == "reynard:add-timeline-entry"}
+    for name, task in tasks_of(states).items():
+        if name in timeline or task["Resource"] == "reynard:open-incident":
+            continue
+        assert task["Next"] in timeline, f"{name} is not followed by a timeline entry"
+        for catcher in task["Catch"]:
+            target = catcher["Next"]
+            while states[target]["Type"] == "Pass":  # a Pass only records the outcome
+                target = states[target]["Next"]
+            assert target in timeline | {"NotifyFailure"}, f"{name} catches to {catcher['Next']}"
+    assert states["NotifyFailure"]["Next"] in timeline
+
+
+def test_stop_and_terminate_are_reached_only_through_the_approval_and_never_from_a_failure(playbook) -> None:
+    states = playbook["States"]
+    ending = {
+        n
+        for n, s in tasks_of(states).items()
+        if s["Resource"] in ("reynard:stop-instance", "reynard:terminate-instance")
+    }
+    assert len(ending) == 2
+    approval = states["RequestApproval"]
+    assert approval["Resource"] == "reynard:request-approval" + WAIT
+    without_approval = reachable(states, playbook["StartAt"], skip=("RequestApproval", approval["Next"]))
+    assert not ending & without_approval
+    assert not ending & reachable(states, "NotifyFailure")
+    assert reachable(states, "NotifyFailure") == {"NotifyFailure", "TimelineFailure", "ContainmentFailed"}
+    assert {c["ErrorEquals"][0]: c["Next"] for c in approval["Catch"]} == {
+        "States.Timeout": "NoDecision",
+        "States.ALL": "NotifyFailure",
+    }
+
+
+def test_every_format_has_as_many_arguments_as_placeholders(playbook) -> None:
+    for name, task in tasks_of(playbook["States"]).items():
+        for value in _strings(task.get("Parameters", {})):
+            if value.startswith("States.Format("):
+                template, args = parse_format(value)
+                assert template.count("{}") == len(args), name
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+# -- a walk of the definition against moto ----------------------------------------------------------------
+
+
+def parse_format(expression: str) -> tuple[str, list[str]]:
+    match = re.fullmatch(r"States\.Format\('([^']*)'((?:,\s*\$[\w.]+)*)\)", expression)
+    assert match, expression
+    return match[1], [a.strip() for a in match[2].split(",") if a.strip()]
+
+
+_MISSING = object()
+
+
+def get(data: Any, path: str) -> Any:
+    for part in path.removeprefix("$").strip(".").split(".") if path != "$" else []:
+        if not isinstance(data, dict) or part not in data:
+            return _MISSING
+        data = data[part]
+    return data
+
+
+def resolve(template: Any, data: Any) -> Any:
+    if isinstance(template, dict):
+        out = {}
+        for key, value in template.items():
+            if key.endswith(".$"):
+                if value.startswith("States.Format("):
+                    text, args = parse_format(value)
+                    for arg in args:
+                        text = text.replace("{}", str(get(data, arg)), 1)
+                    out[key[:-2]] = text
+                else:
+                    found = get(data, value)
+                    if found is _MISSING:
+                        raise StatesError("States.Runtime", f"no {value} in the input")
+                    out[key[:-2]] = found
+            else:
+                out[key] = resolve(value, data)
+        return out
+    return template
+
+
+def put(data: dict, path: str | None, value: Any) -> dict:
+    if path is None:
+        return data
+    if path == "$":
+        return value
+    data = copy.deepcopy(data)
+    parts, node = path.removeprefix("$.").split("."), data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return data
+
+
+def choose(rule: dict, data: Any) -> bool:
+    if "And" in rule:
+        return all(choose(r, data) for r in rule["And"])
+    if "Not" in rule:
+        return not choose(rule["Not"], data)
+    value = get(data, rule["Variable"])
+    if "IsPresent" in rule:
+        return (value is not _MISSING) == rule["IsPresent"]
+    if "StringEquals" in rule:
+        return value == rule["StringEquals"]
+    return value is rule["BooleanEquals"]
+
+
+def matches(catcher: dict, error: str) -> bool:
+    names = catcher["ErrorEquals"]
+    return (
+        error in names
+        or "States.ALL" in names
+        or ("States.TaskFailed" in names and error != "States.Timeout")
+    )
+
+
+def walk(playbook: dict, tasks, event: dict, approval: dict | str) -> tuple[str, Any, list[str]]:
+    """Run the definition: returns (final state type, output, names of the states visited)."""
+    states, name, data, visited = playbook["States"], playbook["StartAt"], event, []
+    while True:
+        visited.append(name)
+        state = states[name]
+        kind = state["Type"]
+        if kind in ("Succeed", "Fail"):
+            return kind, state.get("Error") or data, visited
+        if kind == "Choice":
+            name = next((c["Next"] for c in state["Choices"] if choose(c, data)), state["Default"])
+            continue
+        if kind == "Pass":
+            result = (
+                resolve(state["Parameters"], data) if "Parameters" in state else state.get("Result", data)
+            )
+            data, name = put(data, state.get("ResultPath", "$"), result), state["Next"]
+            continue
+        resource = state["Resource"]
+        arguments = resolve(state["Parameters"], data)
+        try:
+            if resource.endswith(WAIT):
+                tasks.run(
+                    resource.removesuffix(WAIT),
+                    arguments,
+                    context(name, execution="walk-1", task_token="token-1"),
+                )
+                if approval == "timeout":
+                    raise StatesError("States.Timeout", "no answer within TimeoutSeconds")
+                result = approval
+            else:
+                result = tasks.run(resource, arguments, context(name, execution="walk-1"))
+        except StatesError as exc:
+            catcher = next(c for c in state["Catch"] if matches(c, exc.error))
+            data, name = (
+                put(data, catcher.get("ResultPath", "$"), {"Error": exc.error, "Cause": exc.cause}),
+                catcher["Next"],
+            )
+            continue
+        if "ResultSelector" in state:
+            result = resolve(state["ResultSelector"], result)
+        data, name = put(data, state.get("ResultPath", "$"), result), state["Next"]
+
+
+class Inbox(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Inbox)
+        self.messages: list[str] = []
+
+
+class _Inbox(BaseHTTPRequestHandler):
+    server: Inbox
+
+    def do_POST(self) -> None:
+        import json
+
+        self.server.messages.append(json.loads(self.rfile.read(int(self.headers["content-length"])))["text"])
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    server = Inbox()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def world(aws: str) -> World:
+    reset(aws)
+    return build_world(aws)
+
+
+def finding_for(world: World) -> dict[str, Any]:
+    event = example_input(NAME)
+    event["detail"]["resource"]["instanceDetails"]["instanceId"] = world.instance
+    return event
+
+
+def responders(world: World, inbox: Inbox):
+    url = f"http://127.0.0.1:{inbox.server_address[1]}/soc"
+    return reynard(world.endpoint, notifiers={"soc": {"type": "slack", "url": url}})
+
+
+def timeline_texts(tasks) -> list[str]:
+    (incident,) = tasks.incidents.incidents.values()
+    return [entry.text for entry in incident.entries]
+
+
+def test_walk_the_approved_termination(world: World, inbox: Inbox, playbook) -> None:
+    tasks = responders(world, inbox)
+    kind, output, visited = walk(playbook, tasks, finding_for(world), {"Decision": "terminate"})
+    assert kind == "Succeed", output
+    assert output["results"]["final"] == {
+        "Outcome": "terminated",
+        "Verified": True,
+        "InstanceId": world.instance,
+    }
+    assert visited[:4] == ["CheckFinding", "ReadFinding", "OpenIncident", "NotifyTeam"]
+    assert "TimelineNotifyFailed" not in visited and "NotifyFailure" not in visited
+
+    described = world.describe()
+    assert described["State"]["Name"] == "terminated"
+    snapshots = world.ec2.describe_snapshots(
+        Filters=[{"Name": "tag:reynard:source-instance-id", "Values": [world.instance]}]
+    )["Snapshots"]
+    assert len(snapshots) == 2 and {s["State"] for s in snapshots} == {"completed"}
+    finding_id = output["finding"]["FindingId"]
+    assert all({"Key": "reynard:finding-id", "Value": finding_id} in s["Tags"] for s in snapshots)
+    kept = world.ec2.describe_volumes(VolumeIds=[s["VolumeId"] for s in snapshots])["Volumes"]
+    assert len(kept) == 2  # kept after termination: protect-instance set DeleteOnTermination false
+    policy = world.iam.get_role_policy(RoleName=world.role, PolicyName="AWSRevokeOlderSessions")[
+        "PolicyDocument"
+    ]
+    assert "aws:TokenIssueTime" in policy["Statement"][0]["Condition"]["DateLessThan"]
+    assert (
+        world.autoscaling.describe_auto_scaling_instances(InstanceIds=[world.instance])[
+            "AutoScalingInstances"
+        ]
+        == []
+    )
+
+    i = world.instance
+    assert timeline_texts(tasks) == [
+        f"On-call team notified: containment of {i} started",
+        f"Volatile evidence collected over SSM from {i}",
+        f"Detached {i} from its Auto Scaling group, desired capacity kept",
+        f"Deregistered {i} from its load balancers",
+        f"Isolated {i}: every network interface on the no-rules group, Elastic IPs released, "
+        "original groups tagged",
+        f"Protected {i} against termination and stop; volumes kept on termination",
+        f"Snapshots of every volume of {i} completed",
+        f"Revoked the sessions of the roles of {i}",
+        f"Containment of {i} verified: isolation, protection, snapshots, revoked sessions",
+        f"Decision received for {i}",
+        f"Terminated {i} as decided; its volumes and snapshots are kept",
+        "Response finished: terminated",
+    ]
+    assert any("reynard playbook approve token-1" in m for m in inbox.messages)
+    assert (
+        "automatic containment started" in inbox.messages[0] and "finished: terminated" in inbox.messages[-1]
+    )
+
+
+def test_walk_a_failure_after_isolation_leaves_the_instance_and_its_evidence(
+    world: World, inbox: Inbox, playbook
+) -> None:
+    """The instance profile is deleted under the instance: revoke-role-sessions fails (Iam.NoSuchEntity)."""
+    world.iam.remove_role_from_instance_profile(InstanceProfileName=world.profile, RoleName=world.role)
+    world.iam.delete_instance_profile(InstanceProfileName=world.profile)
+    tasks = responders(world, inbox)
+    kind, error, visited = walk(playbook, tasks, finding_for(world), {"Decision": "terminate"})
+    assert (kind, error) == ("Fail", "Reynard.ContainmentFailed")
+    assert visited[-4:] == ["RevokeRoleSessions", "NotifyFailure", "TimelineFailure", "ContainmentFailed"]
+    assert "RequestApproval" not in visited
+    assert world.describe()["State"]["Name"] == "running"  # neither stopped nor terminated
+    assert world.eni_groups(world.primary_eni) != [world.web_sg, world.admin_sg]  # still isolated
+    snapshots = world.ec2.describe_snapshots(
+        Filters=[{"Name": "tag:reynard:source-instance-id", "Values": [world.instance]}]
+    )["Snapshots"]
+    assert len(snapshots) == 2
+    assert (
+        "FAILED (Iam.NoSuchEntityException)" in inbox.messages[-1]
+        and "nothing stopped or terminated" in inbox.messages[-1]
+    )
+    assert timeline_texts(tasks)[-1] == "Response failed: Iam.NoSuchEntityException"
+
+
+def test_walk_no_decision_keeps_the_instance_isolated(world: World, inbox: Inbox, playbook) -> None:
+    tasks = responders(world, inbox)
+    kind, output, visited = walk(playbook, tasks, finding_for(world), "timeout")
+    assert (
+        kind == "Succeed"
+        and output["results"]["final"]["Outcome"] == "no decision within 24 hours: kept isolated"
+    )
+    assert "NoDecision" in visited and world.describe()["State"]["Name"] == "running"
+
+
+def test_walk_without_notifiers_or_ssm_contains_then_stops_at_the_approval(world: World, playbook) -> None:
+    """No notifier configured, and a stopped instance, which SSM cannot run commands on (collect-forensics
+    refuses it; moto's SSM itself would accept any instance). Neither holds back containment: both are put
+    on the timeline and the instance is isolated and snapshotted. But an approval nobody can receive is not
+    an approval: the failure path takes over before any decision, and nothing is terminated."""
+    world.ec2.stop_instances(InstanceIds=[world.instance])
+    tasks = reynard(world.endpoint)
+    kind, error, visited = walk(playbook, tasks, finding_for(world), {"Decision": "terminate"})
+    assert (kind, error) == ("Fail", "Reynard.ContainmentFailed")
+    assert {
+        "TimelineNotifyFailed",
+        "TimelineForensicsFailed",
+        "TimelineIsolated",
+        "TimelineSnapshots",
+    } <= set(visited)
+    assert visited[-4:] == ["RequestApproval", "NotifyFailure", "TimelineFailure", "ContainmentFailed"]
+    assert world.describe()["State"]["Name"] == "stopped"
+    assert timeline_texts(tasks)[-1] == "Response failed: Reynard.NotConfigured"
+
+
+def test_walk_refuses_another_kind_of_finding(world: World, playbook) -> None:
+    event = finding_for(world)
+    event["detail"]["type"] = "Recon:EC2/PortProbeUnprotectedPort"
+    kind, error, visited = walk(playbook, reynard(world.endpoint), event, {})
+    assert (kind, error, visited) == ("Fail", "Reynard.UnexpectedInput", ["CheckFinding", "NotThisPlaybook"])
