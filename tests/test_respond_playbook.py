@@ -3,30 +3,37 @@
 Its structure is checked as a definition: every transition lands on a state, every Task has Retry and
 Catch, every resource is one `register_all` provides and every argument one its action takes, the
 verification Choice covers every containment step, each step is put on the timeline, and stop and
-terminate cannot be reached except through the approval. The interpreter is being written elsewhere, so
-the playbook is then *walked* here, against moto through the real handlers, by a deliberately small
-stand-in for it (`walk`): dotted JSONPath only, `States.Format` as the only intrinsic, no Retry. The input
-is a GuardDuty finding event from a fixture (moto has no GuardDuty findings API), its instance id
-replaced by the moto instance's."""
+terminate cannot be reached except through the approval. Then it runs: Reynard's interpreter and
+executions (a state database in a temp dir), the real task resources against moto in server mode, the
+incident's timeline in Reynard's incidents, the approval answered by its task token as `reynard playbook
+approve` would. The input is a GuardDuty finding event from a fixture (moto has no GuardDuty findings
+API), its instance id replaced by the moto instance's."""
 
 from __future__ import annotations
 
-import copy
+import json
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from asl_support import FakeClock
+from reynard.cases.playbook_sink import PlaybookIncidents
+from reynard.cases.store import IncidentStore
 from reynard.respond.actions import ACTIONS, register_all
 from reynard.respond.dispatch import Dispatch
-from reynard.respond.errors import StatesError
+from reynard.respond.executions import ExecutionStore
 from reynard.respond.playbooks import definition, example_input, shipped
 from reynard.respond.resources import ACTION_PREFIX
+from reynard.respond.runner import Runner
 from reynard.settings import Settings
-from test_respond_support import World, build_world, context, moto_server, reset, reynard
+from reynard.state import open_state
+from test_respond_support import World, build_world, moto_server, reset, settings
 
 NAME = "guardduty_crypto_mining"
 WAIT = ".waitForTaskToken"
@@ -157,6 +164,12 @@ def test_stop_and_terminate_are_reached_only_through_the_approval_and_never_from
     }
 
 
+def parse_format(expression: str) -> tuple[str, list[str]]:
+    match = re.fullmatch(r"States\.Format\('([^']*)'((?:,\s*\$[\w.]+)*)\)", expression)
+    assert match, expression
+    return match[1], [a.strip() for a in match[2].split(",") if a.strip()]
+
+
 def test_every_format_has_as_many_arguments_as_placeholders(playbook) -> None:
     for name, task in tasks_of(playbook["States"]).items():
         for value in _strings(task.get("Parameters", {})):
@@ -173,124 +186,59 @@ def _strings(value: Any) -> Iterator[str]:
         yield value
 
 
-# -- a walk of the definition against moto ----------------------------------------------------------------
+# -- running it against moto ------------------------------------------------------------------------------
 
 
-def parse_format(expression: str) -> tuple[str, list[str]]:
-    match = re.fullmatch(r"States\.Format\('([^']*)'((?:,\s*\$[\w.]+)*)\)", expression)
-    assert match, expression
-    return match[1], [a.strip() for a in match[2].split(",") if a.strip()]
+@dataclass
+class Response:
+    """The playbook under Reynard's runner: its executions and the incidents its steps write to."""
 
+    runner: Runner
+    store: ExecutionStore
+    incidents: IncidentStore
+    clock: FakeClock
 
-_MISSING = object()
-
-
-def get(data: Any, path: str) -> Any:
-    for part in path.removeprefix("$").strip(".").split(".") if path != "$" else []:
-        if not isinstance(data, dict) or part not in data:
-            return _MISSING
-        data = data[part]
-    return data
-
-
-def resolve(template: Any, data: Any) -> Any:
-    if isinstance(template, dict):
-        out = {}
-        for key, value in template.items():
-            if key.endswith(".$"):
-                if value.startswith("States.Format("):
-                    text, args = parse_format(value)
-                    for arg in args:
-                        text = text.replace("{}", str(get(data, arg)), 1)
-                    out[key[:-2]] = text
+    def run(self, event: dict, answer: dict | None) -> tuple[str, Any, list[str]]:
+        """Start the playbook on `event`; answer its approval with `answer` (None: let it time out, by
+        failing the token as the 24-hour timeout would). Every wait parks the execution (as a restart
+        would find it); a timer's wait is passed by moving the clock to its end, then it resumes.
+        Returns (status, output or error, states entered)."""
+        execution = self.runner.start(json.dumps(definition(NAME)), event, playbook=NAME)
+        while execution.status == "WAITING":
+            if execution.waiting_for:
+                (waiting,) = execution.waiting_for
+                if answer is None:
+                    self.runner.send_task_failure(waiting["token"], "States.Timeout", "no answer in 24 hours")
                 else:
-                    found = get(data, value)
-                    if found is _MISSING:
-                        raise StatesError("States.Runtime", f"no {value} in the input")
-                    out[key[:-2]] = found
+                    self.runner.send_task_success(waiting["token"], answer)
             else:
-                out[key] = resolve(value, data)
-        return out
-    return template
+                wake = datetime.fromisoformat(execution.wake_at)
+                self.clock.advance(max(0.0, (wake - self.clock.now()).total_seconds()) + 0.001)
+            execution = self.runner.resume(execution.id)
+        history = self.store.history(execution.id)
+        entered = [e["state"] for e in history if e["type"].endswith("StateEntered")]
+        done = execution.status == "SUCCEEDED"
+        return execution.status, execution.output if done else execution.error, entered
+
+    def timeline(self) -> list[str]:
+        (incident,) = self.incidents.list()
+        return [e.text for e in self.incidents.timeline(incident.id) if e.kind == "playbook"]
 
 
-def put(data: dict, path: str | None, value: Any) -> dict:
-    if path is None:
-        return data
-    if path == "$":
-        return value
-    data = copy.deepcopy(data)
-    parts, node = path.removeprefix("$.").split("."), data
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-    return data
-
-
-def choose(rule: dict, data: Any) -> bool:
-    if "And" in rule:
-        return all(choose(r, data) for r in rule["And"])
-    if "Not" in rule:
-        return not choose(rule["Not"], data)
-    value = get(data, rule["Variable"])
-    if "IsPresent" in rule:
-        return (value is not _MISSING) == rule["IsPresent"]
-    if "StringEquals" in rule:
-        return value == rule["StringEquals"]
-    return value is rule["BooleanEquals"]
-
-
-def matches(catcher: dict, error: str) -> bool:
-    names = catcher["ErrorEquals"]
-    return (
-        error in names
-        or "States.ALL" in names
-        or ("States.TaskFailed" in names and error != "States.Timeout")
+def response(world: World, tmp_path, **respond: Any) -> Response:
+    engine = open_state(f"sqlite:///{tmp_path / 'state.db'}")
+    incidents = IncidentStore(engine)
+    dispatch = Dispatch()
+    register_all(
+        dispatch,
+        settings(**respond),
+        endpoint_url=world.endpoint,
+        incidents=PlaybookIncidents(incidents),
+        sleep=lambda seconds: None,
     )
-
-
-def walk(playbook: dict, tasks, event: dict, approval: dict | str) -> tuple[str, Any, list[str]]:
-    """Run the definition: returns (final state type, output, names of the states visited)."""
-    states, name, data, visited = playbook["States"], playbook["StartAt"], event, []
-    while True:
-        visited.append(name)
-        state = states[name]
-        kind = state["Type"]
-        if kind in ("Succeed", "Fail"):
-            return kind, state.get("Error") or data, visited
-        if kind == "Choice":
-            name = next((c["Next"] for c in state["Choices"] if choose(c, data)), state["Default"])
-            continue
-        if kind == "Pass":
-            result = (
-                resolve(state["Parameters"], data) if "Parameters" in state else state.get("Result", data)
-            )
-            data, name = put(data, state.get("ResultPath", "$"), result), state["Next"]
-            continue
-        resource = state["Resource"]
-        arguments = resolve(state["Parameters"], data)
-        try:
-            if resource.endswith(WAIT):
-                tasks.run(
-                    resource.removesuffix(WAIT),
-                    arguments,
-                    context(name, execution="walk-1", task_token="token-1"),
-                )
-                if approval == "timeout":
-                    raise StatesError("States.Timeout", "no answer within TimeoutSeconds")
-                result = approval
-            else:
-                result = tasks.run(resource, arguments, context(name, execution="walk-1"))
-        except StatesError as exc:
-            catcher = next(c for c in state["Catch"] if matches(c, exc.error))
-            data, name = (
-                put(data, catcher.get("ResultPath", "$"), {"Error": exc.error, "Cause": exc.cause}),
-                catcher["Next"],
-            )
-            continue
-        if "ResultSelector" in state:
-            result = resolve(state["ResultSelector"], result)
-        data, name = put(data, state.get("ResultPath", "$"), result), state["Next"]
+    store = ExecutionStore(engine)
+    clock = FakeClock(datetime.now(UTC))  # timers end when the test moves it
+    return Response(Runner(store, dispatch, clock=clock, max_sleep=0), store, incidents, clock)
 
 
 class Inbox(ThreadingHTTPServer):
@@ -342,20 +290,15 @@ def finding_for(world: World) -> dict[str, Any]:
     return event
 
 
-def responders(world: World, inbox: Inbox):
+def responders(world: World, inbox: Inbox, tmp_path) -> Response:
     url = f"http://127.0.0.1:{inbox.server_address[1]}/soc"
-    return reynard(world.endpoint, notifiers={"soc": {"type": "slack", "url": url}})
+    return response(world, tmp_path, notifiers={"soc": {"type": "slack", "url": url}})
 
 
-def timeline_texts(tasks) -> list[str]:
-    (incident,) = tasks.incidents.incidents.values()
-    return [entry.text for entry in incident.entries]
-
-
-def test_walk_the_approved_termination(world: World, inbox: Inbox, playbook) -> None:
-    tasks = responders(world, inbox)
-    kind, output, visited = walk(playbook, tasks, finding_for(world), {"Decision": "terminate"})
-    assert kind == "Succeed", output
+def test_the_approved_termination(world: World, inbox: Inbox, tmp_path) -> None:
+    tasks = responders(world, inbox, tmp_path)
+    kind, output, visited = tasks.run(finding_for(world), {"Decision": "terminate"})
+    assert kind == "SUCCEEDED", output
     assert output["results"]["final"] == {
         "Outcome": "terminated",
         "Verified": True,
@@ -386,7 +329,7 @@ def test_walk_the_approved_termination(world: World, inbox: Inbox, playbook) -> 
     )
 
     i = world.instance
-    assert timeline_texts(tasks) == [
+    assert tasks.timeline() == [
         f"On-call team notified: containment of {i} started",
         f"Volatile evidence collected over SSM from {i}",
         f"Detached {i} from its Auto Scaling group, desired capacity kept",
@@ -401,21 +344,21 @@ def test_walk_the_approved_termination(world: World, inbox: Inbox, playbook) -> 
         f"Terminated {i} as decided; its volumes and snapshots are kept",
         "Response finished: terminated",
     ]
-    assert any("reynard playbook approve token-1" in m for m in inbox.messages)
+    assert any("reynard playbook approve " in m for m in inbox.messages)
     assert (
         "automatic containment started" in inbox.messages[0] and "finished: terminated" in inbox.messages[-1]
     )
 
 
-def test_walk_a_failure_after_isolation_leaves_the_instance_and_its_evidence(
-    world: World, inbox: Inbox, playbook
+def test_a_failure_after_isolation_leaves_the_instance_and_its_evidence(
+    world: World, inbox: Inbox, tmp_path
 ) -> None:
     """The instance profile is deleted under the instance: revoke-role-sessions fails (Iam.NoSuchEntity)."""
     world.iam.remove_role_from_instance_profile(InstanceProfileName=world.profile, RoleName=world.role)
     world.iam.delete_instance_profile(InstanceProfileName=world.profile)
-    tasks = responders(world, inbox)
-    kind, error, visited = walk(playbook, tasks, finding_for(world), {"Decision": "terminate"})
-    assert (kind, error) == ("Fail", "Reynard.ContainmentFailed")
+    tasks = responders(world, inbox, tmp_path)
+    kind, error, visited = tasks.run(finding_for(world), {"Decision": "terminate"})
+    assert (kind, error) == ("FAILED", "Reynard.ContainmentFailed")
     assert visited[-4:] == ["RevokeRoleSessions", "NotifyFailure", "TimelineFailure", "ContainmentFailed"]
     assert "RequestApproval" not in visited
     assert world.describe()["State"]["Name"] == "running"  # neither stopped nor terminated
@@ -428,28 +371,28 @@ def test_walk_a_failure_after_isolation_leaves_the_instance_and_its_evidence(
         "FAILED (Iam.NoSuchEntityException)" in inbox.messages[-1]
         and "nothing stopped or terminated" in inbox.messages[-1]
     )
-    assert timeline_texts(tasks)[-1] == "Response failed: Iam.NoSuchEntityException"
+    assert tasks.timeline()[-1] == "Response failed: Iam.NoSuchEntityException"
 
 
-def test_walk_no_decision_keeps_the_instance_isolated(world: World, inbox: Inbox, playbook) -> None:
-    tasks = responders(world, inbox)
-    kind, output, visited = walk(playbook, tasks, finding_for(world), "timeout")
+def test_no_decision_keeps_the_instance_isolated(world: World, inbox: Inbox, tmp_path) -> None:
+    tasks = responders(world, inbox, tmp_path)
+    kind, output, visited = tasks.run(finding_for(world), None)
     assert (
-        kind == "Succeed"
+        kind == "SUCCEEDED"
         and output["results"]["final"]["Outcome"] == "no decision within 24 hours: kept isolated"
     )
     assert "NoDecision" in visited and world.describe()["State"]["Name"] == "running"
 
 
-def test_walk_without_notifiers_or_ssm_contains_then_stops_at_the_approval(world: World, playbook) -> None:
+def test_without_notifiers_or_ssm_it_contains_then_stops_at_the_approval(world: World, tmp_path) -> None:
     """No notifier configured, and a stopped instance, which SSM cannot run commands on (collect-forensics
     refuses it; moto's SSM itself would accept any instance). Neither holds back containment: both are put
     on the timeline and the instance is isolated and snapshotted. But an approval nobody can receive is not
     an approval: the failure path takes over before any decision, and nothing is terminated."""
     world.ec2.stop_instances(InstanceIds=[world.instance])
-    tasks = reynard(world.endpoint)
-    kind, error, visited = walk(playbook, tasks, finding_for(world), {"Decision": "terminate"})
-    assert (kind, error) == ("Fail", "Reynard.ContainmentFailed")
+    tasks = response(world, tmp_path)
+    kind, error, visited = tasks.run(finding_for(world), {"Decision": "terminate"})
+    assert (kind, error) == ("FAILED", "Reynard.ContainmentFailed")
     assert {
         "TimelineNotifyFailed",
         "TimelineForensicsFailed",
@@ -458,11 +401,15 @@ def test_walk_without_notifiers_or_ssm_contains_then_stops_at_the_approval(world
     } <= set(visited)
     assert visited[-4:] == ["RequestApproval", "NotifyFailure", "TimelineFailure", "ContainmentFailed"]
     assert world.describe()["State"]["Name"] == "stopped"
-    assert timeline_texts(tasks)[-1] == "Response failed: Reynard.NotConfigured"
+    assert tasks.timeline()[-1] == "Response failed: Reynard.NotConfigured"
 
 
-def test_walk_refuses_another_kind_of_finding(world: World, playbook) -> None:
+def test_it_refuses_another_kind_of_finding(world: World, tmp_path) -> None:
     event = finding_for(world)
     event["detail"]["type"] = "Recon:EC2/PortProbeUnprotectedPort"
-    kind, error, visited = walk(playbook, reynard(world.endpoint), event, {})
-    assert (kind, error, visited) == ("Fail", "Reynard.UnexpectedInput", ["CheckFinding", "NotThisPlaybook"])
+    kind, error, visited = response(world, tmp_path).run(event, {})
+    assert (kind, error, visited) == (
+        "FAILED",
+        "Reynard.UnexpectedInput",
+        ["CheckFinding", "NotThisPlaybook"],
+    )
