@@ -217,10 +217,14 @@ def demo(
     ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None, count: int, no_serve: bool
 ) -> None:
     """Generate a sample of realistic logs, ingest them, and serve (what `make run` does)."""
+    from reynard.detect.rule_commands import open_registry
+    from reynard.detect.sigma.catalog import SHIPPED_RULES
     from reynard.ingest import commands
     from reynard.simulate.sample import write_sample
 
     settings = _settings(ctx, host=host, port=port, data_dir=data_dir)
+    added = open_registry(settings).add_sigma([str(SHIPPED_RULES)])  # the workshop's rules, as Sigma too
+    click.echo(f"{len(added.added)} shipped Sigma rules enabled beside the built-in rules")
     folder = settings.data_dir / "sample"
     files = write_sample(folder, count=count, end=datetime.now(UTC))
     click.echo(f"generated {count} sample events in {folder} ({len(files)} files)")

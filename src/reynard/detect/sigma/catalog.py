@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from reynard.detect.sources import EventSource
 
 KIND = "sigma"
+SHIPPED_RULES = Path(__file__).with_name("rules")  # the workshop's indicators as Sigma
 DETECTION_SCHEDULE = "5m"  # detections stream; the schedule is their catch-up pass
 CORRELATION_SCHEDULE = "1m"  # correlations run on a short interval over a sliding window
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -168,4 +169,14 @@ def describe(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-__all__ = ["KIND", "AddReport", "add", "describe", "load_cached", "registered", "slug", "tasks"]
+__all__ = [
+    "KIND",
+    "SHIPPED_RULES",
+    "AddReport",
+    "add",
+    "describe",
+    "load_cached",
+    "registered",
+    "slug",
+    "tasks",
+]
