@@ -4,11 +4,13 @@
 the matching events (None meaning "every event"), and `exact` says the superset is the answer. When it is
 not, the store checks each candidate with the in-memory predicate, so results are always exact
 (DESIGN.md). What the index answers alone: terms on keyword fields, on `summary` tokens and on
-`details` paths (text, numbers and booleans); phrases; exists; time ranges; IPv4 ranges and CIDRs on the
-source and destination addresses; case-insensitive matches and wildcards on keyword fields (as regexes
-on the terms); boolean combinations of these. What it narrows and leaves to the predicate: regexes,
-wildcards and case-insensitive matches on `details` paths, numeric ranges on `details`, values that
-look like timestamps inside `details` (tantivy indexes those as dates), IPv6 ranges, field references
+`details` paths (text, numbers and booleans; case-insensitive text on the lowercased copy); phrases;
+exists; time ranges; IPv4 ranges and CIDRs on the source and destination addresses; case-insensitive
+matches and wildcards on keyword fields (as regexes on the terms); boolean combinations of these. What
+it narrows and leaves to the predicate: regexes, wildcards, substrings, suffixes and case-insensitive
+prefixes on `details` paths (the store may answer those from a day's distinct values,
+store/dictionary.py), numeric ranges on `details` that its parser cannot take, values that look like
+timestamps inside `details` (tantivy indexes those as dates), IPv6 ranges, field references
 (`FieldRef`: the events that have both fields) and time parts (`TimePart`: the events that have the field).
 """
 
