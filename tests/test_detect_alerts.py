@@ -150,6 +150,17 @@ def test_already_alerted_looks_up_many_ids(alerts):
     assert alerts.already_alerted("rule-a", ids) == set(ids[::2])
 
 
+def test_already_alerted_by_rule_answers_each_rule_for_its_own_ids(alerts):
+    ids = [f"e{i}" for i in range(1_234)]
+    alerts.add(alert(ids=()), "rule-a", event_ids=ids[::2])
+    alerts.add(alert(ids=("e1", "e2")), "rule-b")
+    found = alerts.already_alerted_by_rule(
+        {"rule-a": ids, "rule-b": ["e2", "e4"], "rule-c": ids, "rule-d": []}
+    )
+    assert found == {"rule-a": set(ids[::2]), "rule-b": {"e2"}, "rule-c": set(), "rule-d": set()}
+    assert alerts.already_alerted_by_rule({"rule-a": []}) == {"rule-a": set()}
+
+
 def test_add_many_returns_each_alerts_own_id(alerts):
     from reynard.detect.alerts import NewAlert
 

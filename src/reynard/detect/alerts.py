@@ -12,7 +12,7 @@ table is what dedup asks: an event already in an alert of a rule does not alert 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -189,13 +189,19 @@ class AlertStore:
 
     def already_alerted(self, rule: str, event_ids: Iterable[str]) -> set[str]:
         """The ids among `event_ids` that are already in an alert of `rule` (so as not to alert twice)."""
-        wanted = list(dict.fromkeys(str(i) for i in event_ids))
-        found: set[str] = set()
-        if not wanted:
+        return self.already_alerted_by_rule({rule: event_ids})[rule]
+
+    def already_alerted_by_rule(self, event_ids: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+        """`already_alerted` for several rules over one connection (a streamed batch asks for each rule
+        that matched in it: a connection each was most of the time of those look-ups)."""
+        wanted = {rule: list(dict.fromkeys(str(i) for i in ids)) for rule, ids in event_ids.items()}
+        found: dict[str, set[str]] = {rule: set() for rule in wanted}
+        if not any(wanted.values()):
             return found
         with self.engine.connect() as connection:
-            for start in range(0, len(wanted), LOOKUP_CHUNK):
-                found.update(_alerted(connection, rule, wanted[start : start + LOOKUP_CHUNK]))
+            for rule, ids in wanted.items():
+                for start in range(0, len(ids), LOOKUP_CHUNK):
+                    found[rule].update(_alerted(connection, rule, ids[start : start + LOOKUP_CHUNK]))
         return found
 
 
