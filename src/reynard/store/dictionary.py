@@ -38,11 +38,11 @@ import tantivy
 
 from reynard.query import ast
 from reynard.query.predicate import text_test
-from reynard.query.tantivy_compiler import TantivyCompiler
+from reynard.query.tantivy_compiler import MAX_TERM_BYTES, TantivyCompiler
 from reynard.query.values import term_text
 
 MAX_VALUES = 10_000  # distinct values of a path (per day, among the candidates) worth testing one by one
-MAX_TEXT_BYTES = 32_768
+MAX_TEXT_BYTES = MAX_TERM_BYTES  # texts at least this long may be cut (see the module docstring)
 EXACT_NUMBERS = 2**53  # every integer below this in magnitude survives a round trip through a float
 # `details.a.b`: segments without a backslash (an escape in tantivy's path syntax) or an empty segment.
 _PATH = re.compile(r"^details(\.[^.\\]+)+$")
