@@ -12,9 +12,10 @@ Prints one JSON line:
   and on how many of them Reynard and SQLite matched exactly the same records (by `eventID`).
 - `streaming`: events per second through every loaded rule as events arrive. Reynard: the streaming
   matcher (`StreamingMatcher.match` on batches of 1,000 finalized events, alerts stored and committed
-  in the state database in `--work`, as a server does). Zircolite: its streaming shape, each batch of
-  1,000 records flattened and inserted into SQLite, every rule's SQL run (whole rows fetched), the
-  batch deleted; `zircolite_flatten_s` is the part of its time spent flattening.
+  in the state database in `--work`, as a server does; `reynard_alert_store_s` is the part of its time
+  spent storing them). Zircolite: its streaming shape, each batch of 1,000 records flattened and
+  inserted into SQLite, every rule's SQL run (whole rows fetched, nothing stored), the batch deleted;
+  `zircolite_flatten_s` is the part of its time spent flattening.
 - `scheduled`: one pass of every rule over `--events` stored events. Reynard: each rule's query on the
   tantivy store (every match streamed, as a parsed event). Zircolite: each rule's SQL over the
   in-memory table (whole rows fetched). Loading the events (ingest for Reynard, flatten and insert for
@@ -45,7 +46,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -226,7 +227,7 @@ def _quiet() -> None:
 
 
 def streaming(rules: list[DetectionRule], queries: dict[str, str], n: int, work: Path) -> dict:
-    from reynard.detect.alerts import AlertStore
+    from reynard.detect.alerts import AlertStore, NewAlert
     from reynard.detect.sigma.tasks import DetectionTask
     from reynard.detect.streaming import StreamingMatcher
     from reynard.state import open_state
@@ -236,7 +237,20 @@ def streaming(rules: list[DetectionRule], queries: dict[str, str], n: int, work:
     columns = {c for r in records for c in flatten(r)}
     held = orjson.dumps(records)  # Zircolite's input, as bytes while Reynard runs
     del records
-    store = AlertStore(open_state(f"sqlite:///{_fresh(work / 'stream-alerts.db')}"))
+
+    class TimedAlertStore(AlertStore):
+        """The alert store, timing what storing the alerts costs (`reynard_alert_store_s`)."""
+
+        spent = 0.0
+
+        def add_many(self, new: Sequence[NewAlert]) -> list[int]:
+            mark = time.perf_counter()
+            try:
+                return super().add_many(new)
+            finally:
+                self.spent += time.perf_counter() - mark
+
+    store = TimedAlertStore(open_state(f"sqlite:///{_fresh(work / 'stream-alerts.db')}"))
     matcher = StreamingMatcher({r.meta.key: [DetectionTask(r)] for r in rules}, store)
     _quiet()
     started = time.perf_counter()
@@ -244,7 +258,7 @@ def streaming(rules: list[DetectionRule], queries: dict[str, str], n: int, work:
     for i in range(0, len(events), BATCH):
         alerts += len(matcher.match(events[i : i + BATCH]))
     ours = time.perf_counter() - started
-    streamed = len(events)
+    streamed, storing = len(events), store.spent
     del events, matcher, store
 
     records = orjson.loads(held)
@@ -269,6 +283,7 @@ def streaming(rules: list[DetectionRule], queries: dict[str, str], n: int, work:
         "rules": len(rules),
         "reynard_events_per_s": round(streamed / ours),
         "reynard_alerts": alerts,
+        "reynard_alert_store_s": round(storing, 2),
         "zircolite_events_per_s": round(len(records) / theirs),
         "zircolite_matches": hits,
         "zircolite_flatten_s": round(flattening, 2),
