@@ -150,6 +150,17 @@ def test_already_alerted_looks_up_many_ids(alerts):
     assert alerts.already_alerted("rule-a", ids) == set(ids[::2])
 
 
+def test_already_alerted_by_rule_answers_each_rule_for_its_own_ids(alerts):
+    ids = [f"e{i}" for i in range(1_234)]
+    alerts.add(alert(ids=()), "rule-a", event_ids=ids[::2])
+    alerts.add(alert(ids=("e1", "e2")), "rule-b")
+    found = alerts.already_alerted_by_rule(
+        {"rule-a": ids, "rule-b": ["e2", "e4"], "rule-c": ids, "rule-d": []}
+    )
+    assert found == {"rule-a": set(ids[::2]), "rule-b": {"e2"}, "rule-c": set(), "rule-d": set()}
+    assert alerts.already_alerted_by_rule({"rule-a": []}) == {"rule-a": set()}
+
+
 def test_add_many_returns_each_alerts_own_id(alerts):
     from reynard.detect.alerts import NewAlert
 
@@ -165,3 +176,41 @@ def test_add_many_returns_each_alerts_own_id(alerts):
             [f"e{i}"],
         )
     assert alerts.add_many([]) == []
+
+
+def test_add_many_stores_the_rows_sqlalchemy_would(tmp_path):
+    """add_many on SQLite binds through the driver; the rows (values and SQLite types) are those
+    SQLAlchemy's own executemany stores."""
+    import sqlite3
+
+    from freezegun import freeze_time
+    from sqlalchemy import insert
+
+    from reynard.detect.alerts import NewAlert, _new_row, _row
+    from reynard.state.tables import alert_events, alerts
+
+    store = AlertStore(open_state(f"sqlite:///{tmp_path / 'state.db'}"))
+    batch = [
+        NewAlert(alert(summary="plain"), "rule-a"),
+        NewAlert({**alert(ids=()), "notify_mozdefbot": True, "url": "https://x", "channel": "c"}, "r", 7),
+        NewAlert({"summary": "bare"}, "rule-b", "g", event_ids=["e9", "e9", "e8"]),
+    ]
+    with freeze_time("2026-11-20 10:00:00.123456"):
+        ids = store.add_many(batch)
+        with store.engine.begin() as connection:  # the same alerts as SQLAlchemy Core inserts them
+            rows = [{**_row(item), **_new_row(datetime.now(UTC))} for item in batch]
+            connection.execute(insert(alerts), rows)
+            links = [
+                {"alert_id": alert_id + len(batch), "rule": item.rule, "event_id": event_id}
+                for alert_id, item in zip(ids, batch, strict=True)
+                for event_id in item.ids()
+            ]
+            connection.execute(insert(alert_events), links)
+    raw = sqlite3.connect(tmp_path / "state.db")
+    for table in (alerts, alert_events):
+        columns = ", ".join(f"typeof({c.name}), {c.name}" for c in table.columns if c.name != "id")
+        found = raw.execute(f"SELECT {columns} FROM {table.name} ORDER BY id").fetchall()
+        if table is alert_events:
+            found = [row[2:] for row in found]  # alert ids differ by the batch's length, by construction
+        assert len(found) == 2 * (len(batch) if table is alerts else 4)
+        assert found[: len(found) // 2] == found[len(found) // 2 :], table.name

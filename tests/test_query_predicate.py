@@ -634,3 +634,16 @@ def test_aggregate_applies_query_and_window_and_names_results():
         "hosts": 2,
         "ports": {"count": 1, "min": 22.0, "max": 22.0, "sum": 22.0, "avg": 22.0},
     }
+
+
+def test_a_regex_gives_the_same_answers_when_values_come_back():
+    # Regex answers are remembered per value (a stream repeats values): more distinct values than are
+    # remembered, values too long to remember, each seen twice, must all be answered as the first time.
+    from reynard.query.predicate import REMEMBERED, REMEMBERED_CHARS
+
+    test = compile_predicate(Regex("details.arn", r".+:assumed-role/aws:.+"))
+    values = [f"arn:aws:sts::{i}:assumed-role/{'aws' if i % 3 else 'app'}:x" for i in range(REMEMBERED * 2)]
+    values.append("arn:aws:sts::1:assumed-role/aws:" + "x" * REMEMBERED_CHARS)
+    expected = [":assumed-role/aws:" in value for value in values]
+    for _ in range(2):
+        assert [test({"details": {"arn": value}}) for value in values] == expected

@@ -134,3 +134,21 @@ def test_an_unusable_address_does_not_break_the_batch(store):
     events[1]["details"]["sourceipaddress"] = "253.252.51.07"
     result = store.write(events, commit=True)
     assert result.stored == 3 and not result.failed
+
+
+def test_a_value_too_long_to_be_a_term_is_still_found(store):
+    # The index leaves tokens of about 65,530 bytes and more out; such a value is checked, not looked up.
+    from reynard.query import ast
+
+    long = "x" * 70_000
+    events = make_events(3, command=long)
+    events[0]["hostname"] = long
+    store.write(events, commit=True)
+    for query, found in [
+        (ast.Term("details.command", long), 3),
+        (ast.Term("details.command", long.upper(), case_insensitive=True), 3),
+        (ast.Terms("details.command", (long, "other")), 3),
+        (ast.Term("hostname", long), 1),
+    ]:
+        assert len(store.search(ast.Search(query, limit=None)).events) == found, query.field
+        assert store.count_matching(query) == found

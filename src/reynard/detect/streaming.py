@@ -209,11 +209,14 @@ class StreamingMatcher:
                     self._failed(entry.rule)
         if not hits:
             return []
-        # Dedup: one look-up per rule, and an event seen twice in this batch alerts once.
-        seen: dict[str, set[str]] = {}
-        for rule in {entry.rule for entry, _ in hits}:
-            ids = [str(ev["id"]) for h, ev in hits if h.rule == rule and ev.get("id") is not None]
-            seen[rule] = self.alert_store.already_alerted(rule, ids)
+        # Dedup: one look-up per rule (over one connection), and an event seen twice in this batch
+        # alerts once.
+        ids_by_rule: dict[str, list[str]] = {}
+        for entry, event in hits:
+            ids = ids_by_rule.setdefault(entry.rule, [])
+            if event.get("id") is not None:
+                ids.append(str(event["id"]))
+        seen = self.alert_store.already_alerted_by_rule(ids_by_rule)
         new: list[NewAlert] = []
         for entry, event in hits:
             event_id = None if event.get("id") is None else str(event["id"])

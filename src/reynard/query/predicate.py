@@ -42,6 +42,7 @@ import re._constants as sre_constants
 import re._parser as sre_parser
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from reynard.events.fields import ANY_IP, IP_KEYS
@@ -74,6 +75,8 @@ Predicate = Callable[[dict], bool]
 SUMMARY = "summary"
 MAX_REGEX = 1_000
 LARGE_REPEAT = 10  # a repeat of more than this many (or unbounded) counts as "large" for the runaway check
+REMEMBERED = 1_024  # distinct values whose regex answer each regex leaf remembers
+REMEMBERED_CHARS = 256
 
 _SCALARS = (str, int, float, bool)
 
@@ -120,7 +123,7 @@ def _any_ip(event: dict) -> list[Any]:
 
 
 def _reacher(path: str) -> Callable[[dict], list[Any]]:
-    """A compiled `_reach` for one path, with a fast walk for the usual case of dicts all the way."""
+    """A compiled `_reach` for one path."""
     if path == ANY_IP:
         return _any_ip
     parts = tuple(path.split("."))
@@ -138,7 +141,19 @@ def _reacher(path: str) -> Callable[[dict], list[Any]]:
                 return []
         return [value]
 
-    return reach
+    def reach_dicts(event: dict) -> list[Any]:
+        """`reach` for the usual case, dicts all the way, in as few steps as Python allows (a streamed
+        event looks up a dozen paths); anything else takes the general walk."""
+        value: Any = event
+        for part in parts:
+            if type(value) is not dict:
+                return reach(event)
+            value = value.get(part)
+            if value is None:
+                return []
+        return [value]
+
+    return reach_dicts
 
 
 def _leaf_getter(path: str) -> Callable[[dict], list[Any]]:
@@ -154,7 +169,22 @@ def _leaf_getter(path: str) -> Callable[[dict], list[Any]]:
             out.extend(leaves(value))
         return out
 
-    return get
+    if path == ANY_IP:
+        return get
+    parts = tuple(path.split("."))
+
+    def get_scalar(event: dict) -> list[Any]:
+        """`get` in one step for the usual case, one scalar under dicts all the way."""
+        value: Any = event
+        for part in parts:
+            if type(value) is not dict:
+                return get(event)
+            value = value.get(part)
+            if value is None:
+                return []
+        return [value] if type(value) in _SCALARS else get(event)
+
+    return get_scalar
 
 
 leaf_getter = _leaf_getter  # compiled once per path, for callers that look up many events
@@ -243,21 +273,9 @@ def compile_predicate(node: Node) -> Predicate:
             if field == SUMMARY:
                 return _compile_summary_phrase(text)
             return _compile_terms(field, (text,), False)
-        case Wildcard(field=field, pattern=pattern, case_insensitive=ci):
-            return _compile_text_test(field, _wildcard_matcher(_text(pattern, field), ci), ci)
-        case Regex():
-            compiled = compile_regex(node.pattern, node.case_insensitive, node.multiline, node.dotall)
-            fullmatch = compiled.fullmatch
-            return _compile_text_test(node.field, lambda text: fullmatch(text) is not None, False)
-        case Prefix(field=field, value=value, case_insensitive=ci):
-            wanted = _fold(_text(value, field), ci)
-            return _compile_text_test(field, lambda text: text.startswith(wanted), ci)
-        case Suffix(field=field, value=value, case_insensitive=ci):
-            wanted = _fold(_text(value, field), ci)
-            return _compile_text_test(field, lambda text: text.endswith(wanted), ci)
-        case Contains(field=field, value=value, case_insensitive=ci):
-            wanted = _fold(_text(value, field), ci)
-            return _compile_text_test(field, lambda text: wanted in text, ci)
+        case Wildcard() | Regex() | Prefix() | Suffix() | Contains():
+            test, ci = _pattern_test(node)
+            return _compile_text_test(node.field, test, ci)
         case Exists(field=field):
             reach = _reacher(field)
             return lambda event: any(_has_value(value) for value in reach(event))
@@ -271,6 +289,55 @@ def compile_predicate(node: Node) -> Predicate:
             return _compile_time_part(node)
         case _:
             raise TypeError(f"not a query node: {node!r}")
+
+
+PatternLeaf = Wildcard | Regex | Prefix | Suffix | Contains
+
+
+def _pattern_test(node: PatternLeaf) -> tuple[Callable[[str], bool], bool]:
+    """A pattern leaf's test of one term text, and whether the text is lowercased before the test."""
+    match node:
+        case Wildcard(field=field, pattern=pattern, case_insensitive=ci):
+            return _wildcard_matcher(_text(pattern, field), ci), ci
+        case Regex():
+            compiled = compile_regex(node.pattern, node.case_insensitive, node.multiline, node.dotall)
+            fullmatch = compiled.fullmatch
+            return _remembering(lambda text: fullmatch(text) is not None), False
+        case Prefix(field=field, value=value, case_insensitive=ci):
+            wanted = _fold(_text(value, field), ci)
+            return (lambda text: text.startswith(wanted)), ci
+        case Suffix(field=field, value=value, case_insensitive=ci):
+            wanted = _fold(_text(value, field), ci)
+            return (lambda text: text.endswith(wanted)), ci
+        case Contains(field=field, value=value, case_insensitive=ci):
+            wanted = _fold(_text(value, field), ci)
+            return (lambda text: wanted in text), ci
+    raise TypeError(f"not a pattern leaf: {node!r}")
+
+
+def _remembering(test: Callable[[str], bool]) -> Callable[[str], bool]:
+    """`test` remembering its answer for the last `REMEMBERED` distinct short values.
+
+    A stream brings the same values back (a few hundred ARNs among thousands of events), and a Sigma
+    regex can cost microseconds a value (pySigma's `[\\s\\S]*?(...)[\\s\\S]*` is retried at every
+    position): remembered, an answer costs a dictionary look-up. Values over `REMEMBERED_CHARS`
+    characters are tested every time, so what is held stays small."""
+    remembered = lru_cache(maxsize=REMEMBERED)(test)
+
+    def check(text: str) -> bool:
+        return remembered(text) if len(text) <= REMEMBERED_CHARS else test(text)
+
+    return check
+
+
+def text_test(node: PatternLeaf) -> Callable[[str], bool]:
+    """Whether one term text passes a pattern leaf (a wildcard, regex, prefix, suffix or substring):
+    an event matches the leaf when a leaf value at its field passes. The predicate uses this very test,
+    so a store that tests a field's distinct values with it (store/dictionary.py) agrees with it."""
+    test, ci = _pattern_test(node)
+    if not ci:
+        return test
+    return lambda text: test(text.lower())
 
 
 def matches(node: Node, event: dict) -> bool:

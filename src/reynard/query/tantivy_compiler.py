@@ -4,11 +4,14 @@
 the matching events (None meaning "every event"), and `exact` says the superset is the answer. When it is
 not, the store checks each candidate with the in-memory predicate, so results are always exact
 (DESIGN.md). What the index answers alone: terms on keyword fields, on `summary` tokens and on
-`details` paths (text, numbers and booleans); phrases; exists; time ranges; IPv4 ranges and CIDRs on the
-source and destination addresses; case-insensitive matches and wildcards on keyword fields (as regexes
-on the terms); boolean combinations of these. What it narrows and leaves to the predicate: regexes,
-wildcards and case-insensitive matches on `details` paths, numeric ranges on `details`, values that
-look like timestamps inside `details` (tantivy indexes those as dates), IPv6 ranges, field references
+`details` paths (text, numbers and booleans; case-insensitive text on the lowercased copy); phrases;
+exists; time ranges; IPv4 ranges and CIDRs on the source and destination addresses; case-insensitive
+matches and wildcards on keyword fields (as regexes on the terms); boolean combinations of these. What
+it narrows and leaves to the predicate: regexes, wildcards, substrings, suffixes and case-insensitive
+prefixes on `details` paths (the store may answer those from a day's distinct values,
+store/dictionary.py), numeric ranges on `details` that its parser cannot take, values that look like
+timestamps inside `details` (tantivy indexes those as dates), terms of 32 KiB and more (tantivy leaves
+tokens of about 65,530 bytes out of the index), IPv6 ranges, field references
 (`FieldRef`: the events that have both fields) and time parts (`TimePart`: the events that have the field).
 """
 
@@ -32,6 +35,7 @@ _IP_FIELDS = {f"details.{key}": role for key, role in IP_ROLES.items()} | {ANY_I
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 _INT = re.compile(r"^[+-]?\d{1,18}$")
 _REGEX_META = frozenset("\\.+*?()|[]{}^$#&-~")
+MAX_TERM_BYTES = 32_768  # texts this long are not looked up as terms (see `_too_long`)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
@@ -54,6 +58,13 @@ def rust_escape(text: str) -> str:
 
 def wildcard_regex(pattern: str) -> str:
     return "".join(".*" if c == "*" else "." if c == "?" else rust_escape(c) for c in pattern)
+
+
+def _too_long(text: str) -> bool:
+    """Whether a text may be too long to be a term: tantivy drops tokens of about 65,530 bytes and
+    more from the index (their events are still found by `exists`, from the fast columns), so a term
+    look-up would miss them; such a text is left to the predicate."""
+    return len(text) >= MAX_TERM_BYTES // 4 and len(text.encode()) >= MAX_TERM_BYTES
 
 
 def micros(moment: datetime) -> int:
@@ -149,6 +160,8 @@ class TantivyCompiler:
         text = term_text(value)
         if text is None:
             return Compiled(self.nothing, True)
+        if _too_long(text) and (field in _KEYWORDS or field.startswith("details.")):
+            return self._narrow(field)
         if field in _KEYWORDS:
             if ci:
                 return self._regex(field, "(?i)" + rust_escape(text))

@@ -17,11 +17,19 @@ from sqlalchemy import Engine, create_engine, event
 MIGRATIONS = str(Path(__file__).with_name("migrations"))
 
 
+# Pages the write-ahead log may hold before a checkpoint copies them into the database (SQLite's default
+# is 1,000, 4 MB). A streamed batch's alerts (a page each: they carry their events) filled that at almost
+# every commit, so nearly every commit also checkpointed, with two fsyncs: at 200,000 streamed events
+# and 112,593 alerts, storing them took 10.2 s at 1,000 pages and 7.6 s at 10,000 (a 40 MB log).
+WAL_CHECKPOINT_PAGES = 10_000
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.close()
 
 

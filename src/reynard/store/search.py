@@ -1,16 +1,20 @@
 """Answering `Search` and `Aggregate` requests on the daily tantivy indices, exactly.
 
-The compiler says whether the index alone decides the query; when it does not, each candidate is checked
-with the in-memory predicate. Results come newest first, ties broken by id (both descending), across
-days; `after` continues from the last event of a page. Aggregations run inside tantivy per day and are
-merged here; when the query is not exact, or the index cannot aggregate a field exactly (too many
-buckets, a field it has no column for), they are computed from the matching events instead.
+The compiler says whether the index alone decides the query. When it does not, each day first answers
+the pattern leaves it can from its dictionary (`for_day`, store/dictionary.py), and the candidates that
+are still undecided are checked with the in-memory predicate, each event read and parsed when its turn
+comes. Results come newest first, ties broken by id (both descending), across days; `after` continues
+from the last event of a page. Aggregations run inside tantivy per day and are merged here; when the
+query is not exact, or the index cannot aggregate a field exactly (too many buckets, a field it has no
+column for, a value it may not give back exactly), they are computed from the matching events instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
@@ -21,7 +25,7 @@ from reynard.query import ast
 from reynard.query.predicate import compile_predicate
 from reynard.query.reference import aggregate_events
 from reynard.query.tantivy_compiler import Compiled, TantivyCompiler, micros
-from reynard.query.values import term_text
+from reynard.store.dictionary import answer_from_dictionary, bucket_text, is_panic
 from reynard.store.schema import KEYWORD_FIELDS
 
 if TYPE_CHECKING:
@@ -41,9 +45,11 @@ class SearchResult(NamedTuple):
 
 
 class _Plan(NamedTuple):
-    query: tantivy.Query
-    predicate: Any  # Callable[[dict], bool] | None
+    node: ast.Node
+    query: tantivy.Query  # the candidates: the compiled query and the window
+    predicate: Any  # Callable[[dict], bool] | None: None when the index alone is exact
     days: list
+    compiler: TantivyCompiler
 
 
 def _and(*queries: tantivy.Query | None) -> tantivy.Query:
@@ -81,20 +87,40 @@ def _window(store: TantivyEventStore, window: ast.TimeWindow) -> tuple[tantivy.Q
 
 
 def plan(store: TantivyEventStore, query: ast.Node, window: ast.TimeWindow) -> _Plan:
-    compiled: Compiled = TantivyCompiler(store.schema).compile(query)
+    compiler = TantivyCompiler(store.schema)
+    compiled: Compiled = compiler.compile(query)
     window_query, days = _window(store, window)
     predicate = None if compiled.exact else compile_predicate(query)
-    return _Plan(_and(compiled.query, window_query), predicate, days)
+    return _Plan(query, _and(compiled.query, window_query), predicate, days, compiler)
+
+
+def for_day(plan_: _Plan, searcher: tantivy.Searcher) -> _Plan:
+    """The plan for one day's searcher. When the index cannot decide the query, its pattern leaves on
+    `details` paths are answered from that day's dictionary (store/dictionary.py), searched within
+    the same candidates; the predicate is kept for whatever the dictionary could not make exact. The
+    dictionary and the search must use the same searcher: a commit in between could add a value."""
+    if plan_.predicate is None:
+        return plan_
+    node = answer_from_dictionary(plan_.node, searcher, plan_.query, plan_.compiler)
+    if node is plan_.node:
+        return plan_
+    compiled = plan_.compiler.compile(node)
+    return plan_._replace(
+        query=_and(compiled.query, plan_.query), predicate=None if compiled.exact else plan_.predicate
+    )
 
 
 def _ordered(
-    store: TantivyEventStore, day: Any, plan_: _Plan, upper: tuple[int, str] | None, want: int | None
+    store: TantivyEventStore,
+    searcher: tantivy.Searcher,
+    plan_: _Plan,
+    upper: tuple[int, str] | None,
+    want: int | None,
 ) -> Iterator[tuple[int, str, dict]]:
     """Matching events of one day as `(micros, id, event)`, by (time, id) descending, below `upper`.
 
     Reads in batches that start at what the caller wants (a few samples need a few documents) and
-    double up to `BATCH`."""
-    searcher = store._days[day].searcher()
+    double up to `BATCH`. `plan_` is the day's (`for_day`)."""
     if not searcher.num_docs:
         return
     bound = upper[0] if upper else None
@@ -113,21 +139,39 @@ def _ordered(
             hits.extend(
                 (last_time, address) for _, address in searcher.search(same, limit=max(count, 1)).hits
             )
-        rows = []
-        for time, address in hits:
-            event = orjson.loads(searcher.doc(address).get_first("_doc"))
-            key = (int(time), event["id"])
-            if upper is not None and key >= upper:
-                continue
-            if plan_.predicate is not None and not plan_.predicate(event):
-                continue
-            rows.append((key[0], key[1], event))
-        rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
-        yield from rows
+        yield from _in_order(searcher, hits, upper, plan_.predicate)
         if not full:
             return
         bound = last_time - 1
         batch = min(BATCH, batch * 2)
+
+
+def _in_order(
+    searcher: tantivy.Searcher, hits: list, upper: tuple[int, str] | None, predicate: Any
+) -> Iterator[tuple[int, str, dict]]:
+    """The events of `hits` (`(micros, address)`, by time descending, as the search sorts them) by
+    (time, id) descending, below `upper`, that pass `predicate`.
+
+    Each document is read and parsed when its turn comes, not a batch ahead: the caller may stop
+    early, and an event that is dropped at once costs a third of one held among thousands (memory
+    reused while still in cache, no garbage collection over the batch). Ids are read ahead only where
+    they decide: to order equal timestamps and to compare with `upper`."""
+    for time, group in groupby(hits, key=itemgetter(0)):
+        moment = int(time)
+        addresses = [address for _, address in group]
+        if len(addresses) == 1 and (upper is None or moment < upper[0]):
+            event = orjson.loads(searcher.doc(addresses[0]).get_first("_doc"))
+            if predicate is None or predicate(event):
+                yield moment, event["id"], event
+            continue
+        documents = [(doc.get_first("id"), doc) for doc in map(searcher.doc, addresses)]
+        if upper is not None:
+            documents = [(i, doc) for i, doc in documents if (moment, i) < upper]
+        documents.sort(key=itemgetter(0), reverse=True)
+        for event_id, doc in documents:
+            event = orjson.loads(doc.get_first("_doc"))
+            if predicate is None or predicate(event):
+                yield moment, event_id, event
 
 
 def _at_most(store: TantivyEventStore, value: int) -> tantivy.Query:
@@ -145,7 +189,10 @@ def iter_matches(store: TantivyEventStore, search: ast.Search) -> Iterator[dict]
     if search.after is not None:
         upper = (micros(datetime.fromisoformat(search.after[0])), search.after[1])
     for day in sorted(plan_.days, reverse=True):
-        for _, _, event in _ordered(store, day, plan_, upper, search.limit):
+        searcher = store._days[day].searcher()
+        if not searcher.num_docs:
+            continue
+        for _, _, event in _ordered(store, searcher, for_day(plan_, searcher), upper, search.limit):
             yield event
 
 
@@ -162,14 +209,17 @@ def run_search(store: TantivyEventStore, search: ast.Search) -> SearchResult:
 
 def run_count(store: TantivyEventStore, query: ast.Node, window: ast.TimeWindow) -> int:
     plan_ = plan(store, query, window)
-    if plan_.predicate is None:
-        total = 0
-        for day in plan_.days:
-            searcher = store._days[day].searcher()
-            if searcher.num_docs:
-                total += searcher.search(plan_.query, limit=1, count=True).count
-        return total
-    return sum(1 for _ in iter_matches(store, ast.Search(query, window, limit=None)))
+    total = 0
+    for day in plan_.days:
+        searcher = store._days[day].searcher()
+        if not searcher.num_docs:
+            continue
+        daily = for_day(plan_, searcher)
+        if daily.predicate is None:
+            total += searcher.search(daily.query, limit=1, count=True).count
+        else:
+            total += sum(1 for _ in _ordered(store, searcher, daily, None, None))
+    return total
 
 
 # -- aggregations -----------------------------------------------------------------------------------------
@@ -182,8 +232,6 @@ def run_aggregate(store: TantivyEventStore, request: ast.Aggregate) -> dict[str,
     results: dict[str, Any] = {}
     for name, agg in request.aggs.items():
         try:
-            if plan_.predicate is not None:
-                raise _Inexact
             results[name] = _indexed(store, plan_, request, agg)
         except _Inexact:
             events = iter_matches(store, ast.Search(request.query, request.window, limit=None))
@@ -227,10 +275,17 @@ def _indexed(store: TantivyEventStore, plan_: _Plan, request: ast.Aggregate, agg
         searcher = store._days[day].searcher()
         if not searcher.num_docs:
             continue
+        daily = for_day(plan_, searcher)
+        if daily.predicate is not None:
+            raise _Inexact
         try:
-            partials.append(searcher.aggregate(plan_.query, body)["a"])
+            partials.append(searcher.aggregate(daily.query, body)["a"])
         except ValueError as e:  # too many buckets, or a field with no column
             raise _Inexact from e
+        except BaseException as e:
+            if not is_panic(e):  # tantivy 0.27 panics on a long text cut inside a UTF-8 sequence
+                raise
+            raise _Inexact from None
     return _merge(store, request, agg, partials)
 
 
@@ -239,7 +294,10 @@ def _merge(store: TantivyEventStore, request: ast.Aggregate, agg: ast.Agg, parti
         case ast.TermsAgg():
             return _merge_terms(store, request, agg, partials)
         case ast.DistinctCount():
-            return len({term_text(b["key"]) for p in partials for b in p.get("buckets", [])})
+            texts = {bucket_text(b) for p in partials for b in p.get("buckets", [])}
+            if None in texts:
+                raise _Inexact
+            return len(texts)
         case ast.DateHistogram():
             counts: dict[int, int] = {}
             for p in partials:
@@ -273,7 +331,7 @@ def _merge_terms(store: TantivyEventStore, request: ast.Aggregate, agg: ast.Term
         if p.get("sum_other_doc_count"):
             raise _Inexact
         for b in p.get("buckets", []):
-            value = term_text(b["key"])
+            value = bucket_text(b)
             if value is None:
                 raise _Inexact
             counts[value] = counts.get(value, 0) + b["doc_count"]
