@@ -40,13 +40,11 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import re
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,11 +53,8 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import orjson  # noqa: E402
-from sigma.backends.sqlite import sqliteBackend  # noqa: E402
-from sigma.collection import SigmaCollection  # noqa: E402
-from sigma.rule import SigmaRule  # noqa: E402
 
-from reynard.detect.sigma.loader import POLICY, load  # noqa: E402
+from reynard.detect.sigma.loader import load  # noqa: E402
 from reynard.detect.sigma.model import DetectionRule  # noqa: E402
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
@@ -67,82 +62,10 @@ BATCH = 1000
 DEFAULT_DATA = HERE.parents[1] / "shared" / "data" / "cloudtrail"
 
 
-# -- the Zircolite side --------------------------------------------------------------------------------
-def flatten(record: dict, prefix: str = "", out: dict | None = None) -> dict:
-    """A CloudTrail record as Zircolite flattens JSON: nested keys joined with dots, lists as JSON text,
-    booleans as 'true'/'false'."""
-    out = {} if out is None else out
-    for key, value in record.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flatten(value, f"{name}.", out)
-        elif isinstance(value, list):
-            out[name] = json.dumps(value)
-        elif isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        else:
-            out[name] = value
-    return out
-
-
-def _regexp(pattern: str, value: object) -> bool:
-    return value is not None and re.search(pattern, str(value)) is not None
-
-
-class SqliteSide:
-    """One in-memory SQLite table `logs` with a NOCASE text column per flattened field."""
-
-    def __init__(self, columns: Iterable[str]):
-        # SQLite's column names are case-insensitive: one column per name, whatever its case.
-        by_name: dict[str, str] = {}
-        for column in sorted(set(columns) | {"eventID"}):
-            by_name.setdefault(column.lower(), column)
-        self.columns = list(by_name.values())
-        self.keys = [c.lower() for c in self.columns]
-        self.db = sqlite3.connect(":memory:")
-        self.db.create_function("regexp", 2, _regexp, deterministic=True)
-        defs = ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in self.columns)
-        self.db.execute(f"CREATE TABLE logs ({defs})")
-        marks = ", ".join("?" for _ in self.columns)
-        names = ", ".join(f'"{c}"' for c in self.columns)
-        self.insert_sql = f"INSERT INTO logs ({names}) VALUES ({marks})"
-
-    def insert(self, rows: list[dict]) -> None:
-        folded = [{k.lower(): v for k, v in row.items()} for row in rows]
-        self.db.executemany(self.insert_sql, [tuple(row.get(k) for k in self.keys) for row in folded])
-
-    def run(self, sql: str) -> list[tuple]:
-        """The matching rows, whole (as Zircolite returns them; the eventID is `ids`)."""
-        try:
-            return self.db.execute(sql).fetchall()
-        except sqlite3.OperationalError as e:  # a rule naming a column no event has
-            if "no such column" in str(e):
-                return []
-            raise
-
-    def ids(self, sql: str) -> set[str]:
-        column = self.keys.index("eventid")
-        return {str(row[column]) for row in self.run(sql)}
-
-    def clear(self) -> None:
-        self.db.execute("DELETE FROM logs")
-
-
-def sqlite_queries(rule_files: list[Path]) -> dict[str, str]:
-    """Rule key -> pySigma SQLite backend query, for the detection rules that backend converts."""
-    backend = sqliteBackend()
-    out: dict[str, str] = {}
-    for path in rule_files:
-        collection = SigmaCollection.from_yaml(path.read_text(), collect_errors=True, policy=POLICY)
-        for rule in collection.rules:
-            if not isinstance(rule, SigmaRule) or rule.errors:
-                continue
-            try:
-                (query,) = backend.convert_rule(rule)
-            except Exception:  # the reference cannot convert it: left out of the comparison
-                continue
-            out[str(rule.id) if rule.id else (rule.name or rule.title)] = query
-    return out
+# -- the Zircolite side: the reference the tests use (tests/sigma_reference.py) ---------------------------
+sys.path.insert(0, str(HERE.parent / "tests"))
+from sigma_reference import SqliteTable as SqliteSide  # noqa: E402
+from sigma_reference import flatten, records_of, sqlite_queries  # noqa: E402
 
 
 # -- the Reynard side ----------------------------------------------------------------------------------
@@ -166,24 +89,7 @@ def generated(n: int, seed: int) -> list[dict]:
 
 
 def real_sets(data: Path) -> dict[str, list[dict]]:
-    sets: dict[str, list[dict]] = {}
-    for folder in sorted(p for p in data.iterdir() if p.is_dir()):
-        records: list[dict] = []
-        for path in sorted(folder.rglob("*.json")):
-            raw = path.read_bytes()
-            try:
-                bodies = [orjson.loads(raw)]
-            except orjson.JSONDecodeError:  # NDJSON (OTRF's Logstash export)
-                bodies = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
-            for body in bodies:
-                if isinstance(body, dict) and "Records" in body:
-                    records.extend(body["Records"])
-                elif isinstance(body, list):
-                    records.extend(body)
-                elif isinstance(body, dict):
-                    records.append(body)
-        sets[folder.name] = [r for r in records if isinstance(r, dict) and r.get("eventID")]
-    return sets
+    return {folder.name: records_of(folder) for folder in sorted(p for p in data.iterdir() if p.is_dir())}
 
 
 def agreement(rules: list[DetectionRule], queries: dict[str, str], data: Path, work: Path) -> dict:
@@ -193,7 +99,7 @@ def agreement(rules: list[DetectionRule], queries: dict[str, str], data: Path, w
     for name, records in real_sets(data).items():
         events = reynard_events(records, work, name)
         sqlite = SqliteSide(c for r in records for c in flatten(r))
-        sqlite.insert([flatten(r) for r in records])
+        sqlite.insert_flat([flatten(r) for r in records])
         fired = same = 0
         differ: list[str] = []
         for rule in rules:
@@ -273,7 +179,7 @@ def streaming(rules: list[DetectionRule], queries: dict[str, str], n: int, work:
         mark = time.perf_counter()
         rows = [flatten(r) for r in records[i : i + BATCH]]
         flattening += time.perf_counter() - mark
-        sqlite.insert(rows)
+        sqlite.insert_flat(rows)
         for sql in shared:
             hits += len(sqlite.run(sql))
         sqlite.clear()
@@ -307,7 +213,7 @@ def scheduled(rules: list[DetectionRule], queries: dict[str, str], n: int, work:
     started = time.perf_counter()  # as Zircolite: a pass over the records for the fields, then the rows
     sqlite = SqliteSide(c for r in records for c in flatten(r))
     for i in range(0, n, 50_000):
-        sqlite.insert([flatten(r) for r in records[i : i + 50_000]])
+        sqlite.insert_flat([flatten(r) for r in records[i : i + 50_000]])
     load_s = time.perf_counter() - started
     del records  # both passes read only what their store holds
 

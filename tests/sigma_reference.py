@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+import orjson
 from sigma.backends.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
 from sigma.rule import SigmaRule
@@ -102,3 +103,17 @@ def sqlite_queries(files: Iterable[Path]) -> dict[str, str]:
             if isinstance(rule, SigmaRule) and not rule.errors and (query := sqlite_query(rule)):
                 out[str(rule.id) if rule.id else (rule.name or rule.title)] = query
     return out
+
+
+def records_of(folder: Path) -> list[dict]:
+    found: list[dict] = []
+    for path in sorted(folder.rglob("*.json")):
+        raw = path.read_bytes()
+        try:
+            bodies = [orjson.loads(raw)]
+        except orjson.JSONDecodeError:  # OTRF's export is NDJSON
+            bodies = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+        for body in bodies:
+            items = body.get("Records", [body]) if isinstance(body, dict) else body
+            found.extend(r for r in items if isinstance(r, dict) and r.get("eventID"))
+    return found

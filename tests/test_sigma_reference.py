@@ -5,7 +5,6 @@ invictus-ir's 2,900 records, Stratus Red Team's 310 and OTRF's 103, with SigmaHQ
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import orjson
 import pytest
@@ -18,7 +17,7 @@ from reynard.detect.sigma.loader import POLICY
 from reynard.query import ast
 from reynard.settings import Settings
 from reynard.store.tantivy_store import TantivyEventStore
-from sigma_reference import SqliteTable, sqlite_query
+from sigma_reference import SqliteTable, records_of, sqlite_query
 
 # Written in SigmaHQ's style for these samples; each (detection, events it must match in invictus).
 RULES = [
@@ -57,20 +56,6 @@ def rule(detection: str) -> SigmaRule:
         body += "\n  condition: sel"
     text = f"title: t\nlogsource: {{product: aws, service: cloudtrail}}\ndetection:\n{body}\n"
     return SigmaRule.from_dict(yaml.safe_load(text), policy=POLICY)
-
-
-def records_of(folder: Path) -> list[dict]:
-    found: list[dict] = []
-    for path in sorted(folder.rglob("*.json")):
-        raw = path.read_bytes()
-        try:
-            bodies = [orjson.loads(raw)]
-        except orjson.JSONDecodeError:  # OTRF's export is NDJSON
-            bodies = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
-        for body in bodies:
-            items = body.get("Records", [body]) if isinstance(body, dict) else body
-            found.extend(r for r in items if isinstance(r, dict) and r.get("eventID"))
-    return found
 
 
 @pytest.mark.parametrize("sample", ["invictus", "stratus", "otrf"])
