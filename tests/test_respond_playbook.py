@@ -124,7 +124,12 @@ def test_the_verification_choice_covers_every_containment_step(playbook) -> None
     }
     result_paths = {t["ResultPath"] for t in tasks_of(states).values() if t["Resource"] in containment}
     (rule,) = states["VerifyContainment"]["Choices"]
-    checked = {r["Variable"].removesuffix(".Verified") for r in rule["And"] if r.get("BooleanEquals") is True}
+    checked = set()
+    for condition in rule["And"]:  # each: Verified, or a dry run (which changes nothing to verify)
+        verified, dry = condition["Or"]
+        assert verified["BooleanEquals"] is True and verified["Variable"].endswith(".Verified")
+        assert dry == {"Variable": verified["Variable"].replace(".Verified", ".DryRun"), "BooleanEquals": True}
+        checked.add(verified["Variable"].removesuffix(".Verified"))
     assert checked == result_paths and len(result_paths) == len(containment)
     assert states["VerifyContainment"]["Default"] == "ContainmentNotVerified"
 
@@ -413,3 +418,48 @@ def test_it_refuses_another_kind_of_finding(world: World, tmp_path) -> None:
         "Reynard.UnexpectedInput",
         ["CheckFinding", "NotThisPlaybook"],
     )
+
+
+def test_the_cli_runs_it_dry_against_any_endpoint_and_exports_it(world: World, tmp_path) -> None:
+    """`reynard playbook run --dry-run --endpoint-url`: every step says what it would do against moto,
+    nothing changes, and the execution waits for the approval; `export` gives a Step Functions definition
+    and names what it left as Lambda placeholders."""
+    from click.testing import CliRunner
+
+    from reynard.cli import main
+
+    data_dir = tmp_path / "data"
+    config = tmp_path / "reynard.toml"  # a notifier, so the approval request can be sent
+    config.write_text('[respond.notifiers.soc]\ntype = "webhook"\nurl = "http://127.0.0.1:9/soc"\n')
+    before = world.eni_groups(world.primary_eni)
+    result = CliRunner().invoke(
+        main,
+        [
+            "--config",
+            str(config),
+            "--data-dir",
+            str(data_dir),
+            "playbook",
+            "run",
+            NAME,
+            "--input",
+            json.dumps(finding_for(world)),
+            "--dry-run",
+            "--endpoint-url",
+            world.endpoint,
+            "--max-sleep",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "approv" in result.stderr.lower() or "waiting" in result.stderr.lower()
+    assert world.eni_groups(world.primary_eni) == before  # a dry run changes nothing
+    assert world.describe()["State"]["Name"] == "running"
+
+    exported = CliRunner().invoke(main, ["--data-dir", str(data_dir), "playbook", "export", NAME])
+    assert exported.exit_code == 0, exported.output
+    definition = json.loads(exported.stdout)
+    assert definition["StartAt"] == "CheckFinding"
+    resources = json.dumps(definition)
+    assert "arn:aws:states:::aws-sdk:ec2:terminateInstances" in resources
+    assert "not exported" in exported.stderr and "ReynardIsolateInstanceFunctionArn" in exported.stderr

@@ -1,4 +1,4 @@
-"""`reynard playbook`: validate, run, list, executions, show, approve, reject, resume, stop, add.
+"""`reynard playbook`: validate, run, list, executions, show, approve, reject, resume, stop, add, export.
 
 Exit codes (one place): 0 done (an execution that succeeded or waits); 1 an invalid definition
 (`validate`) or an execution that failed, timed out or was stopped (`run`, `resume`); 2 a usage error or
@@ -37,6 +37,12 @@ max_sleep_option = click.option(
 )
 
 
+endpoint_option = click.option(
+    "--endpoint-url",
+    help="Send every AWS call to this endpoint (an AWS-compatible one: moto, LocalStack, a VPC endpoint).",
+)
+
+
 @click.group()
 def playbook() -> None:
     """Response playbooks (Amazon States Language): run them, follow their executions, approve steps."""
@@ -59,6 +65,7 @@ def validate(file: str) -> None:
 @click.option("--name", help="The execution's name (unique per playbook; default: its id).")
 @click.option("--dry-run", is_flag=True, help="Actions say what they would do and change nothing.")
 @max_sleep_option
+@endpoint_option
 @data_dir_option
 @click.pass_context
 @user_errors
@@ -69,6 +76,7 @@ def run(
     name: str | None,
     dry_run: bool,
     max_sleep: float,
+    endpoint_url: str | None,
     data_dir: Path | None,
 ) -> None:
     """Run a playbook to its end (or to a wait for approval, saying so); its output as JSON on stdout.
@@ -77,7 +85,7 @@ def run(
     """
     from reynard.respond import commands
 
-    ok = commands.run(_settings(ctx, data_dir), target, input_text, name, dry_run, max_sleep)
+    ok = commands.run(_settings(ctx, data_dir), target, input_text, name, dry_run, max_sleep, endpoint_url)
     sys.exit(PlaybookExit.OK if ok else PlaybookExit.FAILED)
 
 
@@ -147,17 +155,30 @@ def show(ctx: click.Context, execution_id: str, as_json: bool, data_dir: Path | 
 @click.argument("token")
 @click.option("--output", "output_text", default="{}", show_default=True, help="The task's result (JSON).")
 @max_sleep_option
+@endpoint_option
 @data_dir_option
 @click.pass_context
 @user_errors
 def approve(
-    ctx: click.Context, token: str, output_text: str, max_sleep: float, data_dir: Path | None
+    ctx: click.Context,
+    token: str,
+    output_text: str,
+    max_sleep: float,
+    endpoint_url: str | None,
+    data_dir: Path | None,
 ) -> None:
     """Answer a waiting task (`.waitForTaskToken`) with success, then continue its execution."""
     from reynard.respond import commands
 
     output = commands.parse_json(output_text, "--output")
-    commands.answer(_settings(ctx, data_dir), token, output=output, approve=True, max_sleep=max_sleep)
+    commands.answer(
+        _settings(ctx, data_dir),
+        token,
+        output=output,
+        approve=True,
+        max_sleep=max_sleep,
+        endpoint_url=endpoint_url,
+    )
 
 
 @playbook.command("reject")
@@ -165,31 +186,51 @@ def approve(
 @click.option("--error", default="Rejected", show_default=True, help="The error name the task fails with.")
 @click.option("--cause", help="Why (free text).")
 @max_sleep_option
+@endpoint_option
 @data_dir_option
 @click.pass_context
 @user_errors
 def reject(
-    ctx: click.Context, token: str, error: str, cause: str | None, max_sleep: float, data_dir: Path | None
+    ctx: click.Context,
+    token: str,
+    error: str,
+    cause: str | None,
+    max_sleep: float,
+    endpoint_url: str | None,
+    data_dir: Path | None,
 ) -> None:
     """Answer a waiting task with failure (its Catch may take it), then continue its execution."""
     from reynard.respond import commands
 
     commands.answer(
-        _settings(ctx, data_dir), token, error=error, cause=cause, approve=False, max_sleep=max_sleep
+        _settings(ctx, data_dir),
+        token,
+        error=error,
+        cause=cause,
+        approve=False,
+        max_sleep=max_sleep,
+        endpoint_url=endpoint_url,
     )
 
 
 @playbook.command("resume")
 @click.argument("execution_id", required=False)
 @max_sleep_option
+@endpoint_option
 @data_dir_option
 @click.pass_context
 @user_errors
-def resume(ctx: click.Context, execution_id: str | None, max_sleep: float, data_dir: Path | None) -> None:
+def resume(
+    ctx: click.Context,
+    execution_id: str | None,
+    max_sleep: float,
+    endpoint_url: str | None,
+    data_dir: Path | None,
+) -> None:
     """Continue an execution, or every one whose wait elapsed or whose approval came."""
     from reynard.respond import commands
 
-    ok = commands.resume(_settings(ctx, data_dir), execution_id, max_sleep)
+    ok = commands.resume(_settings(ctx, data_dir), execution_id, max_sleep, endpoint_url)
     sys.exit(PlaybookExit.OK if ok else PlaybookExit.FAILED)
 
 
@@ -208,3 +249,17 @@ def stop(
 
     execution = commands.store(_settings(ctx, data_dir)).abort(execution_id, error, cause)
     click.echo(f"execution {execution.id} {execution.status}")
+
+
+@playbook.command("export")
+@click.argument("target", metavar="FILE_OR_NAME")
+@click.option("--topic-arn", help="The SNS topic notify and approval steps publish to when they name none.")
+@data_dir_option
+@click.pass_context
+@user_errors
+def export(ctx: click.Context, target: str, topic_arn: str | None, data_dir: Path | None) -> None:
+    """A definition deployable to AWS Step Functions, on stdout: built-in actions as aws-sdk integrations
+    where they can be; the others (named on stderr) as Lambda placeholders you supply."""
+    from reynard.respond import commands
+
+    commands.export(_settings(ctx, data_dir), target, topic_arn)

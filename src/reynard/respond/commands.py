@@ -43,8 +43,10 @@ def store(settings: Settings) -> ExecutionStore:
     return ExecutionStore(open_state(settings.state_url))
 
 
-def runner(settings: Settings, max_sleep: float | None) -> Runner:
-    return Runner(store(settings), default_dispatch(settings), max_sleep=max_sleep)
+def runner(settings: Settings, max_sleep: float | None, endpoint_url: str | None = None) -> Runner:
+    """A runner with every task resource; AWS calls go to `endpoint_url` when given (any AWS-compatible
+    endpoint: a moto server, LocalStack, a VPC endpoint)."""
+    return Runner(store(settings), default_dispatch(settings, endpoint_url), max_sleep=max_sleep)
 
 
 def validate(path: str) -> tuple[bool, str]:
@@ -87,11 +89,17 @@ def report(execution: Execution) -> bool:
 
 
 def run(
-    settings: Settings, target: str, input_text: str, name: str | None, dry_run: bool, max_sleep: float | None
+    settings: Settings,
+    target: str,
+    input_text: str,
+    name: str | None,
+    dry_run: bool,
+    max_sleep: float | None,
+    endpoint_url: str | None = None,
 ) -> bool:
     playbook, definition = PlaybookCatalog(settings.data_dir).resolve(target)
     value = parse_json(input_text, "--input")
-    execution = runner(settings, max_sleep).start(
+    execution = runner(settings, max_sleep, endpoint_url).start(
         definition, value, playbook=playbook, name=name, dry_run=dry_run
     )
     return report(execution)
@@ -106,9 +114,10 @@ def answer(
     output: Any = None,
     error: str | None = None,
     cause: str | None = None,
+    endpoint_url: str | None = None,
 ) -> None:
     """Approve or reject a task token, then continue its execution here (unless another process runs it)."""
-    the_runner = runner(settings, max_sleep)
+    the_runner = runner(settings, max_sleep, endpoint_url)
     if approve:
         execution_id = the_runner.send_task_success(token, output)
         click.echo(f"approved: execution {execution_id} continues", err=True)
@@ -124,8 +133,10 @@ def answer(
     report(execution)
 
 
-def resume(settings: Settings, execution_id: str | None, max_sleep: float | None) -> bool:
-    the_runner = runner(settings, max_sleep)
+def resume(
+    settings: Settings, execution_id: str | None, max_sleep: float | None, endpoint_url: str | None = None
+) -> bool:
+    the_runner = runner(settings, max_sleep, endpoint_url)
     if execution_id:
         execution = the_runner.resume(execution_id)
         if execution is None:
@@ -189,3 +200,16 @@ def show(settings: Settings, execution_id: str, as_json: bool) -> None:
         click.echo(
             f"{event['id']:>5}  {event['timestamp'][:23]}  {event['type']:<24}{state}{where}  {details}"[:400]
         )
+
+
+def export(settings: Settings, target: str, topic_arn: str | None) -> None:
+    """A playbook as a Step Functions definition on stdout; what could not be exported on stderr."""
+    from reynard.respond.export import export_definition
+
+    _name, definition = PlaybookCatalog(settings.data_dir).resolve(target)
+    result = export_definition(json.loads(definition), notify_topic_arn=topic_arn)
+    sys.stdout.write(dumps(result["definition"]) + "\n")
+    for item in result["not_exported"]:
+        click.echo(f"reynard: not exported: {dumps(item)}", err=True)
+    for note in result["notes"]:
+        click.echo(f"reynard: note: {note if isinstance(note, str) else dumps(note)}", err=True)

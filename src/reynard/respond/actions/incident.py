@@ -19,6 +19,9 @@ from ..resources import TaskContext
 from .base import NOT_CONFIGURED, Action, Arguments, Check, Report
 from .notify import SEVERITIES
 
+# The incident id a dry run's open-incident answers (it opens none), for its later timeline steps.
+DRY_RUN_PREFIX = "dry-run:"
+
 
 @dataclass(frozen=True)
 class Opened:
@@ -107,6 +110,18 @@ class OpenIncident(_IncidentAction):
         if severity not in SEVERITIES:
             args.fail(f"argument 'Severity' must be one of {', '.join(SEVERITIES)}, not {severity!r}")
         summary, details = args.text("Summary", ""), args.mapping("Details")
+        if context.dry_run:  # no incident is opened: later steps of the dry run write to a stand-in id
+            report.changes.append(
+                {
+                    "Resource": key,
+                    "Change": "open or update incident",
+                    "From": None,
+                    "To": title,
+                    "Applied": False,
+                }
+            )
+            report.extra.update(IncidentId=DRY_RUN_PREFIX + key, Created=False, Key=key)
+            return
         sink = self.sink()
         opened = report.apply(
             key,
@@ -137,6 +152,18 @@ class AddTimelineEntry(_IncidentAction):
         incident_id, text = args.text("IncidentId", required=True), args.text("Text", required=True)
         key = args.text("Key") or f"{context.execution_id}:{context.state}"
         details = {"at": iso_timestamp(self.env.now()), "state": context.state, **args.mapping("Details")}
+        if context.dry_run and incident_id.startswith(DRY_RUN_PREFIX):  # the dry run's stand-in incident
+            report.changes.append(
+                {
+                    "Resource": incident_id,
+                    "Change": "add timeline entry",
+                    "From": None,
+                    "To": text,
+                    "Applied": False,
+                }
+            )
+            report.extra.update(IncidentId=incident_id, Key=key)
+            return
         sink = self.sink()
         record = sink.read(incident_id)
         if record is None:
