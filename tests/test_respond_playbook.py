@@ -128,7 +128,8 @@ def test_the_verification_choice_covers_every_containment_step(playbook) -> None
     for condition in rule["And"]:  # each: Verified, or a dry run (which changes nothing to verify)
         verified, dry = condition["Or"]
         assert verified["BooleanEquals"] is True and verified["Variable"].endswith(".Verified")
-        assert dry == {"Variable": verified["Variable"].replace(".Verified", ".DryRun"), "BooleanEquals": True}
+        dry_variable = verified["Variable"].replace(".Verified", ".DryRun")
+        assert dry == {"Variable": dry_variable, "BooleanEquals": True}
         checked.add(verified["Variable"].removesuffix(".Verified"))
     assert checked == result_paths and len(result_paths) == len(containment)
     assert states["VerifyContainment"]["Default"] == "ContainmentNotVerified"
