@@ -1,12 +1,12 @@
 """New alerts go to the notifiers of the settings file; every delivery is recorded."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
 
+from loopback import Recorder, recording
 from reynard.cli import main
 from reynard.detect.alerts import AlertStore
 from reynard.detect.notifications import Notifications
@@ -32,28 +32,13 @@ STOP_LOGGING = {
 
 
 @pytest.fixture
-def hook():
-    """A real HTTP server on loopback that records what it receives."""
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["content-length"]))
-            received.append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    server.shutdown()
+def hook() -> Iterator[Recorder]:
+    with recording() as server:
+        yield server
 
 
 def test_new_alerts_notify_the_configured_webhook_and_each_delivery_is_recorded(tmp_path, hook):
-    url, received = hook
+    url = hook.url()
     config = tmp_path / "reynard.toml"
     config.write_text(
         f'data_dir = "{tmp_path / "data"}"\n'
@@ -65,7 +50,7 @@ def test_new_alerts_notify_the_configured_webhook_and_each_delivery_is_recorded(
     runner = CliRunner()
     # Ingest streams the event through the simple rules: the alert is raised and sent at once.
     assert runner.invoke(main, ["--config", str(config), "ingest", str(trail)]).exit_code == 0
-    assert len(received) == 1
+    assert len(hook.requests) == 1
     # A scheduled pass over the same events finds nothing new, so nothing is sent twice.
     result = runner.invoke(
         main, ["--config", str(config), "rules", "run", "--rule", "cloudtrail_logging_stopped", "--now", NOW]
@@ -73,7 +58,7 @@ def test_new_alerts_notify_the_configured_webhook_and_each_delivery_is_recorded(
     assert result.exit_code == 0, result.output
     assert "cloudtrail_logging_stopped: 0 alerts" in result.stdout
 
-    [sent] = received
+    [sent] = hook.bodies
     assert sent["severity"] == "CRITICAL" and "org-trail" in sent["summary"] and sent["id"]
     settings = load_settings(config)
     notifications = Notifications.from_settings(settings, open_state(settings.state_url))
@@ -104,7 +89,7 @@ def test_a_notifier_that_times_out_is_reported_with_the_rule_and_the_others_go_o
     rule was not delivered and why; the alert is stored, the other notifier still gets it."""
     import socket
 
-    url, received = hook
+    url = hook.url()
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)  # accepts, never reads or answers
@@ -131,4 +116,4 @@ def test_a_notifier_that_times_out_is_reported_with_the_rule_and_the_others_go_o
     (line,) = result.stdout.splitlines()
     assert line.startswith("cloudtrail_logging_stopped: 1 alerts (1 not delivered: alert 1: ")
     assert "timed out" in line
-    assert len(received) == 1
+    assert len(hook.requests) == 1

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from loopback import Recorder, recording
 from reynard.detect.notifiers import (
     Delivery,
     DeliveryError,
@@ -54,57 +53,14 @@ def no_sleep(calls: list[float]):
 # -- HTTP -------------------------------------------------------------------------------------------------
 
 
-class Recorder(ThreadingHTTPServer):
-    """Records each request; answers 500 to the first `fail_first`, or sleeps `delay` seconds first."""
-
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.requests: list[tuple[str, dict[str, str], bytes]] = []
-        self.fail_first = 0
-        self.delay = 0.0
-        self.stop = threading.Event()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hook"
-
-    def handle_error(self, request, client_address) -> None:  # a client that gave up is expected here
-        pass
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Recorder
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-        if self.server.delay:
-            self.server.stop.wait(self.server.delay)
-        failing = len(self.server.requests) <= self.server.fail_first
-        self.send_response(500 if failing else 200)
-        self.end_headers()
-        self.wfile.write(b"boom" if failing else b"ok")
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def http() -> Iterator[Recorder]:
-    server = Recorder()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.stop.set()
-    server.shutdown()
-    server.server_close()
+    with recording() as server:
+        yield server
 
 
 def test_webhook_json_posts_the_alert(http: Recorder) -> None:
-    notifier = WebhookNotifier(http.url, headers={"Authorization": "Bearer s3cret-token"})
+    notifier = WebhookNotifier(http.url(), headers={"Authorization": "Bearer s3cret-token"})
     record = deliver(notifier, ALERT)
     assert record.ok and record.attempts == 1 and record.error is None
     assert (record.alert_id, record.classname) == ("a-1", "AlertSSHBruteforce")
@@ -119,19 +75,19 @@ def test_webhook_json_posts_the_alert(http: Recorder) -> None:
 
 def test_webhook_slack_body(http: Recorder) -> None:
     alert = {**ALERT, "summary": "login from <script> & co"}
-    assert deliver(WebhookNotifier(http.url, format="slack"), alert).ok
+    assert deliver(WebhookNotifier(http.url(), format="slack"), alert).ok
     body = json.loads(http.requests[0][2])
     assert body == {
         "text": "[WARNING] login from &lt;script&gt; &amp; co <https://reynard.example/alerts/a-1|details>"
     }
-    assert deliver(WebhookNotifier(http.url, format="slack"), {"severity": "INFO", "summary": "x"}).ok
+    assert deliver(WebhookNotifier(http.url(), format="slack"), {"severity": "INFO", "summary": "x"}).ok
     assert json.loads(http.requests[1][2]) == {"text": "[INFO] x"}
 
 
 def test_retries_succeed_after_two_500s(http: Recorder) -> None:
     http.fail_first = 2
     waits: list[float] = []
-    record = deliver(WebhookNotifier(http.url), ALERT, retries=3, backoff=0.5, sleep=no_sleep(waits))
+    record = deliver(WebhookNotifier(http.url()), ALERT, retries=3, backoff=0.5, sleep=no_sleep(waits))
     assert record.ok and record.attempts == 3 and record.error is None
     assert waits == [0.5, 1.0]
     assert len(http.requests) == 3
@@ -140,41 +96,31 @@ def test_retries_succeed_after_two_500s(http: Recorder) -> None:
 def test_gives_up_after_the_retries_with_the_last_error(http: Recorder) -> None:
     http.fail_first = 100
     waits: list[float] = []
-    record = deliver(WebhookNotifier(http.url), ALERT, retries=2, backoff=1, sleep=no_sleep(waits))
+    record = deliver(WebhookNotifier(http.url()), ALERT, retries=2, backoff=1, sleep=no_sleep(waits))
     assert not record.ok and record.attempts == 3 and waits == [1, 2]
-    assert record.error == f"POST {http.url}: answered HTTP 500: 'boom'"
+    assert record.error == f"POST {http.url()}: answered HTTP 500: 'boom'"
 
 
 def test_timeout_is_reported_naming_the_url_and_takes_bounded_time(http: Recorder) -> None:
     http.delay = 5
     waits: list[float] = []
     began = time.monotonic()
-    record = deliver(WebhookNotifier(http.url, timeout=0.2), ALERT, retries=2, sleep=no_sleep(waits))
+    record = deliver(WebhookNotifier(http.url(), timeout=0.2), ALERT, retries=2, sleep=no_sleep(waits))
     assert time.monotonic() - began < 3
     assert not record.ok and record.attempts == 3 and len(waits) == 2
-    assert http.url in record.error and "timed out" in record.error
+    assert http.url() in record.error and "timed out" in record.error
 
 
-def test_a_4xx_answer_is_not_retried() -> None:
-    class Refuse(Handler):
-        def do_POST(self) -> None:
-            self.send_response(404)
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/gone"
-        record = deliver(WebhookNotifier(url), ALERT, sleep=no_sleep([]))
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_a_4xx_answer_is_not_retried(http: Recorder) -> None:
+    http.status = 404
+    record = deliver(WebhookNotifier(http.url("/gone")), ALERT, sleep=no_sleep([]))
     assert not record.ok and record.attempts == 1 and "HTTP 404" in record.error
+    assert len(http.requests) == 1
 
 
 def test_one_failing_notifier_does_not_stop_the_others(http: Recorder) -> None:
     dead = WebhookNotifier(f"http://127.0.0.1:{free_port()}/nothing-listens")
-    records = notify_all([dead, WebhookNotifier(http.url)], ALERT, retries=1, sleep=no_sleep([]))
+    records = notify_all([dead, WebhookNotifier(http.url())], ALERT, retries=1, sleep=no_sleep([]))
     assert [r.ok for r in records] == [False, True]
     assert records[0].attempts == 2 and "request failed: ConnectError" in records[0].error
     assert all(isinstance(r, Delivery) for r in records)

@@ -5,48 +5,21 @@ the in-memory IncidentSink (the cases package implements the same protocol at th
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from loopback import Recorder, recording
 from reynard.respond.actions import register_all
 from reynard.respond.dispatch import Dispatch
 from reynard.respond.errors import StatesError
 from test_respond_support import client, context, free_port, moto_server, reset, reynard, settings
 
 
-class Recorder(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Record)
-        self.bodies: list[dict] = []
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-
-class _Record(BaseHTTPRequestHandler):
-    server: Recorder
-
-    def do_POST(self) -> None:
-        self.server.bodies.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def http() -> Iterator[Recorder]:
-    server = Recorder()
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with recording() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from asl_support import FakeClock
+from loopback import Recorder, recording
 from reynard.cases.playbook_sink import PlaybookIncidents
 from reynard.cases.store import IncidentStore
 from reynard.respond.actions import ACTIONS, register_all
@@ -247,35 +246,15 @@ def response(world: World, tmp_path, **respond: Any) -> Response:
     return Response(Runner(store, dispatch, clock=clock, max_sleep=0), store, incidents, clock)
 
 
-class Inbox(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Inbox)
-        self.messages: list[str] = []
-
-
-class _Inbox(BaseHTTPRequestHandler):
-    server: Inbox
-
-    def do_POST(self) -> None:
-        import json
-
-        self.server.messages.append(json.loads(self.rfile.read(int(self.headers["content-length"])))["text"])
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    server = Inbox()
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def inbox() -> Iterator[Recorder]:
+    """The SOC's chat: every Slack message the playbook sends."""
+    with recording() as server:
+        yield server
+
+
+def messages(inbox: Recorder) -> list[str]:
+    return [body["text"] for body in inbox.bodies]
 
 
 @pytest.fixture(scope="module")
@@ -296,12 +275,12 @@ def finding_for(world: World) -> dict[str, Any]:
     return event
 
 
-def responders(world: World, inbox: Inbox, tmp_path) -> Response:
-    url = f"http://127.0.0.1:{inbox.server_address[1]}/soc"
+def responders(world: World, inbox: Recorder, tmp_path) -> Response:
+    url = inbox.url("/soc")
     return response(world, tmp_path, notifiers={"soc": {"type": "slack", "url": url}})
 
 
-def test_the_approved_termination(world: World, inbox: Inbox, tmp_path) -> None:
+def test_the_approved_termination(world: World, inbox: Recorder, tmp_path) -> None:
     tasks = responders(world, inbox, tmp_path)
     kind, output, visited = tasks.run(finding_for(world), {"Decision": "terminate"})
     assert kind == "SUCCEEDED", output
@@ -350,14 +329,13 @@ def test_the_approved_termination(world: World, inbox: Inbox, tmp_path) -> None:
         f"Terminated {i} as decided; its volumes and snapshots are kept",
         "Response finished: terminated",
     ]
-    assert any("reynard playbook approve " in m for m in inbox.messages)
-    assert (
-        "automatic containment started" in inbox.messages[0] and "finished: terminated" in inbox.messages[-1]
-    )
+    sent = messages(inbox)
+    assert any("reynard playbook approve " in m for m in sent)
+    assert "automatic containment started" in sent[0] and "finished: terminated" in sent[-1]
 
 
 def test_a_failure_after_isolation_leaves_the_instance_and_its_evidence(
-    world: World, inbox: Inbox, tmp_path
+    world: World, inbox: Recorder, tmp_path
 ) -> None:
     """The instance profile is deleted under the instance: revoke-role-sessions fails (Iam.NoSuchEntity)."""
     world.iam.remove_role_from_instance_profile(InstanceProfileName=world.profile, RoleName=world.role)
@@ -373,14 +351,12 @@ def test_a_failure_after_isolation_leaves_the_instance_and_its_evidence(
         Filters=[{"Name": "tag:reynard:source-instance-id", "Values": [world.instance]}]
     )["Snapshots"]
     assert len(snapshots) == 2
-    assert (
-        "FAILED (Iam.NoSuchEntityException)" in inbox.messages[-1]
-        and "nothing stopped or terminated" in inbox.messages[-1]
-    )
+    last = messages(inbox)[-1]
+    assert "FAILED (Iam.NoSuchEntityException)" in last and "nothing stopped or terminated" in last
     assert tasks.timeline()[-1] == "Response failed: Iam.NoSuchEntityException"
 
 
-def test_no_decision_keeps_the_instance_isolated(world: World, inbox: Inbox, tmp_path) -> None:
+def test_no_decision_keeps_the_instance_isolated(world: World, inbox: Recorder, tmp_path) -> None:
     tasks = responders(world, inbox, tmp_path)
     kind, output, visited = tasks.run(finding_for(world), None)
     assert (
