@@ -1,4 +1,5 @@
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,24 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[str]:
+    """moto in server mode on loopback, one per test module: its endpoint URL."""
+    from test_respond_support import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def world(aws: str):
+    """A fresh AWS account in moto with the workshop's world in it (test_respond_support.World)."""
+    from test_respond_support import build_world, reset
+
+    reset(aws)
+    return build_world(aws)
 
 
 # CI runs the same examples every time (a red CI then means a change broke something, not a new draw);

@@ -5,7 +5,6 @@ server answering 400 Throttling) and an unreachable endpoint."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from botocore.model import ShapeResolver
@@ -18,18 +17,11 @@ from test_respond_support import (
     context,
     ec2_throttling_body,
     free_port,
-    moto_server,
     reset,
     reynard,
 )
 
 SDK = "arn:aws:states:::aws-sdk:"
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture

@@ -8,25 +8,12 @@ and its condition as stored, not a denied call."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from reynard.respond.errors import StatesError
-from test_respond_support import World, build_world, context, moto_server, reset, reynard
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def world(aws: str) -> World:
-    reset(aws)
-    return build_world(aws)
+from test_respond_support import World, context, reynard
 
 
 def thrice(tasks, action: str, arguments: dict) -> tuple[dict, dict, dict]:

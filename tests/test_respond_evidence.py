@@ -8,24 +8,10 @@ instance, with which document, and that a retry reuses them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from reynard.respond.errors import StatesError
-from test_respond_support import World, build_world, context, moto_server, reset, reynard
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def world(aws: str) -> World:
-    reset(aws)
-    return build_world(aws)
+from test_respond_support import World, context, reynard
 
 
 def volumes(world: World) -> dict[str, str]:

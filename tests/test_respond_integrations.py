@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 
 import pytest
 import urllib3
@@ -20,16 +19,10 @@ from reynard.respond.actions import ACTIONS, PythonActions, register_all
 from reynard.respond.dispatch import Dispatch
 from reynard.respond.errors import StatesError
 from reynard.respond.resources import TaskContext
-from test_respond_support import answering, client, context, free_port, moto_server, reset, reynard, settings
+from test_respond_support import answering, client, context, free_port, reset, reynard, settings
 
 SNS = "arn:aws:states:::sns:publish"
 LAMBDA = "arn:aws:states:::lambda:invoke"
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture

@@ -7,12 +7,10 @@ groups holding exactly the rules that make the swap cut tracked connections."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from reynard.respond.errors import StatesError
-from test_respond_support import World, build_world, context, moto_server, reset, reynard
+from test_respond_support import World, context, reynard
 
 EVERYWHERE = [
     {
@@ -30,18 +28,6 @@ EVERYWHERE = [
         "UserIdGroupPairs": [],
     },
 ]
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def world(aws: str) -> World:
-    reset(aws)
-    return build_world(aws)
 
 
 def group(world: World, name: str) -> dict | None:

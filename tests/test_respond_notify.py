@@ -13,19 +13,13 @@ from loopback import Recorder, recording
 from reynard.respond.actions import register_all
 from reynard.respond.dispatch import Dispatch
 from reynard.respond.errors import StatesError
-from test_respond_support import client, context, free_port, moto_server, reset, reynard, settings
+from test_respond_support import client, context, free_port, reset, reynard, settings
 
 
 @pytest.fixture
 def http() -> Iterator[Recorder]:
     with recording() as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture

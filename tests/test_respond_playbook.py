@@ -32,7 +32,7 @@ from reynard.respond.resources import ACTION_PREFIX
 from reynard.respond.runner import Runner
 from reynard.settings import Settings
 from reynard.state import open_state
-from test_respond_support import World, build_world, moto_server, reset, settings
+from test_respond_support import World, settings
 
 NAME = "guardduty_crypto_mining"
 WAIT = ".waitForTaskToken"
@@ -255,18 +255,6 @@ def inbox() -> Iterator[Recorder]:
 
 def messages(inbox: Recorder) -> list[str]:
     return [body["text"] for body in inbox.bodies]
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def world(aws: str) -> World:
-    reset(aws)
-    return build_world(aws)
 
 
 def finding_for(world: World) -> dict[str, Any]:
