@@ -152,3 +152,27 @@ def test_a_value_too_long_to_be_a_term_is_still_found(store):
     ]:
         assert len(store.search(ast.Search(query, limit=None)).events) == found, query.field
         assert store.count_matching(query) == found
+
+
+def test_case_insensitive_terms_find_lowercase_uppercase_and_list_values(store):
+    # Only texts that lowercasing changes are indexed a second time (schema.with_case); a lowercase text
+    # is found on `details` itself.
+    from reynard.query import ast
+    from reynard.store.schema import with_case
+
+    events = make_events(4)
+    events[0]["details"]["name"] = "PutBucketPolicy"
+    events[1]["details"]["name"] = "putbucketpolicy"
+    events[2]["details"]["name"] = ["other", "PUTBUCKETPOLICY"]
+    events[3]["details"]["name"] = "PutBucketAcl"
+    store.write(events, commit=True)
+    for value, found in [("putBucketPolicy", 3), ("PUTBUCKETACL", 1), ("OTHER", 1), ("nothing", 0)]:
+        query = ast.Term("details.name", value, case_insensitive=True)
+        assert len(store.search(ast.Search(query, limit=None)).events) == found, value
+        assert store.count_matching(query) == found
+    assert store.count_matching(ast.Term("details.name", "putBucketPolicy")) == 0
+    assert with_case({"a": "x", "b": ["y", "Z"], "c": {"d": 1, "e": "É"}, "f": True}) == {
+        "b": ["Z"],
+        "c": {"e": "É"},
+    }
+    assert with_case({"a": "lower", "n": 3}) is None

@@ -186,12 +186,16 @@ class TantivyCompiler:
             return self._narrow(field)
         if _DATE_LIKE.match(text):
             return self._narrow(field)
-        # Case-insensitive: the text on the lowercased copy; numbers and booleans have no case.
-        clauses = [
-            tantivy.Query.term_query(self.schema, _ci_path(field), text.lower())
-            if ci
-            else tantivy.Query.term_query(self.schema, field, text)
-        ]
+        # Case-insensitive: texts that had upper case are on the lowercased copy, the others on `details`
+        # as they are (schema.py); numbers and booleans have no case.
+        if ci:
+            lower = text.lower()
+            clauses = [
+                tantivy.Query.term_query(self.schema, _ci_path(field), lower),
+                tantivy.Query.term_query(self.schema, field, lower),
+            ]
+        else:
+            clauses = [tantivy.Query.term_query(self.schema, field, text)]
         if _INT.match(text):
             clauses.append(tantivy.Query.term_query(self.schema, field, int(text)))
         else:
