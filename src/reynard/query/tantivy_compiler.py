@@ -3,17 +3,16 @@
 `TantivyCompiler(schema).compile(node)` returns `Compiled(query, exact)`: `query` selects a superset of
 the matching events (None meaning "every event"), and `exact` says the superset is the answer. When it is
 not, the store checks each candidate with the in-memory predicate, so results are always exact
-(DESIGN.md). What the index answers alone: terms on keyword fields, on `summary` tokens and on
-`details` paths (text, numbers and booleans; case-insensitive text on the lowercased copy); phrases;
-exists; time ranges; IPv4 ranges and CIDRs on the source and destination addresses; case-insensitive
-matches and wildcards on keyword fields (as regexes on the terms); boolean combinations of these. What
-it narrows and leaves to the predicate: regexes, wildcards, substrings, suffixes and case-insensitive
-prefixes on `details` paths (the store may answer those from a day's distinct values,
+(DESIGN.md). What the index answers alone: terms on keyword fields, on `summary` tokens and on `details`
+paths (text, numbers and booleans; case-insensitive text on `details_ci` and `details`, schema.py);
+phrases; exists; time ranges; IPv4 ranges and CIDRs on the source and destination addresses;
+case-insensitive matches and wildcards on keyword fields (as regexes on the terms); boolean combinations
+of these. What it narrows and leaves to the predicate: regexes, wildcards, substrings, suffixes and
+case-insensitive prefixes on `details` paths (the store may answer those from a day's distinct values,
 store/dictionary.py), numeric ranges on `details` that its parser cannot take, values that look like
 timestamps inside `details` (tantivy indexes those as dates), terms of 32 KiB and more (tantivy leaves
-tokens of about 65,530 bytes out of the index), IPv6 ranges, field references
-(`FieldRef`: the events that have both fields) and time parts (`TimePart`: the events that have the field).
-"""
+tokens of about 65,530 bytes out of the index), IPv6 ranges, field references (`FieldRef`: the events that
+have both fields) and time parts (`TimePart`: the events that have the field)."""
 
 from __future__ import annotations
 
@@ -75,7 +74,7 @@ _SIMPLE_PATH = re.compile(r"^details(\.[a-z0-9_]+)+$")
 
 
 def _ci_path(field: str) -> str:
-    """`details.a.b` on the lowercased copy of `details`."""
+    """`details.a.b` on `details_ci`, the lowercased copy of the texts of `details` that have upper case."""
     return CI_DETAILS + field.removeprefix("details")
 
 
