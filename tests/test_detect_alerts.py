@@ -115,6 +115,20 @@ def test_reopening_an_existing_database_keeps_alerts(tmp_path):
     assert AlertStore(open_state(url)).get(alert_id)["summary"] == alert()["summary"]
 
 
+def test_an_alerts_other_keys_come_back_with_it(alerts):
+    """What a rule adds to its alert dict (a Sigma correlation's firing, a MozDef alert's own keys) is
+    kept; the columns keep their meaning (`status` is the triage status, not MozDef's `NEW`)."""
+    firing = {"type": "event_count", "group": ["arn:aws:iam::1:user/bob"], "value": 57.0, "rules": ["d"]}
+    custom = {**alert(), "sigma": firing, "ipintel": {"seen": {"1.2.3.4"}}}  # a set: JSON has none
+    alert_id = alerts.add(custom, "sigma:describe-burst")
+    got = alerts.get(alert_id)
+    assert got["sigma"] == firing and alerts.list()[0]["sigma"] == firing
+    assert got["ipintel"] == {"seen": "{'1.2.3.4'}"}  # kept as its text
+    assert got["status"] == "new" and got["id"] == alert_id and got["rule"] == "sigma:describe-burst"
+    plain = alerts.get(alerts.add(alert(), "r"))
+    assert set(got) - set(plain) == {"sigma", "ipintel"}
+
+
 def test_alert_events_are_backfilled_from_older_databases(tmp_path):
     """A state database made before alert_events existed keeps its dedup after the upgrade."""
     from alembic import command

@@ -263,6 +263,9 @@ def test_a_correlation_alerts_once_through_the_runner(world):
     assert alert["group_key"] == BOB
     assert alert["event_ids"] == [f"evt-{i:04d}" for i in range(20)]  # every event it stands for
     assert len(alert["events"]) == 10
+    firing = alert["sigma"]  # kept with the stored alert: which rule, group, value and window
+    assert (firing["type"], firing["group"], firing["value"]) == ("event_count", [BOB], 20)
+    assert set(firing["window"]) == {"start", "end"} and firing["id"] == BURST.meta.id
     assert world.run("sigma:burst", NOW) == 0  # the same events again: dedup
     assert world.run("sigma:burst", NOW + timedelta(minutes=5)) == 0  # 5 left over: not a burst
     world.write(calls(25, 15, 125))  # 15 more within 10 minutes of the 5 left over

@@ -5,6 +5,9 @@ events as `[{documentindex, documentsource, documentid}]`) plus the rule that ma
 made it fire (`group_key`: the aggregation value or the event id), and a triage status (`new`,
 `acknowledged`, `escalated`, `closed`) whose every change is kept with who made it and when.
 
+Whatever else a rule puts in its alert dict (a Sigma rule's `sigma` block, with a correlation's group,
+value and window; a MozDef alert's own keys) is kept in `extra` and comes back with the alert.
+
 `alerts.events` holds the events shown with the alert (an aggregation's samples); `alert_events` holds
 the id of every event the alert stands for (the whole group), each reachable in the event store. That
 table is what dedup asks: an event already in an alert of a rule does not alert for it again.
@@ -58,6 +61,22 @@ class NewAlert:
         return list(dict.fromkeys(str(i) for i in found))
 
 
+# The keys of an alert dict that have columns of their own (`status` is the triage status, not the
+# rule's; `id` and `rule` are the store's), so not kept in `extra`.
+COLUMN_KEYS = frozenset(
+    {"id", "rule", "classname", "summary", "category", "severity", "tags", "channel", "notify_mozdefbot"}
+    | {"url", "events", "group_key", "utctimestamp", "status", "status_by", "status_at", "created"}
+)
+
+
+def _extra(alert: dict) -> str | None:
+    """The alert's other keys as JSON (a value JSON cannot hold is kept as its text), or None."""
+    extra = {key: value for key, value in alert.items() if key not in COLUMN_KEYS}
+    if not extra:
+        return None
+    return orjson.dumps(extra, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _row(item: NewAlert) -> dict[str, Any]:
     """The columns of one alert's row that depend on the alert (`_new_row` has those every new alert
     shares)."""
@@ -75,6 +94,7 @@ def _row(item: NewAlert) -> dict[str, Any]:
         "events": orjson.dumps(list(alert.get("events") or [])).decode(),
         "group_key": None if item.group_key is None else str(item.group_key),
         "utctimestamp": alert.get("utctimestamp"),
+        "extra": _extra(alert),
     }
 
 
@@ -280,7 +300,9 @@ def _check_status(status: str) -> None:
 
 
 def _as_dict(row: Any) -> dict:
+    extra = orjson.loads(row.extra) if row.extra else {}
     return {
+        **extra,
         "id": row.id,
         "rule": row.rule,
         "classname": row.classname,

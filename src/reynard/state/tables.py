@@ -54,6 +54,7 @@ alerts = Table(
     Column("status", String(16), nullable=False, default="new"),
     Column("status_by", Text, nullable=True),
     Column("status_at", DateTime(timezone=True), nullable=True),
+    Column("extra", Text, nullable=True),  # JSON object: the alert's other keys (alerts.EXTRA)
 )
 
 # Every event of an alert (an aggregation's whole group, where `alerts.events` keeps samples): dedup.
