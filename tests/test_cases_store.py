@@ -7,9 +7,10 @@ import pytest
 
 from reynard.cases.errors import InvalidValue, NotFound, StaleIncident, WorkflowError
 from reynard.cases.phases import PHASES, parse_phase
+from reynard.cases.playbook_sink import PlaybookIncidents
 from reynard.cases.reports import report
-from reynard.cases.sink import IncidentSink
 from reynard.cases.store import IncidentStore
+from reynard.respond.actions.incident import IncidentSink
 from reynard.state import open_state
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -204,7 +205,7 @@ def test_the_timeline_is_append_only_and_a_correction_refers_to_what_it_corrects
 
 
 def test_add_entry_takes_the_response_engines_kinds_not_the_stores_own(store, clock):
-    incident_id = store.open("Crypto mining on web-1", "playbook:quarantine", severity="critical")
+    incident_id = store.open_incident("Crypto mining on web-1", "playbook:quarantine", severity="critical").id
     at = START - timedelta(minutes=3)
     store.add_entry(incident_id, "playbook", "playbook:quarantine", "isolated i-0abc", "execution:e-1", at=at)
     store.add_entry(incident_id, "notification", "playbook:quarantine", "paged the IR on-call", "delivery:4")
@@ -220,8 +221,8 @@ def test_add_entry_takes_the_response_engines_kinds_not_the_stores_own(store, cl
         store.add_entry(incident_id, "note", "alice", "x", at=datetime(2026, 1, 1))
 
 
-def test_the_store_is_an_incident_sink(store):
-    assert isinstance(store, IncidentSink)
+def test_the_store_is_the_response_engines_incident_sink(store):
+    assert isinstance(PlaybookIncidents(store), IncidentSink)
 
 
 # -- concurrency ------------------------------------------------------------------------------------------

@@ -50,10 +50,10 @@ class PlaybookIncidents:
                 self.store.set_fields(existing, BY, changes)
             return Opened(str(existing), False)
         tags = [str(t) for t in details.get("Tags") or ()] if isinstance(details, Mapping) else []
-        incident_id = self.store.open(
+        incident = self.store.open_incident(
             title, BY, summary=summary, severity=level, tags=tags, link=OPENED + key
         )
-        return Opened(str(incident_id), True)
+        return Opened(str(incident.id), True)
 
     def add_entry(self, incident_id: str, key: str, text: str, details: Mapping[str, Any]) -> bool:
         number = int(incident_id)

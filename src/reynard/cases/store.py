@@ -45,8 +45,8 @@ class _Unchanged(Exception):
 class IncidentStore:
     """Incidents in the state database. `clock` gives the time of each change (tests pass their own).
 
-    It is an `IncidentSink` (`cases/sink.py`): the response engine opens incidents and appends its steps
-    through `open` and `add_entry`."""
+    The response engine opens incidents and appends its steps through `PlaybookIncidents`
+    (`cases/playbook_sink.py`), which calls `open_incident` and `add_entry`."""
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None):
         self.engine = engine
@@ -148,23 +148,6 @@ class IncidentStore:
         )
         changes = [f"{r.by} (version {r.version}): {r.text}" for r in rows]
         return StaleIncident(incident_id, expected, current, changes)
-
-    # -- the IncidentSink shape -------------------------------------------------------------------------
-    def open(
-        self,
-        title: str,
-        by: str,
-        *,
-        summary: str = "",
-        severity: str = "medium",
-        category: str | None = None,
-        tags: Sequence[str] = (),
-        link: str | None = None,
-    ) -> int:
-        """Open an incident; its id. (`IncidentSink.open`; `open_incident` returns the incident.)"""
-        return self.open_incident(
-            title, by, summary=summary, severity=severity, category=category, tags=tags, link=link
-        ).id
 
     def open_incident(
         self,

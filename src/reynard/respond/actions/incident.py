@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..aws_sdk import iso_timestamp
 from ..errors import StatesError
@@ -45,6 +45,7 @@ class IncidentRecord:
     entries: tuple[TimelineEntry, ...]
 
 
+@runtime_checkable
 class IncidentSink(Protocol):
     """Where incidents live. `open` opens the incident of `key` or updates it (title, severity, summary);
     `add_entry` appends to its timeline unless an entry with `key` exists (returns False then); `read`

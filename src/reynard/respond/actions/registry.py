@@ -1,6 +1,6 @@
 """Wiring: every task resource this package answers, registered into the interpreter's dispatch in one call.
 
-    register_all(dispatch, settings, endpoint_url=args.endpoint_url, incidents=cases_sink)
+    register_all(dispatch, settings, endpoint_url=url, incidents=PlaybookIncidents(incident_store))
 
 `dispatch` is anything with `register(name_or_prefix, handler)`; a name ending in `:` is a prefix
 (`arn:aws:states:::aws-sdk:`, `arn:aws:lambda:`), any other an exact resource. Handlers follow
