@@ -86,10 +86,10 @@ def _indicator(row: Any) -> Indicator:
         reference=row.reference,
         comment=row.comment,
         creator=row.creator,
-        created=_aware(row.created),  # type: ignore[arg-type]
-        updated=_aware(row.updated),  # type: ignore[arg-type]
-        expires=_aware(row.expires),
-        removed=_aware(row.removed),
+        created=row.created,
+        updated=row.updated,
+        expires=row.expires,
+        removed=row.removed,
         removed_by=row.removed_by,
     )
 
@@ -237,7 +237,7 @@ class IndicatorStore:
             {
                 "action": row.action,
                 "by": row.by,
-                "at": _aware(row.at).isoformat(),  # type: ignore[union-attr]
+                "at": row.at.isoformat(),
                 "detail": orjson.loads(row.detail) if row.detail else None,
             }
             for row in rows
@@ -299,7 +299,7 @@ def _upsert(
     else:
         indicator_id = row.id
         values = {**_given(new), "updated": now, "revision": revision, "removed": None, "removed_by": None}
-        old_expiry = _aware(row.expires)
+        old_expiry = row.expires
         if expires is not None:
             values["expires"] = expires
         elif old_expiry is not None and old_expiry <= now:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -27,16 +26,11 @@ CHUNK = 500  # ids per IN (...): well under SQLite's bound-parameter limit
 PHASE_KINDS = ("opened", "phase")
 
 
-def aware(value: datetime) -> datetime:
-    """SQLite gives back naive datetimes: every time Reynard stores is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def entry_of(row: Any) -> TimelineEntry:
     return TimelineEntry(
         id=row.id,
         incident_id=row.incident_id,
-        at=aware(row.at),
+        at=row.at,
         by=row.by,
         kind=row.kind,
         text=row.text,
@@ -94,9 +88,9 @@ def load(connection: Connection, rows: Sequence[Any]) -> list[Incident]:
                 category=row.category,
                 phase=row.phase,
                 owner=row.owner,
-                created=aware(row.created),
+                created=row.created,
                 created_by=row.created_by,
-                updated=aware(row.updated),
+                updated=row.updated,
                 version=row.version,
                 tags=tuple(t.tag for t in tags[row.id]),
                 root_cause=row.root_cause,
@@ -105,13 +99,13 @@ def load(connection: Connection, rows: Sequence[Any]) -> list[Incident]:
                 references=tuple(orjson.loads(row.references)),
                 runbook=row.runbook,
                 members=tuple(
-                    Member(m.name, m.role, aware(m.added_at), m.added_by)
+                    Member(m.name, m.role, m.added_at, m.added_by)
                     for m in sorted(members[row.id], key=lambda m: (m.added_at, m.name))
                 ),
                 alert_ids=tuple(sorted(a.alert_id for a in alerts[row.id])),
                 event_ids=tuple(e.event_id for e in events[row.id]),
                 indicators=tuple(
-                    LinkedIndicator(i.kind, i.value, i.source, aware(i.added_at)) for i in indicators[row.id]
+                    LinkedIndicator(i.kind, i.value, i.source, i.added_at) for i in indicators[row.id]
                 ),
                 phase_changes=tuple(phase_change_of(entry_of(e)) for e in phases[row.id]),
                 postmortem={s.section: s.text for s in sections[row.id]},

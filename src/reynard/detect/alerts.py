@@ -35,14 +35,7 @@ class AlertError(ReynardError):
     """An alert that does not exist, or a status that is not one of ALERT_STATUSES."""
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _iso(value: datetime | None) -> str | None:
-    value = _aware(value)
     return value.isoformat() if value else None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +59,6 @@ def _builtins() -> dict[str, type]:
     return dict(BUILTIN_RULES)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _schedule(schedule: str | Schedule) -> Schedule:
     return parse_schedule(schedule) if isinstance(schedule, str) else schedule
 
@@ -81,7 +75,7 @@ def _info(row: Any) -> RuleInfo:
         enabled=bool(row.enabled),
         schedule=schedule,
         config=orjson.loads(row.config or "{}"),
-        last_run=_aware(row.last_run),
+        last_run=row.last_run,
         last_error=row.last_error,
         last_alerts=row.last_alerts,
     )

@@ -73,9 +73,15 @@ class DeadLetterStore:
             query = query.limit(limit)
         with self.engine.connect() as connection:
             for row in connection.execute(query):
-                created = row.created if row.created.tzinfo else row.created.replace(tzinfo=UTC)
                 yield DeadLetter(
-                    row.id, created, row.source, row.origin, row.position, row.reason, row.raw, row.attempts
+                    row.id,
+                    row.created,
+                    row.source,
+                    row.origin,
+                    row.position,
+                    row.reason,
+                    row.raw,
+                    row.attempts,
                 )
 
     def count(self) -> int:

@@ -28,14 +28,7 @@ class ExecutionError(ReynardError):
     """An execution or a task token that does not exist, or cannot take what was asked."""
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _iso(value: datetime | None) -> str | None:
-    value = _aware(value)
     return value.isoformat() if value else None
 
 
@@ -379,7 +372,7 @@ class ExecutionStore:
             if row["status"] in ("SUCCEEDED", "FAILED"):
                 output = json.loads(row["output"]) if row["output"] is not None else None
                 answer = Answer(row["status"], output, row["error"], row["cause"])
-            out[row["token"]] = TokenState(answer, _aware(row["heartbeat"]))
+            out[row["token"]] = TokenState(answer, row["heartbeat"])
         return out
 
     def close(self, token: str, status: str) -> None:

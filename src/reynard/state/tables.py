@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -14,16 +16,32 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 
 metadata = MetaData()
 
+
+class UTCDateTime(TypeDecorator):
+    """A time stored in UTC and read back timezone-aware: SQLite keeps no zone, so without this every
+    reader would have to say again that a naive time read back is UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:  # type: ignore[override]
+        return value.astimezone(UTC) if value is not None and value.tzinfo is not None else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:  # type: ignore[override]
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 dead_letters = Table(
     "dead_letters",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime(), nullable=False),
     Column("source", String(64), nullable=False),
     Column("origin", Text, nullable=False),
     Column("position", Integer, nullable=False),
@@ -49,11 +67,11 @@ alerts = Table(
     Column("url", Text, nullable=True),
     Column("events", Text, nullable=False),  # JSON: [{documentindex, documentsource, documentid}]
     Column("group_key", Text, nullable=True),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime(), nullable=False),
     Column("utctimestamp", Text, nullable=True),
     Column("status", String(16), nullable=False, default="new"),
     Column("status_by", Text, nullable=True),
-    Column("status_at", DateTime(timezone=True), nullable=True),
+    Column("status_at", UTCDateTime(), nullable=True),
     Column("extra", Text, nullable=True),  # JSON object: the alert's other keys (alerts.EXTRA)
 )
 
@@ -76,7 +94,7 @@ alert_status_changes = Table(
     Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
     Column("status", String(16), nullable=False),
     Column("by", Text, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
     Column("comment", Text, nullable=True),
 )
 
@@ -92,7 +110,7 @@ rules = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("schedule", String(200), nullable=False, default="5m"),
     Column("config", Text, nullable=False, default="{}"),  # JSON object
-    Column("last_run", DateTime(timezone=True), nullable=True),
+    Column("last_run", UTCDateTime(), nullable=True),
     Column("last_error", Text, nullable=True),
     Column("last_alerts", Integer, nullable=True),
 )
@@ -106,8 +124,8 @@ deliveries = Table(
     Column("ok", Boolean, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("error", Text),
-    Column("started", DateTime(timezone=True), nullable=False),
-    Column("finished", DateTime(timezone=True), nullable=False),
+    Column("started", UTCDateTime(), nullable=False),
+    Column("finished", UTCDateTime(), nullable=False),
 )
 
 # Which document started which playbook (respond/triggers.py): a trigger fires once per document.
@@ -119,7 +137,7 @@ trigger_firings = Table(
     Column("document", Text, nullable=False),
     Column("execution", Text, nullable=True),
     Column("error", Text, nullable=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
     UniqueConstraint("trigger", "document", name="uq_trigger_firings_document"),
 )
 
@@ -142,12 +160,12 @@ executions = Table(
     Column("error", Text, nullable=True),
     Column("cause", Text, nullable=True),
     Column("dry_run", Boolean, nullable=False, default=False),
-    Column("started", DateTime(timezone=True), nullable=False),
-    Column("stopped", DateTime(timezone=True), nullable=True),
+    Column("started", UTCDateTime(), nullable=False),
+    Column("stopped", UTCDateTime(), nullable=True),
     Column("snapshot", Text, nullable=True),  # JSON
-    Column("wake_at", DateTime(timezone=True), nullable=True),
+    Column("wake_at", UTCDateTime(), nullable=True),
     Column("owner", Text, nullable=True),
-    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
     Index("ix_executions_status", "status"),
     Index("ix_executions_playbook_name", "playbook", "name", unique=True),
 )
@@ -160,7 +178,7 @@ execution_events = Table(
     Column("execution_id", String(64), ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("type", String(64), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
     Column("state", Text, nullable=True),
     Column("frame", Text, nullable=False, default=""),  # "" the top level, "Par[0]/Map[3]" inside
     Column("details", Text, nullable=False),  # JSON
@@ -181,9 +199,9 @@ task_tokens = Table(
     Column("output", Text, nullable=True),  # JSON
     Column("error", Text, nullable=True),
     Column("cause", Text, nullable=True),
-    Column("created", DateTime(timezone=True), nullable=False),
-    Column("answered", DateTime(timezone=True), nullable=True),
-    Column("heartbeat", DateTime(timezone=True), nullable=True),
+    Column("created", UTCDateTime(), nullable=False),
+    Column("answered", UTCDateTime(), nullable=True),
+    Column("heartbeat", UTCDateTime(), nullable=True),
     Index("ix_task_tokens_execution", "execution_id"),
     Index("ix_task_tokens_status", "status"),
 )
@@ -205,9 +223,9 @@ incidents = Table(
     Column("mitigations", Text, nullable=False, default="[]"),  # JSON list of text
     Column("references", Text, nullable=False, default="[]"),  # JSON list of text
     Column("runbook", Text, nullable=True),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime(), nullable=False),
     Column("created_by", Text, nullable=False),
-    Column("updated", DateTime(timezone=True), nullable=False),
+    Column("updated", UTCDateTime(), nullable=False),
     Column("version", Integer, nullable=False, default=1),
     Index("ix_incidents_phase", "phase"),
 )
@@ -227,7 +245,7 @@ incident_members = Table(
     Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
     Column("name", Text, primary_key=True),
     Column("role", Text, nullable=False),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UTCDateTime(), nullable=False),
     Column("added_by", Text, nullable=False),
 )
 
@@ -237,7 +255,7 @@ incident_alerts = Table(
     metadata,
     Column("alert_id", Integer, ForeignKey("alerts.id"), primary_key=True),
     Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
-    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Column("linked_at", UTCDateTime(), nullable=False),
     Column("linked_by", Text, nullable=False),
     Index("ix_incident_alerts_incident", "incident_id"),
 )
@@ -249,7 +267,7 @@ incident_events = Table(
     Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
     Column("event_id", Text, nullable=False),
     Column("source", Text, nullable=True),  # `alert:12` when an escalation brought it
-    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Column("linked_at", UTCDateTime(), nullable=False),
     UniqueConstraint("incident_id", "event_id", name="uq_incident_events"),
 )
 
@@ -261,7 +279,7 @@ incident_indicators = Table(
     Column("kind", String(32), nullable=False),
     Column("value", Text, nullable=False),
     Column("source", Text, nullable=True),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UTCDateTime(), nullable=False),
     UniqueConstraint("incident_id", "kind", "value", name="uq_incident_indicators"),
 )
 
@@ -272,7 +290,7 @@ incident_entries = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
     Column("by", Text, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("text", Text, nullable=False),
@@ -289,7 +307,7 @@ postmortem_sections = Table(
     Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
     Column("section", String(32), primary_key=True),
     Column("text", Text, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
     Column("updated_by", Text, nullable=False),
 )
 
@@ -307,10 +325,10 @@ indicators = Table(
     Column("reference", Text, nullable=True),
     Column("comment", Text, nullable=True),
     Column("creator", Text, nullable=False),
-    Column("created", DateTime(timezone=True), nullable=False),
-    Column("updated", DateTime(timezone=True), nullable=False),
-    Column("expires", DateTime(timezone=True), nullable=True),
-    Column("removed", DateTime(timezone=True), nullable=True),
+    Column("created", UTCDateTime(), nullable=False),
+    Column("updated", UTCDateTime(), nullable=False),
+    Column("expires", UTCDateTime(), nullable=True),
+    Column("removed", UTCDateTime(), nullable=True),
     Column("removed_by", Text, nullable=True),
     Column("revision", Integer, nullable=False),
     Index("ux_indicators_kind_key", "kind", "key", unique=True),
@@ -325,7 +343,7 @@ indicator_changes = Table(
     Column("indicator_id", Integer, ForeignKey("indicators.id", ondelete="CASCADE"), nullable=False),
     Column("action", String(16), nullable=False),
     Column("by", Text, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
     Column("detail", Text, nullable=True),
     Index("ix_indicator_changes_indicator", "indicator_id"),
 )
