@@ -1,8 +1,8 @@
 """The `reynard` command.
 
-Exit codes (one place, as httpie does): 0 success; 1 some records were rejected (all of them are in
-the dead-letter store); 2 usage or fatal errors. A user's mistake prints one line, never a traceback
-(`--traceback` shows it for bug reports).
+Exit codes (one place, `cli_options.ExitStatus`, as httpie does): 0 success; 1 some records were
+rejected (all of them are in the dead-letter store); 2 usage or fatal errors. A user's mistake prints
+one line, never a traceback (`--traceback` shows it for bug reports).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from enum import IntEnum
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +19,13 @@ import orjson
 
 from reynard import __version__
 from reynard.cases.cli import incident
+from reynard.cases.ioc_cli import ioc
 from reynard.cases.runbook_cli import runbook
+from reynard.cli_options import ExitStatus, data_dir_option, fail, user_errors
+from reynard.cli_options import settings_of as _settings
 from reynard.errors import ReynardError, WriterBusy
-from reynard.settings import Settings, load_settings
-
-
-class ExitStatus(IntEnum):
-    OK = 0
-    REJECTED = 1
-    ERROR = 2
-
-
-# Every command takes the data directory the same way (it overrides the settings' data_dir).
-data_dir_option = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory."
-)
+from reynard.respond.cli import playbook
+from reynard.settings import load_settings
 
 
 def events_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -53,26 +43,6 @@ def events_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def _fail(message: str) -> None:
-    click.echo(f"reynard: {message}", err=True)
-    sys.exit(ExitStatus.ERROR)
-
-
-def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a ReynardError into one line on stderr and exit 2."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ReynardError as e:
-            if click.get_current_context().find_root().params.get("traceback"):
-                raise
-            _fail(str(e))
-
-    return wrapper
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reynard")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Settings file (TOML).")
@@ -84,13 +54,8 @@ def main(ctx: click.Context, config: Path | None, data_dir: Path | None, traceba
     try:
         settings = load_settings(config)
     except ReynardError as e:
-        _fail(str(e))
+        fail(str(e))
     ctx.obj = settings.with_overrides(data_dir=data_dir)
-
-
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    settings: Settings = ctx.find_root().obj
-    return settings.with_overrides(**overrides)
 
 
 # -- ingest -----------------------------------------------------------------------------------------------
@@ -197,7 +162,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path
 
         services = build_services(settings)
     except WriterBusy:
-        _fail(f"another Reynard process is writing to {settings.events_dir}; is a server already running?")
+        fail(f"another Reynard process is writing to {settings.events_dir}; is a server already running?")
     click.echo(f"Reynard {__version__} on http://{settings.host}:{settings.port} (data: {settings.data_dir})")
     try:
         run_server(settings, services)
@@ -355,7 +320,7 @@ def store_drop(ctx: click.Context, day: str, data_dir: Path | None) -> None:
     writer = TantivyEventStore(_settings(ctx, data_dir=data_dir).events_dir, writable=True)
     try:
         if which not in writer.days():
-            _fail(f"no events stored for {which.isoformat()}")
+            fail(f"no events stored for {which.isoformat()}")
         writer.delete_day(which)
     finally:
         writer.close()
@@ -636,10 +601,7 @@ def rules_run(
     sys.exit(ExitStatus.REJECTED if report.failed else ExitStatus.OK)
 
 
-# Command groups of their own modules (imported last: they use the helpers above).
-from reynard.cases.ioc_cli import ioc  # noqa: E402
-from reynard.respond.cli import playbook  # noqa: E402
-
+# Command groups of their own modules.
 main.add_command(runbook)
 main.add_command(playbook)
 main.add_command(incident)

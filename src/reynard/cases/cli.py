@@ -8,29 +8,20 @@ edit from a version you looked at (`show` prints it).
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
-from reynard.errors import ReynardError
+from reynard.cli_options import by_option, data_dir_option, settings_of, user_errors
 
 if TYPE_CHECKING:
     from reynard.cases.model import Incident
     from reynard.cases.services import CaseServices
     from reynard.settings import Settings
 
-ERROR_EXIT = 2  # reynard.cli.ExitStatus.ERROR
-
-data_dir_option = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory."
-)
-by_option = click.option("--by", help="Who (default: the OS user name).")
 version_option = click.option(
     "--version", "version", type=int, help="Refuse the change if the incident is no longer at this version."
 )
@@ -39,25 +30,8 @@ format_option = click.option(
 )
 
 
-def _errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """A ReynardError as one line on stderr and exit 2 (`reynard --traceback` shows it whole)."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ReynardError as e:
-            if click.get_current_context().find_root().params.get("traceback"):
-                raise
-            click.echo(f"reynard: {e}", err=True)
-            sys.exit(ERROR_EXIT)
-
-    return wrapper
-
-
 def _settings(data_dir: Path | None) -> Settings:
-    settings: Settings = click.get_current_context().find_root().obj
-    return settings.with_overrides(data_dir=data_dir)
+    return settings_of(click.get_current_context(), data_dir=data_dir)
 
 
 def _services(data_dir: Path | None, *, events: bool = False) -> CaseServices:
@@ -100,7 +74,7 @@ def incident() -> None:
 @by_option
 @format_option
 @data_dir_option
-@_errors
+@user_errors
 def new(
     title: str,
     summary: str,
@@ -128,7 +102,7 @@ def new(
 @click.option("--limit", type=int, help="At most this many (newest first).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @data_dir_option
-@_errors
+@user_errors
 def list_incidents(
     phase: str | None,
     open_only: bool,
@@ -160,7 +134,7 @@ def list_incidents(
 @click.option("--events", "events", is_flag=True, help="Show the linked events as stored.")
 @format_option
 @data_dir_option
-@_errors
+@user_errors
 def show(incident_id: int, events: bool, fmt: str, data_dir: Path | None) -> None:
     """An incident, its team, links, indicators and timeline."""
     from reynard.cases.text import describe
@@ -191,7 +165,7 @@ def show(incident_id: int, events: bool, fmt: str, data_dir: Path | None) -> Non
 @by_option
 @format_option
 @data_dir_option
-@_errors
+@user_errors
 def phase(
     incident_id: int,
     phase: str,
@@ -226,7 +200,7 @@ def phase(
 @click.option("--link", help="What the note is about (scheme:id, e.g. event:<id>).")
 @by_option
 @data_dir_option
-@_errors
+@user_errors
 def note(
     incident_id: int, text: str, corrects: int | None, link: str | None, by: str | None, data_dir: Path | None
 ) -> None:
@@ -248,7 +222,7 @@ def note(
 @version_option
 @by_option
 @data_dir_option
-@_errors
+@user_errors
 def link(
     incident_id: int,
     alert_ids: tuple[int, ...],
@@ -290,7 +264,7 @@ def link(
 @by_option
 @format_option
 @data_dir_option
-@_errors
+@user_errors
 def set_fields(
     incident_id: int,
     tags: tuple[str, ...],
@@ -346,7 +320,7 @@ def _member(text: str) -> tuple[str, str]:
 @by_option
 @format_option
 @data_dir_option
-@_errors
+@user_errors
 def close(
     incident_id: int,
     lessons: str | None,
@@ -382,7 +356,7 @@ def close(
 @version_option
 @by_option
 @data_dir_option
-@_errors
+@user_errors
 def postmortem(
     incident_id: int,
     fmt: str,
@@ -419,7 +393,7 @@ def postmortem(
 @by_option
 @format_option
 @data_dir_option
-@_errors
+@user_errors
 def escalate(alert_id: int, incident_id: int | None, by: str | None, fmt: str, data_dir: Path | None) -> None:
     """Make alert ALERT_ID an incident, or add it to an open one: its events and indicators come along."""
     done = _services(data_dir, events=True).escalator().escalate(alert_id, _who(by), incident_id)
@@ -437,7 +411,7 @@ def escalate(alert_id: int, incident_id: int | None, by: str | None, fmt: str, d
 @click.option("--until", help="Opened before (ISO 8601).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @data_dir_option
-@_errors
+@user_errors
 def report_command(since: str | None, until: str | None, fmt: str, data_dir: Path | None) -> None:
     """Incidents by phase, type and month; mean time to contain and to close; the commonest types."""
     from reynard.cases.reports import report

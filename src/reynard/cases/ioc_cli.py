@@ -7,52 +7,29 @@ written); 2 a usage error or an error of the user's (bad value, unknown id), one
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 import orjson
 
 from reynard.cases.indicators import KINDS, Indicator, IndicatorError
-from reynard.settings import Settings
+from reynard.cli_options import ExitStatus, by_option, data_dir_option, settings_of, user_errors
 
 if TYPE_CHECKING:  # the store and the formats load with the command that needs them: `reynard` starts fast
     from reynard.cases.indicators_store import IndicatorStore
 
 FORMATS = ("csv", "text")
 
-_data_dir = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory."
-)
 _kind = click.option("--kind", type=click.Choice(KINDS), help="The indicator kind (default: detected).")
-_by = click.option("--by", help="Who (default: the OS user name).")
-
-
-def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """`reynard.cli.user_errors` (imported when called: `reynard.cli` imports this module)."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from reynard.cli import user_errors
-
-        return user_errors(command)(*args, **kwargs)
-
-    return wrapper
-
-
-def _settings(ctx: click.Context, data_dir: Path | None) -> Settings:
-    settings: Settings = ctx.find_root().obj
-    return settings.with_overrides(data_dir=data_dir)
 
 
 def _store(ctx: click.Context, data_dir: Path | None) -> IndicatorStore:
     from reynard.cases.indicators_store import IndicatorStore
     from reynard.state import open_state
 
-    return IndicatorStore(open_state(_settings(ctx, data_dir).state_url))
+    return IndicatorStore(open_state(settings_of(ctx, data_dir=data_dir).state_url))
 
 
 def _line(item: Indicator, now: datetime) -> str:
@@ -85,10 +62,10 @@ def ioc() -> None:
 @click.option("--source", help="Where it comes from (a feed, a report, an incident).")
 @click.option("--reference", help="A link or ticket id.")
 @click.option("--comment", help="Why it is on the list.")
-@_by
-@_data_dir
+@by_option
+@data_dir_option
 @click.pass_context
-@_user_errors
+@user_errors
 def ioc_add(
     ctx: click.Context,
     value: str,
@@ -129,9 +106,9 @@ def ioc_add(
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
 )
-@_data_dir
+@data_dir_option
 @click.pass_context
-@_user_errors
+@user_errors
 def ioc_list(ctx: click.Context, state: str, kind: str | None, fmt: str, data_dir: Path | None) -> None:
     """The indicators in a state (json: one object a line; csv: the export format)."""
     from reynard.cases.indicators_io import export
@@ -152,9 +129,9 @@ def ioc_list(ctx: click.Context, state: str, kind: str | None, fmt: str, data_di
 @ioc.command("show")
 @click.argument("indicator")
 @_kind
-@_data_dir
+@data_dir_option
 @click.pass_context
-@_user_errors
+@user_errors
 def ioc_show(ctx: click.Context, indicator: str, kind: str | None, data_dir: Path | None) -> None:
     """One indicator (by id, or by value) and its history, as JSON."""
     store = _store(ctx, data_dir)
@@ -169,11 +146,11 @@ def ioc_show(ctx: click.Context, indicator: str, kind: str | None, data_dir: Pat
 @click.option("--kind", type=click.Choice(KINDS), help="The kind of every row that does not give one.")
 @click.option("--source", help="Source of the rows that do not give one (e.g. the feed's name).")
 @click.option("--expires", help="Expiry of the rows that do not give one: 30d, 12h or ISO 8601.")
-@_by
+@by_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object.")
-@_data_dir
+@data_dir_option
 @click.pass_context
-@_user_errors
+@user_errors
 def ioc_import(
     ctx: click.Context,
     path: str,
@@ -192,7 +169,6 @@ def ioc_import(
     """
     from reynard.cases.indicators_io import detect_format, import_indicators, parse_expiry
     from reynard.cases.indicators_store import NewIndicator
-    from reynard.cli import ExitStatus
 
     data = _read(path)
     chosen = detect_format(data, None if path == "-" else path) if fmt == "auto" else fmt
@@ -224,9 +200,9 @@ def _read(path: str) -> str:
 @_kind
 @click.option("--state", type=click.Choice(["active", "expired", "all"]), default="active", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
-@_data_dir
+@data_dir_option
 @click.pass_context
-@_user_errors
+@user_errors
 def ioc_export(
     ctx: click.Context, fmt: str, kind: str | None, state: str, output: Path | None, data_dir: Path | None
 ) -> None:
@@ -251,10 +227,10 @@ def ioc_export(
 @click.argument("indicator")
 @click.option("--at", "at", help="When (ISO 8601 or a duration from now: 2h); default now.")
 @_kind
-@_by
-@_data_dir
+@by_option
+@data_dir_option
 @click.pass_context
-@_user_errors
+@user_errors
 def ioc_expire(
     ctx: click.Context,
     indicator: str,
@@ -275,10 +251,10 @@ def ioc_expire(
 @click.argument("indicator")
 @click.option("--reason", help="Why (kept in its history).")
 @_kind
-@_by
-@_data_dir
+@by_option
+@data_dir_option
 @click.pass_context
-@_user_errors
+@user_errors
 def ioc_remove(
     ctx: click.Context,
     indicator: str,
@@ -298,9 +274,9 @@ def ioc_remove(
 @click.option("--until", help="End (exclusive): a duration before now or ISO 8601. Default: now.")
 @click.option("--alert", is_flag=True, help="Raise indicator_match alerts for the events found.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@_data_dir
+@data_dir_option
 @click.pass_context
-@_user_errors
+@user_errors
 def ioc_hunt(
     ctx: click.Context, since: str, until: str | None, alert: bool, fmt: str, data_dir: Path | None
 ) -> None:
@@ -312,7 +288,7 @@ def ioc_hunt(
     from reynard.cases.indicators_hunt import HuntReport, hunt, raise_alerts
     from reynard.query.window import window
 
-    settings = _settings(ctx, data_dir)
+    settings = settings_of(ctx, data_dir=data_dir)
     span = window(since, until)
     report = HuntReport()
     found = []

@@ -13,18 +13,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reynard.cli_options import data_dir_option, settings_of
+
 if TYPE_CHECKING:
     from reynard.cases.runbook_file import Runbook
     from reynard.cases.runbooks import RunbookSet
     from reynard.settings import Settings
-
-_data_dir = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory."
-)
-
-
-def _settings(ctx: click.Context, data_dir: Path | None) -> Settings:
-    return ctx.find_root().obj.with_overrides(data_dir=data_dir)
 
 
 def _library(settings: Settings) -> RunbookSet:
@@ -52,11 +46,11 @@ def runbook() -> None:
 
 @runbook.command("list")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@_data_dir
+@data_dir_option
 @click.pass_context
 def list_runbooks(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
     """The runbooks in force (a user runbook replaces the shipped one of its name)."""
-    found = _library(_settings(ctx, data_dir))
+    found = _library(settings_of(ctx, data_dir=data_dir))
     _warn_problems(found)
     if fmt == "json":
         for item in found:
@@ -93,11 +87,11 @@ def _header(item: Runbook) -> list[str]:
 @click.option(
     "--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True
 )
-@_data_dir
+@data_dir_option
 @click.pass_context
 def show(ctx: click.Context, name: str, fmt: str, data_dir: Path | None) -> None:
     """One runbook: its front matter, then its steps (Markdown)."""
-    found = _library(_settings(ctx, data_dir))
+    found = _library(settings_of(ctx, data_dir=data_dir))
     item = found.get(name)
     if item is None:
         known = ", ".join(r.name for r in found) or "none"
@@ -112,7 +106,7 @@ def show(ctx: click.Context, name: str, fmt: str, data_dir: Path | None) -> None
 
 @runbook.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@_data_dir
+@data_dir_option
 @click.pass_context
 def check(ctx: click.Context, paths: tuple[Path, ...], data_dir: Path | None) -> None:
     """Check runbook files (files, or folders of *.md; default: the shipped set and your folder).
@@ -123,7 +117,7 @@ def check(ctx: click.Context, paths: tuple[Path, ...], data_dir: Path | None) ->
     from reynard.cases.runbook_file import RunbookError, missing_sections
     from reynard.cases.runbooks import SHIPPED_DIR, check_paths, load_runbooks, user_dir
 
-    settings = _settings(ctx, data_dir)
+    settings = settings_of(ctx, data_dir=data_dir)
     targets = list(paths) or [SHIPPED_DIR, user_dir(settings)]
     if not paths and not targets[1].is_dir():
         targets.pop()
@@ -149,7 +143,7 @@ def check(ctx: click.Context, paths: tuple[Path, ...], data_dir: Path | None) ->
 @click.option("--rule", "rules", multiple=True, help="A rule name (repeatable, in order of preference).")
 @click.option("--finding-type", "finding_types", multiple=True, help="A GuardDuty finding type (repeatable).")
 @click.option("--category", "categories", multiple=True, help="An alert category (repeatable).")
-@_data_dir
+@data_dir_option
 @click.pass_context
 def suggest(
     ctx: click.Context,
@@ -161,7 +155,7 @@ def suggest(
     """Which runbook applies (rule > finding type > finding type wildcard > category). Exits 1 if none."""
     if not (rules or finding_types or categories):
         raise click.UsageError("give at least one of --rule, --finding-type, --category")
-    found = _library(_settings(ctx, data_dir))
+    found = _library(settings_of(ctx, data_dir=data_dir))
     _warn_problems(found)
     match = found.match(rules=rules, finding_types=finding_types, categories=categories)
     if match is None:

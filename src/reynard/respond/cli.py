@@ -13,19 +13,13 @@ from pathlib import Path
 
 import click
 
-from reynard.cli import data_dir_option, user_errors
-from reynard.settings import Settings
+from reynard.cli_options import data_dir_option, settings_of, user_errors
 
 
 class PlaybookExit(IntEnum):
     OK = 0
     FAILED = 1
     ERROR = 2
-
-
-def _settings(ctx: click.Context, data_dir: Path | None) -> Settings:
-    settings: Settings = ctx.find_root().obj
-    return settings.with_overrides(data_dir=data_dir)
 
 
 max_sleep_option = click.option(
@@ -85,7 +79,9 @@ def run(
     """
     from reynard.respond import commands
 
-    ok = commands.run(_settings(ctx, data_dir), target, input_text, name, dry_run, max_sleep, endpoint_url)
+    ok = commands.run(
+        settings_of(ctx, data_dir=data_dir), target, input_text, name, dry_run, max_sleep, endpoint_url
+    )
     sys.exit(PlaybookExit.OK if ok else PlaybookExit.FAILED)
 
 
@@ -98,7 +94,7 @@ def add(ctx: click.Context, file: Path, data_dir: Path | None) -> None:
     """Register a playbook file under the data directory (validated first), to run it by name."""
     from reynard.respond.catalog import PlaybookCatalog
 
-    added = PlaybookCatalog(_settings(ctx, data_dir).data_dir).add(file)
+    added = PlaybookCatalog(settings_of(ctx, data_dir=data_dir).data_dir).add(file)
     click.echo(f"added playbook {added.name} ({added.path})")
 
 
@@ -111,7 +107,7 @@ def list_(ctx: click.Context, as_json: bool, data_dir: Path | None) -> None:
     """The playbooks known by name: registered ones and shipped ones."""
     from reynard.respond import commands
 
-    commands.list_playbooks(_settings(ctx, data_dir), as_json)
+    commands.list_playbooks(settings_of(ctx, data_dir=data_dir), as_json)
 
 
 @playbook.command("executions")
@@ -135,7 +131,7 @@ def executions(
     """The newest executions, with their status."""
     from reynard.respond import commands
 
-    commands.list_executions(_settings(ctx, data_dir), status, playbook_name, limit, as_json)
+    commands.list_executions(settings_of(ctx, data_dir=data_dir), status, playbook_name, limit, as_json)
 
 
 @playbook.command("show")
@@ -148,7 +144,7 @@ def show(ctx: click.Context, execution_id: str, as_json: bool, data_dir: Path | 
     """An execution's status, outcome, the approvals it waits for, and its history."""
     from reynard.respond import commands
 
-    commands.show(_settings(ctx, data_dir), execution_id, as_json)
+    commands.show(settings_of(ctx, data_dir=data_dir), execution_id, as_json)
 
 
 @playbook.command("approve")
@@ -172,7 +168,7 @@ def approve(
 
     output = commands.parse_json(output_text, "--output")
     commands.answer(
-        _settings(ctx, data_dir),
+        settings_of(ctx, data_dir=data_dir),
         token,
         output=output,
         approve=True,
@@ -203,7 +199,7 @@ def reject(
     from reynard.respond import commands
 
     commands.answer(
-        _settings(ctx, data_dir),
+        settings_of(ctx, data_dir=data_dir),
         token,
         error=error,
         cause=cause,
@@ -230,7 +226,7 @@ def resume(
     """Continue an execution, or every one whose wait elapsed or whose approval came."""
     from reynard.respond import commands
 
-    ok = commands.resume(_settings(ctx, data_dir), execution_id, max_sleep, endpoint_url)
+    ok = commands.resume(settings_of(ctx, data_dir=data_dir), execution_id, max_sleep, endpoint_url)
     sys.exit(PlaybookExit.OK if ok else PlaybookExit.FAILED)
 
 
@@ -247,7 +243,7 @@ def stop(
     """Stop a running or waiting execution (ABORTED); its pending approvals are refused."""
     from reynard.respond import commands
 
-    execution = commands.store(_settings(ctx, data_dir)).abort(execution_id, error, cause)
+    execution = commands.store(settings_of(ctx, data_dir=data_dir)).abort(execution_id, error, cause)
     click.echo(f"execution {execution.id} {execution.status}")
 
 
@@ -262,4 +258,4 @@ def export(ctx: click.Context, target: str, topic_arn: str | None, data_dir: Pat
     where they can be; the others (named on stderr) as Lambda placeholders you supply."""
     from reynard.respond import commands
 
-    commands.export(_settings(ctx, data_dir), target, topic_arn)
+    commands.export(settings_of(ctx, data_dir=data_dir), target, topic_arn)
