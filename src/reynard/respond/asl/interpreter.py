@@ -47,6 +47,7 @@ SNAPSHOT_VERSION = 1
 TOKEN_SUFFIX = ".waitForTaskToken"
 ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _KEEP = ("id", "m", "label", "s", "p", "in", "vars", "index")
+_UNSET = object()  # a state field given neither as a value nor as a path
 
 Progress = Callable[[dict[str, Any], list[dict[str, Any]]], bool]
 
@@ -524,15 +525,22 @@ class Interpreter:
         self._exit(frame, state, output, variables)
 
     # -- Task -------------------------------------------------------------------------------------------
-    def _seconds(self, state: State, frame: dict, scope: Scope, name: str, effective: Any) -> int | None:
+    def _setting(self, state: State, frame: dict, scope: Scope, name: str, effective: Any) -> Any:
+        """A number a state sets as `name` (a JSONata expression evaluated) or reads from `<name>Path`;
+        `_UNSET` when it does neither."""
         spec = state.spec
         if name in spec:
             value = spec[name]
             if state.jsonata and jsonata_mode.is_expression(value):
                 value = dataflow.jsonata(value, scope, frame["in"])
-        elif f"{name}Path" in spec:
-            value = dataflow.read(spec[f"{name}Path"], effective, scope)
-        else:
+            return value
+        if f"{name}Path" in spec:
+            return dataflow.read(spec[f"{name}Path"], effective, scope)
+        return _UNSET
+
+    def _seconds(self, state: State, frame: dict, scope: Scope, name: str, effective: Any) -> int | None:
+        value = self._setting(state, frame, scope, name, effective)
+        if value is _UNSET:
             return None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -748,14 +756,8 @@ class Interpreter:
         return moved, False
 
     def _count(self, state: State, frame: dict, scope: Scope, name: str, effective: Any) -> float | None:
-        spec = state.spec
-        if name in spec:
-            value = spec[name]
-            if state.jsonata and jsonata_mode.is_expression(value):
-                value = dataflow.jsonata(value, scope, frame["in"])
-        elif f"{name}Path" in spec:
-            value = dataflow.read(spec[f"{name}Path"], effective, scope)
-        else:
+        value = self._setting(state, frame, scope, name, effective)
+        if value is _UNSET:
             return None
         bad = not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0
         if bad or (name == "ToleratedFailurePercentage" and value > 100):
