@@ -75,7 +75,7 @@ def floor(path: str, data_dir: str, reference: str) -> dict:
     from reynard.ingest.sources import detect_source
     from reynard.ingest.sources.base import ReadOptions
     from reynard.settings import load_settings
-    from reynard.store.tantivy_store import TantivyEventStore
+    from reynard.store.tantivy.store import TantivyEventStore
 
     settings = load_settings(env={})
     pipeline = Pipeline(default_plugins(settings))

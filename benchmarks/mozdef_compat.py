@@ -61,7 +61,7 @@ from reynard.errors import InvalidEvent
 from reynard.events.event import finalize
 from reynard.events.timestamps import isoformat
 from reynard.ingest.plugins.lower_keys import lower_dict
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 FROZEN = "2017-01-01 01:00:00"
 NOW = datetime(2017, 1, 1, 1, 0, tzinfo=UTC)

@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("bench-data"))
     args = parser.parse_args()
     from reynard.query import ast
-    from reynard.store.tantivy_store import TantivyEventStore
+    from reynard.store.tantivy.store import TantivyEventStore
 
     started = time.perf_counter()
     data = build(args.work, args.events)

@@ -202,7 +202,7 @@ def streaming(rules: list[DetectionRule], queries: dict[str, str], n: int, work:
 
 def scheduled(rules: list[DetectionRule], queries: dict[str, str], n: int, work: Path) -> dict:
     from reynard.query import ast
-    from reynard.store.tantivy_store import TantivyEventStore
+    from reynard.store.tantivy.store import TantivyEventStore
 
     store_dir = _fresh(work / f"scheduled-{n}")
     records = generated(n, seed=9)

@@ -9,8 +9,8 @@ from reynard.cases.errors import InvalidValue, NotFound, StaleIncident, Workflow
 from reynard.cases.phases import PHASES, parse_phase
 from reynard.cases.playbook_sink import PlaybookIncidents
 from reynard.cases.reports import report
+from reynard.cases.sink import IncidentSink
 from reynard.cases.store import IncidentStore
-from reynard.respond.actions.incident import IncidentSink
 from reynard.state import open_state
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from reynard.detect.alerts import AlertStore
 from reynard.detect.commands import load_events
 from reynard.settings import Settings
 from reynard.state import open_state
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 INVICTUS = "cloudtrail/invictus/CloudTrail/218007301253_CloudTrail_us-east-1_20230710T"
 CLOUDTRAIL_FILES = (

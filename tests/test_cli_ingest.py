@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from helpers import Server
 from reynard.cli import main
 from reynard.events.event import stable_id
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 
 def ingest(data_dir: Path, *args: str, stdin: bytes | None = None):

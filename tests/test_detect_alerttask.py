@@ -20,7 +20,7 @@ from reynard.detect.mozdef_compat import load_alert_file, mozdef_imports
 from reynard.events.event import finalize, stable_id
 from reynard.events.timestamps import isoformat
 from reynard.query.mozdef import SearchQuery, TermMatch
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 ALERTS = Path(__file__).parent / "alerts"
 NOW = datetime(2017, 1, 1, 1, 0, tzinfo=UTC)  # MozDef's harness froze time here

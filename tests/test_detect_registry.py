@@ -19,7 +19,7 @@ from reynard.detect.runner import run_rules
 from reynard.detect.scheduler import RuleScheduler
 from reynard.settings import Settings
 from reynard.state import open_state
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 ALERTS = Path(__file__).parent / "alerts"
 NOW = "2024-02-05T17:32:00Z"

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reynard.cases.indicators import IndicatorError, UnknownIndicator, check
-from reynard.cases.indicators_store import IndicatorStore, NewIndicator
+from reynard.intel.indicators import IndicatorError, UnknownIndicator, check
+from reynard.intel.store import IndicatorStore, NewIndicator
 from reynard.state import open_state
 
 

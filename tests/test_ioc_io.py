@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event as sa_event
 
-from reynard.cases.indicators import IndicatorError
-from reynard.cases.indicators_io import detect_format, export, exportable, import_indicators, parse
-from reynard.cases.indicators_store import IndicatorStore, NewIndicator
+from reynard.intel.formats import detect_format, export, exportable, import_indicators, parse
+from reynard.intel.indicators import IndicatorError
+from reynard.intel.store import IndicatorStore, NewIndicator
 from reynard.state import open_state
 
 

@@ -13,9 +13,6 @@ from hypothesis import given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
-from reynard.cases.indicators import Indicator, check
-from reynard.cases.indicators_match import IndicatorSet
-from reynard.cases.indicators_store import IndicatorStore, NewIndicator
 from reynard.events.event import finalize, stable_id
 from reynard.ingest.pipeline import Pipeline
 from reynard.ingest.plugins import default_plugins
@@ -23,6 +20,9 @@ from reynard.ingest.plugins.indicators import Indicators
 from reynard.ingest.reader import open_bytes
 from reynard.ingest.sources import SOURCES
 from reynard.ingest.sources.base import ReadOptions
+from reynard.intel.indicators import Indicator, check
+from reynard.intel.match import IndicatorSet
+from reynard.intel.store import IndicatorStore, NewIndicator
 from reynard.settings import Settings
 from reynard.state import open_state
 

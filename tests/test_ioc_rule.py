@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from reynard.cases.indicators_store import IndicatorStore, NewIndicator
 from reynard.cli import main
 from reynard.detect import MemorySource, RuleError
 from reynard.detect.rules import BUILTIN_RULES
@@ -20,6 +19,7 @@ from reynard.ingest.plugins import default_plugins
 from reynard.ingest.reader import open_bytes
 from reynard.ingest.sources import SOURCES
 from reynard.ingest.sources.base import ReadOptions
+from reynard.intel.store import IndicatorStore, NewIndicator
 from reynard.settings import Settings
 from reynard.state import open_state
 
@@ -184,8 +184,8 @@ def test_hunt_finds_stored_events_for_indicators_added_later(tmp_path, shared_da
 
 
 def test_the_hunts_narrowing_query_keeps_every_event_the_matcher_matches(settings, store, shared_data):
-    from reynard.cases.indicators_hunt import narrowing_query
-    from reynard.cases.indicators_match import IndicatorSet
+    from reynard.intel.hunt import narrowing_query
+    from reynard.intel.match import IndicatorSet
     from reynard.query.predicate import matches
 
     for value, kind in [

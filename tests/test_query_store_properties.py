@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from reynard.events.event import finalize
 from reynard.query import ast
 from reynard.query.reference import aggregate_events, search_events
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 from strategies import aggregates, events, queries
 
 RECEIVED = "2026-11-28T00:00:00.000000+00:00"

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from helpers import Server
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def test_a_reader_in_another_process_sees_acknowledged_events_at_once(server):
     lines = b"\n".join(orjson.dumps(mozdef_event(i)) for i in range(30))
     assert httpx.post(f"{server.url}/events", content=lines).json()["stored"] == 30
     script = (
-        "from reynard.store.tantivy_store import TantivyEventStore;"
+        "from reynard.store.tantivy.store import TantivyEventStore;"
         f"print(TantivyEventStore({str(server.data_dir / 'events')!r}).count())"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)

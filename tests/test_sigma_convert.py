@@ -17,7 +17,7 @@ from reynard.detect.sigma.backend import convert
 from reynard.query import ast
 from reynard.query.predicate import compile_predicate
 from reynard.settings import Settings
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 from sigma_events import NOW, USER_DATA, build, label
 
 CLOUDTRAIL = "{product: aws, service: cloudtrail}"

@@ -21,7 +21,7 @@ from reynard.detect.registry import RuleRegistry
 from reynard.detect.runner import run_rules
 from reynard.settings import Settings
 from reynard.state import open_state
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 from test_detect_rules import INVICTUS_NOW, NOW, STOLEN_ROLE, cloudtrail, flow, ingest, ingest_files
 from test_detect_rules_more import create_bucket, policy, put_acl_canned, put_acl_grant, put_block, put_policy
 

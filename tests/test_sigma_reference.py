@@ -16,7 +16,7 @@ from reynard.detect.sigma.backend import convert
 from reynard.detect.sigma.loader import POLICY
 from reynard.query import ast
 from reynard.settings import Settings
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 from sigma_reference import SqliteTable, records_of, sqlite_query
 
 # Written in SigmaHQ's style for these samples; each (detection, events it must match in invictus).

@@ -24,7 +24,7 @@ from reynard.events.event import finalize
 from reynard.query import ast
 from reynard.state import open_state
 from reynard.state.tables import rules
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=30)

@@ -15,7 +15,7 @@ from reynard.ingest.records import Record, Rejected
 from reynard.ingest.sources import SOURCES, detect_source
 from reynard.ingest.sources.base import ReadOptions
 from reynard.settings import Settings
-from reynard.store.schema import prepare
+from reynard.store.tantivy.schema import prepare
 
 OPTIONS = ReadOptions(max_record_bytes=4096)
 

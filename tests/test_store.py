@@ -9,7 +9,7 @@ import pytest
 
 from reynard.errors import StoreError, WriterBusy
 from reynard.events.event import finalize, stable_id
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 RECEIVED = "2026-11-28T10:00:00.000000+00:00"
 
@@ -91,7 +91,7 @@ def test_a_reader_in_another_process_sees_commits(store, tmp_path):
     store.write(make_events(7), commit=True)
     script = textwrap.dedent(
         f"""
-        from reynard.store.tantivy_store import TantivyEventStore
+        from reynard.store.tantivy.store import TantivyEventStore
         print(TantivyEventStore({str(store.directory)!r}).count())
         """
     )
@@ -158,7 +158,7 @@ def test_case_insensitive_terms_find_lowercase_uppercase_and_list_values(store):
     # Only texts that lowercasing changes are indexed a second time (schema.with_case); a lowercase text
     # is found on `details` itself.
     from reynard.query import ast
-    from reynard.store.schema import with_case
+    from reynard.store.tantivy.schema import with_case
 
     events = make_events(4)
     events[0]["details"]["name"] = "PutBucketPolicy"

@@ -1,4 +1,4 @@
-"""Pattern leaves on `details` paths answered from a day's distinct values (store/dictionary.py): the
+"""Pattern leaves on `details` paths answered from a day's distinct values (store/tantivy/dictionary.py): the
 answer is the predicate's, the index decides it alone when it can list the values exactly, and values
 it cannot read back exactly (huge numbers, long texts, booleans) fall back to checking candidates."""
 
@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from reynard.events.event import finalize
 from reynard.query import ast
 from reynard.query.reference import aggregate_events, search_events
-from reynard.store import dictionary
-from reynard.store.search import for_day, plan
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy import dictionary
+from reynard.store.tantivy.search import for_day, plan
+from reynard.store.tantivy.store import TantivyEventStore
 from strategies import KEYWORD_FIELDS, leaf_strategies
 from test_query_store_properties import RECEIVED, Loaded, batches, ids
 

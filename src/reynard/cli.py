@@ -241,7 +241,7 @@ def search(
     from reynard.query import ast, render
     from reynard.query.lucene import parse_query
     from reynard.query.window import window
-    from reynard.store.tantivy_store import TantivyEventStore
+    from reynard.store.tantivy.store import TantivyEventStore
 
     if limit is not None and limit < 1:
         raise click.BadParameter("must be at least 1", param_hint="--limit")
@@ -296,7 +296,7 @@ def store() -> None:
 @user_errors
 def store_days(ctx: click.Context, data_dir: Path | None) -> None:
     """Each day that has an index, with its event count."""
-    from reynard.store.tantivy_store import TantivyEventStore
+    from reynard.store.tantivy.store import TantivyEventStore
 
     reader = TantivyEventStore(_settings(ctx, data_dir=data_dir).events_dir)
     for day in reader.days():
@@ -311,7 +311,7 @@ def store_days(ctx: click.Context, data_dir: Path | None) -> None:
 @user_errors
 def store_drop(ctx: click.Context, day: str, data_dir: Path | None) -> None:
     """Delete one UTC day of events (retention). Needs the writer lock: stop the server first."""
-    from reynard.store.tantivy_store import TantivyEventStore
+    from reynard.store.tantivy.store import TantivyEventStore
 
     try:
         which = date.fromisoformat(day)

@@ -40,7 +40,7 @@ def _services(data_dir: Path | None, *, events: bool = False) -> CaseServices:
     settings = _settings(data_dir)
     store = None
     if events:
-        from reynard.store.tantivy_store import TantivyEventStore
+        from reynard.store.tantivy.store import TantivyEventStore
 
         store = TantivyEventStore(settings.events_dir)
     return case_services(settings, events=store)

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import click
 import orjson
 
-from reynard.cases.indicators import KINDS, Indicator, IndicatorError
 from reynard.cli_options import ExitStatus, by_option, data_dir_option, settings_of, user_errors
+from reynard.intel.indicators import KINDS, Indicator, IndicatorError
 
 if TYPE_CHECKING:  # the store and the formats load with the command that needs them: `reynard` starts fast
-    from reynard.cases.indicators_store import IndicatorStore
+    from reynard.intel.store import IndicatorStore
 
 FORMATS = ("csv", "text")
 
@@ -26,7 +26,7 @@ _kind = click.option("--kind", type=click.Choice(KINDS), help="The indicator kin
 
 
 def _store(ctx: click.Context, data_dir: Path | None) -> IndicatorStore:
-    from reynard.cases.indicators_store import IndicatorStore
+    from reynard.intel.store import IndicatorStore
     from reynard.state import open_state
 
     return IndicatorStore(open_state(settings_of(ctx, data_dir=data_dir).state_url))
@@ -78,8 +78,8 @@ def ioc_add(
     data_dir: Path | None,
 ) -> None:
     """Add VALUE, or update it when it is on the list already (same kind and value)."""
-    from reynard.cases.indicators_io import parse_expiry
-    from reynard.cases.indicators_store import NewIndicator
+    from reynard.intel.formats import parse_expiry
+    from reynard.intel.store import NewIndicator
 
     new = NewIndicator(
         value=value,
@@ -111,7 +111,7 @@ def ioc_add(
 @user_errors
 def ioc_list(ctx: click.Context, state: str, kind: str | None, fmt: str, data_dir: Path | None) -> None:
     """The indicators in a state (json: one object a line; csv: the export format)."""
-    from reynard.cases.indicators_io import export
+    from reynard.intel.formats import export
 
     now = datetime.now(UTC)
     items = _store(ctx, data_dir).list(state, kind=kind, now=now)
@@ -167,8 +167,8 @@ def ioc_import(
     Bad rows are reported by line and skipped; the good rows are written in one transaction. Ends with
     `added A updated U rejected R`; exits 1 when a row was rejected.
     """
-    from reynard.cases.indicators_io import detect_format, import_indicators, parse_expiry
-    from reynard.cases.indicators_store import NewIndicator
+    from reynard.intel.formats import detect_format, import_indicators, parse_expiry
+    from reynard.intel.store import NewIndicator
 
     data = _read(path)
     chosen = detect_format(data, None if path == "-" else path) if fmt == "auto" else fmt
@@ -210,7 +210,7 @@ def ioc_export(
 
     Removed indicators are never exported; `--state all` is the active and the expired ones.
     """
-    from reynard.cases.indicators_io import export, exportable
+    from reynard.intel.formats import export, exportable
 
     items = exportable(_store(ctx, data_dir), state, kind)
     text = export(items, fmt)
@@ -240,7 +240,7 @@ def ioc_expire(
     data_dir: Path | None,
 ) -> None:
     """Expire INDICATOR (an id, or a value) now or at a time: from then on it does not match."""
-    from reynard.cases.indicators_io import parse_expiry
+    from reynard.intel.formats import parse_expiry
 
     store = _store(ctx, data_dir)
     item = store.expire(_target(store, indicator, kind).id, parse_expiry(at, name="--at"), by)
@@ -285,14 +285,20 @@ def ioc_hunt(
     One line per event that touches one (json: one object a line); `--alert` raises the
     indicator_match alert for each, once per event.
     """
-    from reynard.cases.indicators_hunt import HuntReport, hunt, raise_alerts
+    from reynard.detect.alerts import AlertStore
+    from reynard.detect.hunt import raise_alerts
+    from reynard.detect.notifications import Notifications
+    from reynard.detect.registry import RuleRegistry
+    from reynard.intel.hunt import HuntReport, hunt
     from reynard.query.window import window
+    from reynard.store.tantivy import TantivyEventStore
 
     settings = settings_of(ctx, data_dir=data_dir)
     span = window(since, until)
     report = HuntReport()
     found = []
-    for event, hits in hunt(settings, span.start, span.end, report):
+    events = TantivyEventStore(settings.events_dir)
+    for event, hits in hunt(events, _store(ctx, data_dir), span.start, span.end, report):
         iocs = [hit.as_dict() for hit in hits]
         if fmt == "json":
             row = {"id": event["id"], "utctimestamp": event["utctimestamp"], "summary": event["summary"]}
@@ -303,5 +309,9 @@ def ioc_hunt(
         if alert:
             found.append((event, hits))
     if alert:
-        report.alerts = raise_alerts(settings, found)
+        engine = _store(ctx, data_dir).engine
+        registry = RuleRegistry(engine, settings.data_dir / "rules")
+        registry.ensure_builtins()
+        alerts = AlertStore(engine, notify=Notifications.from_settings(settings, engine))
+        report.alerts = raise_alerts(registry, alerts, found)
     click.echo(report.line(), err=True)

@@ -13,30 +13,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-
 from reynard.cases.errors import NotFound
+from reynard.cases.sink import IncidentRecord, Opened, PlaybookEntry
 from reynard.cases.store import IncidentStore
 from reynard.cases.values import ALERT_SEVERITY
-from reynard.respond.actions.incident import IncidentRecord, Opened, TimelineEntry
-from reynard.state.tables import incident_entries
 
 BY = "reynard (playbook)"
 OPENED, STEP = "playbook:", "playbook-step:"
 
 
 class PlaybookIncidents:
-    """`IncidentSink` (respond/actions/incident.py) over an `IncidentStore`."""
+    """`IncidentSink` (sink.py) over an `IncidentStore`."""
 
     def __init__(self, store: IncidentStore):
         self.store = store
 
     def _linked(self, link: str, incident_id: int | None = None) -> int | None:
-        query = select(incident_entries.c.incident_id).where(incident_entries.c.link == link)
-        if incident_id is not None:
-            query = query.where(incident_entries.c.incident_id == incident_id)
-        with self.store.engine.connect() as connection:
-            return connection.execute(query.limit(1)).scalar()
+        return self.store.incident_with_link(link, incident_id)
 
     def open(self, key: str, title: str, severity: str, summary: str, details: Mapping[str, Any]) -> Opened:
         level = ALERT_SEVERITY.get(str(severity).upper(), "medium")
@@ -71,7 +64,7 @@ class PlaybookIncidents:
         entries = self.store.timeline(number)
         opening = next((e.link for e in entries if e.link and e.link.startswith(OPENED)), None)
         steps = tuple(
-            TimelineEntry(e.link.removeprefix(STEP), e.text, e.data or {})
+            PlaybookEntry(e.link.removeprefix(STEP), e.text, e.data or {})
             for e in entries
             if e.link and e.link.startswith(STEP)
         )

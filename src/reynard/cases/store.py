@@ -274,6 +274,14 @@ class IncidentStore:
             )
             return [entry_of(r) for r in rows]
 
+    def incident_with_link(self, link: str, incident_id: int | None = None) -> int | None:
+        """The incident one of whose timeline entries links `link` (only `incident_id`, when given)."""
+        query = select(incident_entries.c.incident_id).where(incident_entries.c.link == link)
+        if incident_id is not None:
+            query = query.where(incident_entries.c.incident_id == incident_id)
+        with self.engine.connect() as connection:
+            return connection.execute(query.limit(1)).scalar()
+
     def incident_of_alert(self, alert_id: int) -> int | None:
         with self.engine.connect() as connection:
             return connection.execute(

@@ -103,7 +103,7 @@ def run_scheduled(
     settings: Settings, since: datetime | None, names: Sequence[str], now: datetime | None = None
 ) -> RunReport:
     """Run the enabled rules (or `names`) once over the event store; print one line per rule."""
-    from reynard.store.tantivy_store import TantivyEventStore
+    from reynard.store.tantivy.store import TantivyEventStore
 
     registry = open_registry(settings)
     store = TantivyEventStore(settings.events_dir)

@@ -28,7 +28,7 @@ from reynard.detect.schedule import Schedule, interval_times
 from reynard.detect.sources import EventSource, StoreSource, UnalertedSource
 
 if TYPE_CHECKING:
-    from reynard.store.tantivy_store import TantivyEventStore
+    from reynard.store.tantivy.store import TantivyEventStore
 
 log = logging.getLogger("reynard.detect.runner")
 

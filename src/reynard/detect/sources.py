@@ -14,7 +14,7 @@ from reynard.query import ast
 from reynard.query.reference import aggregate_events, search_events
 
 if TYPE_CHECKING:
-    from reynard.store.tantivy_store import TantivyEventStore
+    from reynard.store.tantivy.store import TantivyEventStore
 
 
 @runtime_checkable

@@ -310,7 +310,7 @@ def build_matcher(
     from reynard.detect.registry import RuleRegistry
     from reynard.detect.sources import StoreSource
     from reynard.state import open_state
-    from reynard.store.tantivy_store import TantivyEventStore
+    from reynard.store.tantivy.store import TantivyEventStore
 
     if registry is None:
         registry = RuleRegistry(open_state(settings.state_url), settings.data_dir / "rules")

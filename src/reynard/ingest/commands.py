@@ -21,7 +21,7 @@ from reynard.ingest.sinks import EventSink, ServerSink, StoreSink, running_serve
 from reynard.ingest.sources.base import ReadOptions
 from reynard.settings import Settings
 from reynard.state import open_state
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 
 def open_sink(settings: Settings) -> EventSink:

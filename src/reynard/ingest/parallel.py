@@ -28,8 +28,8 @@ from reynard.ingest.runner import Ingestor, IngestSummary
 from reynard.ingest.sources.base import ReadOptions
 from reynard.settings import Settings
 from reynard.store.base import WriteResult
-from reynard.store.schema import prepare
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.schema import prepare
+from reynard.store.tantivy.store import TantivyEventStore
 
 # Below this many bytes of input, starting workers costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024

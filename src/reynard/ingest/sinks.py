@@ -17,7 +17,7 @@ import orjson
 
 from reynard.errors import StoreError
 from reynard.store.base import WriteResult
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 SERVER_FILE = "server.json"
 

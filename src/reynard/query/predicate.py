@@ -333,7 +333,7 @@ def _remembering(test: Callable[[str], bool]) -> Callable[[str], bool]:
 def text_test(node: PatternLeaf) -> Callable[[str], bool]:
     """Whether one term text passes a pattern leaf (a wildcard, regex, prefix, suffix or substring):
     an event matches the leaf when a leaf value at its field passes. The predicate uses this very test,
-    so a store that tests a field's distinct values with it (store/dictionary.py) agrees with it."""
+    so a store that tests a field's distinct values with it (store/tantivy/dictionary.py) agrees with it."""
     test, ci = _pattern_test(node)
     if not ci:
         return test

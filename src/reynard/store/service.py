@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from reynard.store.base import WriteResult
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 _STOP = object()
 log = logging.getLogger("reynard.store.service")

@@ -26,7 +26,7 @@ from reynard.ingest.runner import Ingestor
 from reynard.settings import Settings
 from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 from reynard.web.incidents import incidents_router
 from reynard.web.iocs import iocs_router
 from reynard.web.playbooks import playbooks_router
@@ -52,7 +52,7 @@ class Services:
     scheduler: Any = None  # reynard.detect.scheduler.RuleScheduler
     playbooks: Any = None  # reynard.respond.service.PlaybookService (None: built from the settings)
     cases: Any = None  # reynard.cases.services.CaseServices (default: made from settings on first use)
-    iocs: Any = None  # reynard.cases.indicators_store.IndicatorStore (opened on first use when None)
+    iocs: Any = None  # reynard.intel.store.IndicatorStore (opened on first use when None)
 
 
 class _ServiceSink:

@@ -14,15 +14,15 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from reynard.cases.indicators import Indicator, UnknownIndicator
-from reynard.cases.indicators_io import (
+from reynard.intel.formats import (
     detect_format,
     export,
     exportable,
     import_indicators,
     parse_expiry,
 )
-from reynard.cases.indicators_store import IndicatorStore, NewIndicator
+from reynard.intel.indicators import Indicator, UnknownIndicator
+from reynard.intel.store import IndicatorStore, NewIndicator
 
 if TYPE_CHECKING:
     from reynard.web.app import Services

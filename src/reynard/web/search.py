@@ -13,7 +13,7 @@ from reynard.query import ast, render
 from reynard.query.errors import QueryError
 from reynard.query.lucene import parse_query
 from reynard.query.window import interval_seconds, window
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 
 
 class SearchBody(BaseModel):

@@ -23,7 +23,7 @@ from reynard.respond.triggers import Start, Trigger, TriggerRunner, load_trigger
 from reynard.settings import Settings
 from reynard.state import open_state
 from reynard.store.service import WriterService
-from reynard.store.tantivy_store import TantivyEventStore
+from reynard.store.tantivy.store import TantivyEventStore
 from reynard.web.app import Services, create_app
 
 log = logging.getLogger("reynard.web.server")

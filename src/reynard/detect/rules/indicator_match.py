@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from reynard.cases.indicators import KINDS
 from reynard.detect.rules._base import BuiltinRule
+from reynard.intel.indicators import KINDS
 from reynard.query.mozdef import SearchQuery, TermMatch
 
 SHOWN = 3

@@ -9,11 +9,11 @@ gets the tag `ioc` and, in `details.iocs`, one entry per indicator it touches:
 
 (`source` and `reference` only when the indicator has them; `id` is the indicator's id in this data
 directory). The `indicator_match` rule alerts on these events; `tags:ioc` and `details.iocs.value:...`
-find them. What is looked at for each kind is in `reynard.cases.indicators_match`.
+find them. What is looked at for each kind is in `reynard.intel.match`.
 
 Runs after ipfixup (the address fields hold valid, canonical addresses by then). The lists come from
 the state database of `Settings.data_dir` and are reloaded when they change, checked at most every
-`Settings.rules_reload_seconds` (`reynard.cases.indicators_live`); an indicator is matched from the
+`Settings.rules_reload_seconds` (`reynard.intel.live`); an indicator is matched from the
 first event after it was added, and no longer after it expired or was removed. Without indicators,
 `wants` is false and the plugin costs a clock read per event (about 0.4 µs).
 """
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from reynard.cases.indicators_live import LiveIndicators
+from reynard.intel.live import LiveIndicators
 from reynard.settings import Settings
 
 TAG = "ioc"

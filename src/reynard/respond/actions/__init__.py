@@ -9,8 +9,9 @@ reads), one module per action or pair of actions, `integrations`, `python`, `reg
 
 from __future__ import annotations
 
+from reynard.cases.sink import IncidentRecord, IncidentSink, MemoryIncidentSink, Opened, PlaybookEntry
+
 from .base import PERMANENT_ERRORS, Action, ActionEnv
-from .incident import IncidentRecord, IncidentSink, MemoryIncidentSink, Opened, TimelineEntry
 from .python import DEFAULT_PYTHON_ACTIONS, PythonActions, register_python_action
 from .registry import ACTIONS, Dispatch, register_all
 
@@ -25,8 +26,8 @@ __all__ = [
     "IncidentSink",
     "MemoryIncidentSink",
     "Opened",
+    "PlaybookEntry",
     "PythonActions",
-    "TimelineEntry",
     "register_all",
     "register_python_action",
 ]

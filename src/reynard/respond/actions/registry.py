@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from reynard.cases.sink import IncidentSink
 from reynard.settings import Settings
 
 from ..aws_sdk import AWS_SDK_PREFIX, AwsClients, AwsConfig, AwsSdkTask
@@ -24,7 +25,7 @@ from .bucket import BlockBucketPublicAccess
 from .config import RespondConfig
 from .credentials import DisableAccessKey, RevokeRoleSessions
 from .forensics import CollectForensics
-from .incident import AddTimelineEntry, IncidentSink, OpenIncident
+from .incident import AddTimelineEntry, OpenIncident
 from .integrations import (
     LAMBDA_ARN_PREFIX,
     LAMBDA_INVOKE,

@@ -9,7 +9,7 @@ phrases; exists; time ranges; IPv4 ranges and CIDRs on the source and destinatio
 case-insensitive matches and wildcards on keyword fields (as regexes on the terms); boolean combinations
 of these. What it narrows and leaves to the predicate: regexes, wildcards, substrings, suffixes and
 case-insensitive prefixes on `details` paths (the store may answer those from a day's distinct values,
-store/dictionary.py), numeric ranges on `details` that its parser cannot take, values that look like
+store/tantivy/dictionary.py), numeric ranges on `details` that its parser cannot take, values that look like
 timestamps inside `details` (tantivy indexes those as dates), terms of 32 KiB and more (tantivy leaves
 tokens of about 65,530 bytes out of the index), IPv6 ranges, field references (`FieldRef`: the events that
 have both fields) and time parts (`TimePart`: the events that have the field)."""
@@ -27,7 +27,7 @@ from reynard.events.fields import ANY_IP
 from reynard.query import ast
 from reynard.query.errors import QueryError
 from reynard.query.values import as_ip, as_time, bound_kind, term_text, tokens
-from reynard.store.schema import CI_DETAILS, DATE_FIELDS, IP_ROLES, KEYWORD_FIELDS
+from reynard.store.tantivy.schema import CI_DETAILS, DATE_FIELDS, IP_ROLES, KEYWORD_FIELDS
 
 _KEYWORDS = frozenset((*KEYWORD_FIELDS, "id"))
 _IP_FIELDS = {f"details.{key}": role for key, role in IP_ROLES.items()} | {ANY_IP: ANY_IP}

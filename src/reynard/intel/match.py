@@ -37,8 +37,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from reynard.cases.indicators import HASH_LENGTHS, Indicator, words
 from reynard.events.fields import IP_KEYS
+from reynard.intel.indicators import HASH_LENGTHS, Indicator, words
 
 DOMAIN_FIELDS = (
     "details.domain",

@@ -22,11 +22,11 @@ import tantivy
 from reynard.errors import StoreError
 from reynard.query import ast
 from reynard.store.base import WriteResult
-from reynard.store.lock import WriterLock
-from reynard.store.schema import SCHEMA_VERSION, Prepared, build_schema, prepare, register_tokenizers
+from reynard.store.tantivy.lock import WriterLock
+from reynard.store.tantivy.schema import SCHEMA_VERSION, Prepared, build_schema, prepare, register_tokenizers
 
 if TYPE_CHECKING:
-    from reynard.store.search import SearchResult
+    from reynard.store.tantivy.search import SearchResult
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -230,27 +230,27 @@ class TantivyEventStore:
             remaining -= len(hits)
 
     def search(self, request: ast.Search) -> SearchResult:
-        """Events matching a query (store/search.py has the how)."""
-        from reynard.store.search import run_search
+        """Events matching a query (search.py has the how)."""
+        from reynard.store.tantivy.search import run_search
 
         with _index_panics():
             return run_search(self, request)
 
     def stream(self, request: ast.Search) -> Iterator[dict]:
         """Every event matching a query, newest first, without holding them (for NDJSON output)."""
-        from reynard.store.search import iter_matches
+        from reynard.store.tantivy.search import iter_matches
 
         with _index_panics():
             yield from iter_matches(self, request)
 
     def count_matching(self, query: ast.Node, window: ast.TimeWindow | None = None) -> int:
-        from reynard.store.search import run_count
+        from reynard.store.tantivy.search import run_count
 
         with _index_panics():
             return run_count(self, query, window or ast.TimeWindow())
 
     def aggregate(self, request: ast.Aggregate) -> dict:
-        from reynard.store.search import run_aggregate
+        from reynard.store.tantivy.search import run_aggregate
 
         with _index_panics():
             return run_aggregate(self, request)

@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from reynard.cases.indicators import (
+from reynard.intel.indicators import (
     KINDS,
     STATES,
     Checked,

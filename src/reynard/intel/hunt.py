@@ -5,8 +5,7 @@ later (today's threat report about last week's address) is found here. The store
 with one query that every match must satisfy (the address in `ip`, the domain somewhere in a domain
 field, the key or principal in its field; hashes and terms, which may be in any string, scan the
 range), and the same matcher as at ingest (`IndicatorSet`) decides, so a hunt finds what ingest would
-have tagged. With `alert`, each event found raises the `indicator_match` rule's alert (configured as
-the registry has it), once per event: an event that already alerted for that rule is not alerted again.
+have tagged. (`reynard.detect.hunt` raises the `indicator_match` alerts for what a hunt found.)
 """
 
 from __future__ import annotations
@@ -15,20 +14,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from reynard.cases.indicators import Indicator
-from reynard.cases.indicators_match import (
+from reynard.events.fields import ANY_IP
+from reynard.intel.indicators import Indicator
+from reynard.intel.match import (
     ACCESS_KEY_FIELDS,
     DOMAIN_FIELDS,
     PRINCIPAL_FIELDS,
     Hit,
     IndicatorSet,
 )
-from reynard.cases.indicators_store import IndicatorStore
-from reynard.events.fields import ANY_IP
+from reynard.intel.store import IndicatorStore
 from reynard.query import ast
-from reynard.settings import Settings
+from reynard.store.base import EventStore
 
-RULE = "indicator_match"
 MAX_CLAUSES = 2048  # beyond this the narrowing query costs more than reading the range
 
 
@@ -68,59 +66,25 @@ class HuntReport:
 
 
 def hunt(
-    settings: Settings,
+    events: EventStore,
+    indicators: IndicatorStore,
     start: datetime | None,
     end: datetime | None,
     report: HuntReport,
     now: datetime | None = None,
 ) -> Iterator[tuple[dict, list[Hit]]]:
     """The stored events in [start, end) that touch an indicator active at `now`, with what they touch."""
-    from reynard.state import open_state
-    from reynard.store.tantivy_store import TantivyEventStore
-
     now = now or datetime.now(UTC)
-    items = IndicatorStore(open_state(settings.state_url)).list("active", now=now)
+    items = indicators.list("active", now=now)
     report.indicators = len(items)
     if not items:
         return
     matcher = IndicatorSet(items)
-    reader = TantivyEventStore(settings.events_dir)
+    events.refresh()
     request = ast.Search(narrowing_query(items), ast.TimeWindow(start=start, end=end), limit=None)
-    for event in reader.stream(request):
+    for event in events.stream(request):
         report.searched += 1
         hits = matcher.match(event)
         if hits:
             report.matched += 1
             yield event, hits
-
-
-def raise_alerts(settings: Settings, found: list[tuple[dict, list[Hit]]]) -> list[int]:
-    """The `indicator_match` alerts for hunted events that have not alerted for it yet; their ids."""
-    from reynard.detect.alerts import AlertStore, NewAlert
-    from reynard.detect.alerttask import EVENT_INDEX
-    from reynard.detect.notifications import Notifications
-    from reynard.detect.registry import RuleRegistry
-    from reynard.state import open_state
-
-    if not found:
-        return []
-    engine = open_state(settings.state_url)
-    registry = RuleRegistry(engine, settings.data_dir / "rules")
-    registry.ensure_builtins()
-    task = registry.tasks(RULE)[0]
-    alerts = AlertStore(engine, notify=Notifications.from_settings(settings, engine))
-    done = alerts.already_alerted(RULE, [str(event["id"]) for event, _ in found])
-    new = []
-    for event, hits in found:
-        event_id = str(event["id"])
-        if event_id in done:
-            continue
-        done.add(event_id)
-        tags = [t for t in event.get("tags") or [] if t != "ioc"]
-        tagged = {**event, "tags": [*tags, "ioc"], "details": dict(event.get("details") or {})}
-        tagged["details"]["iocs"] = [hit.as_dict() for hit in hits]
-        task.now = datetime.now(UTC)
-        alert = task.onEvent({"_id": event_id, "_index": EVENT_INDEX, "_source": tagged})
-        if alert:
-            new.append(NewAlert(task.tagBotNotify(alert), RULE, event_id))
-    return alerts.add_many(new)

@@ -20,10 +20,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reynard.cases.indicators_match import EMPTY, IndicatorSet
-from reynard.cases.indicators_store import IndicatorStore, epoch
+from reynard.intel.match import EMPTY, IndicatorSet
+from reynard.intel.store import IndicatorStore, epoch
 
-log = logging.getLogger("reynard.cases.indicators")
+log = logging.getLogger("reynard.intel.indicators")
 
 
 class LiveIndicators:

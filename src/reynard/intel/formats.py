@@ -29,9 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from reynard.cases.indicators import Checked, Indicator, IndicatorError, check
-from reynard.cases.indicators_store import IndicatorStore, NewIndicator
 from reynard.events.timestamps import TimestampError, parse_timestamp
+from reynard.intel.indicators import Checked, Indicator, IndicatorError, check
+from reynard.intel.store import IndicatorStore, NewIndicator
 
 COLUMNS = ("kind", "value", "expires", "source", "reference", "comment", "creator", "created")
 FORMATS = ("csv", "text")

@@ -38,8 +38,8 @@ import tantivy
 
 from reynard.query import ast
 from reynard.query.predicate import text_test
-from reynard.query.tantivy_compiler import MAX_TERM_BYTES, TantivyCompiler
 from reynard.query.values import term_text
+from reynard.store.tantivy.compiler import MAX_TERM_BYTES, TantivyCompiler
 
 MAX_VALUES = 10_000  # distinct values of a path (per day, among the candidates) worth testing one by one
 MAX_TEXT_BYTES = MAX_TERM_BYTES  # texts at least this long may be cut (see the module docstring)

@@ -1,7 +1,7 @@
 """Answering `Search` and `Aggregate` requests on the daily tantivy indices, exactly.
 
 The compiler says whether the index alone decides the query. When it does not, each day first answers
-the pattern leaves it can from its dictionary (`for_day`, store/dictionary.py), and the candidates that
+the pattern leaves it can from its dictionary (`for_day`, dictionary.py), and the candidates that
 are still undecided are checked with the in-memory predicate, each event read and parsed when its turn
 comes. Results come newest first, ties broken by id (both descending), across days; `after` continues
 from the last event of a page. Aggregations run inside tantivy per day and are merged here; when the
@@ -24,12 +24,12 @@ from reynard.events.timestamps import isoformat
 from reynard.query import ast
 from reynard.query.predicate import compile_predicate
 from reynard.query.reference import aggregate_events
-from reynard.query.tantivy_compiler import Compiled, TantivyCompiler, micros
-from reynard.store.dictionary import answer_from_dictionary, bucket_text, is_panic
-from reynard.store.schema import KEYWORD_FIELDS
+from reynard.store.tantivy.compiler import Compiled, TantivyCompiler, micros
+from reynard.store.tantivy.dictionary import answer_from_dictionary, bucket_text, is_panic
+from reynard.store.tantivy.schema import KEYWORD_FIELDS
 
 if TYPE_CHECKING:
-    from reynard.store.tantivy_store import TantivyEventStore
+    from reynard.store.tantivy.store import TantivyEventStore
 
 Occur = tantivy.Occur
 DESC = tantivy.Order.Desc
@@ -96,7 +96,7 @@ def plan(store: TantivyEventStore, query: ast.Node, window: ast.TimeWindow) -> _
 
 def for_day(plan_: _Plan, searcher: tantivy.Searcher) -> _Plan:
     """The plan for one day's searcher. When the index cannot decide the query, its pattern leaves on
-    `details` paths are answered from that day's dictionary (store/dictionary.py), searched within
+    `details` paths are answered from that day's dictionary (store/tantivy/dictionary.py), searched within
     the same candidates; the predicate is kept for whatever the dictionary could not make exact. The
     dictionary and the search must use the same searcher: a commit in between could add a value."""
     if plan_.predicate is None:
