@@ -179,12 +179,12 @@ def simple_latency(posts: int, work: Path) -> dict:
 def matcher_throughput(n_events: int, n_rules: int, work: Path, anchored: bool = True) -> dict:
     """Events per second through `n_rules` simple rules, each on one event name: `anchored`, as a term
     the matcher can file the rule under; otherwise as a wildcard, so every rule runs on every event."""
-    from reynard.detect.alerts import AlertStore
     from reynard.detect.alerttask import AlertTask
     from reynard.detect.streaming import StreamingMatcher
     from reynard.events.event import finalize
     from reynard.query.mozdef import SearchQuery, TermMatch, WildcardMatch
-    from reynard.state import open_state
+    from reynard.runtime import Runtime
+    from reynard.settings import Settings
 
     class EventNameRule(AlertTask):
         def __init__(self, eventname: str):
@@ -205,7 +205,7 @@ def matcher_throughput(n_events: int, n_rules: int, work: Path, anchored: bool =
         def onEvent(self, event):
             return self.createAlertDict(f"{self.eventname} seen", "bench", ["bench"], [event], "NOTICE")
 
-    alert_store = AlertStore(open_state(f"sqlite:///{work / f'matcher-{anchored}.db'}"))
+    alert_store = Runtime(Settings(data_dir=work / f"matcher-{anchored}")).alerts
     names = [f"Action{r:03d}" for r in range(n_rules)]
     matcher = StreamingMatcher({f"rule_{n}": [EventNameRule(n)] for n in names}, alert_store)
     assert len(matcher.streaming) == n_rules

@@ -54,13 +54,14 @@ def generate(work: Path, n: int) -> dict[str, Path]:
 
 def end_to_end(path: str, data_dir: str, reference: str) -> dict:
     """Child: `reynard ingest` in-process on one input, into a fresh store."""
-    from reynard.ingest.commands import run_ingest
+    from reynard.runtime import Runtime
     from reynard.settings import load_settings
 
-    settings = load_settings(env={}).with_overrides(data_dir=Path(data_dir))
+    runtime = Runtime(load_settings(env={}).with_overrides(data_dir=Path(data_dir)))
     started = time.perf_counter()
-    summary = run_ingest(settings, paths=[path], reference=datetime.fromisoformat(reference))
+    summary = runtime.ingest([path], detect=False, reference=datetime.fromisoformat(reference))
     elapsed = time.perf_counter() - started
+    runtime.close()
     return {"stored": summary.stored, "read": summary.read, "rejected": summary.rejected, "seconds": elapsed}
 
 
@@ -74,14 +75,14 @@ def floor(path: str, data_dir: str, reference: str) -> dict:
     from reynard.ingest.records import Record
     from reynard.ingest.sources import detect_source
     from reynard.ingest.sources.base import ReadOptions
+    from reynard.runtime import Runtime
     from reynard.settings import load_settings
-    from reynard.store.tantivy.store import TantivyEventStore
 
     settings = load_settings(env={})
     pipeline = Pipeline(default_plugins(settings))
     options = ReadOptions(reference_time=datetime.fromisoformat(reference))
     received = isoformat(datetime.now(UTC))
-    store = TantivyEventStore(Path(data_dir) / "events", writable=True, heap_bytes=settings.writer_heap_bytes)
+    store = Runtime(settings.with_overrides(data_dir=Path(data_dir))).event_writer
     inputs = sorted(Path(path).glob("*.gz")) if Path(path).is_dir() else [Path(path)]
     timed = 0.0
     stored = 0

@@ -19,7 +19,7 @@ END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def build(work: Path, n: int) -> Path:
-    from reynard.ingest.commands import run_ingest
+    from reynard.runtime import Runtime
     from reynard.settings import load_settings
     from reynard.simulate.sample import write_sample
 
@@ -28,8 +28,9 @@ def build(work: Path, n: int) -> Path:
         return data
     raw = work / f"query-raw-{n}"
     files = write_sample(raw, count=n, end=END, hours=7 * 24, seed=11)
-    settings = load_settings(env={}).with_overrides(data_dir=data)
-    summary = run_ingest(settings, paths=[str(f) for f in files], reference=END)
+    runtime = Runtime(load_settings(env={}).with_overrides(data_dir=data))
+    summary = runtime.ingest([str(f) for f in files], detect=False, reference=END)
+    runtime.close()
     assert summary.stored >= n * 0.99, summary.line()
     (data / ".complete").touch()
     return data
@@ -91,12 +92,13 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("bench-data"))
     args = parser.parse_args()
     from reynard.query import ast
-    from reynard.store.tantivy.store import TantivyEventStore
+    from reynard.runtime import Runtime
+    from reynard.settings import load_settings
 
     started = time.perf_counter()
     data = build(args.work, args.events)
     built = time.perf_counter() - started
-    store = TantivyEventStore(data / "events")
+    store = Runtime(load_settings(env={}).with_overrides(data_dir=data)).events
     figures: dict[str, object] = {"events": store.count(), "days": len(store.days())}
     for name, request in queries().items():
         run = store.aggregate if isinstance(request, ast.Aggregate) else store.search

@@ -1,5 +1,5 @@
 """Events for the Sigma conversion tests, built through Reynard's real parsers and plugins
-(`reynard.detect.commands.load_events`): hand-written CloudTrail records, GuardDuty findings, VPC flow
+(`reynard.detect.replay.load_events`): hand-written CloudTrail records, GuardDuty findings, VPC flow
 lines and syslog lines, each with a label so a test can say which events a rule matches.
 
 Labels: a CloudTrail record's `eventID`, a finding's `id`, a flow's interface id, a syslog line's
@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reynard.detect.commands import load_events
+from reynard.detect.replay import load_events
 from reynard.settings import Settings
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

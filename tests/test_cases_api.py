@@ -7,8 +7,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from reynard.store.tantivy.store import TantivyEventStore
-from reynard.web.app import Services, create_app
+from reynard.runtime import Runtime
+from reynard.web.app import create_app
 from test_cases_support import stored_world
 
 SECTIONS = (
@@ -25,15 +25,9 @@ SECTIONS = (
 @pytest.fixture
 def world(shared_data, tmp_path):
     settings, events, alerts = stored_world(shared_data, tmp_path / "data")
-    services = Services(
-        settings=settings,
-        writer=None,  # type: ignore[arg-type]  (the incident API does not ingest)
-        reader=TantivyEventStore(settings.events_dir),
-        dead_letters=None,  # type: ignore[arg-type]
-        pipeline=None,  # type: ignore[arg-type]
-        alerts=alerts,
-    )
-    return TestClient(create_app(services)), events, alerts
+    runtime = Runtime(settings)
+    yield TestClient(create_app(runtime)), events, alerts
+    runtime.close()
 
 
 def ok(response, status=200):

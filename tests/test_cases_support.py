@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reynard.detect.alerts import AlertStore
-from reynard.detect.commands import load_events
+from reynard.detect.replay import load_events
 from reynard.settings import Settings
 from reynard.state import open_state
 from reynard.store.tantivy.store import TantivyEventStore

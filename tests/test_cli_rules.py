@@ -183,7 +183,7 @@ def test_alerts_ack_and_close(stored):
 
 def test_alerts_close_defaults_to_the_os_user(stored, monkeypatch):
     data_dir, store, first, _ = stored
-    monkeypatch.setattr("reynard.detect.commands.default_user", lambda: "osuser")
+    monkeypatch.setattr("getpass.getuser", lambda: "osuser")
     assert run("alerts", "close", first, data_dir=data_dir).exit_code == 0
     assert store.get(first)["status_by"] == "osuser"
 

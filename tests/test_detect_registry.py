@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from reynard.cli import main
 from reynard.detect.alerts import AlertStore
-from reynard.detect.commands import load_events
 from reynard.detect.registry import RuleRegistry
+from reynard.detect.replay import load_events
 from reynard.detect.rules import BUILTIN_RULES
 from reynard.detect.runner import run_rules
 from reynard.detect.scheduler import RuleScheduler

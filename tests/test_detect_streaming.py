@@ -15,11 +15,13 @@ from reynard.detect.alerttask import AlertTask
 from reynard.detect.registry import RuleRegistry
 from reynard.detect.rules import BUILTIN_RULES
 from reynard.detect.scheduler import RuleScheduler
-from reynard.detect.streaming import LiveMatcher, RecordingSource, StreamingMatcher, build_matcher
+from reynard.detect.sources import StoreSource
+from reynard.detect.streaming import LiveMatcher, RecordingSource, StreamingMatcher, streaming_matcher
 from reynard.events.event import finalize
 from reynard.query.mozdef import QueryStringMatch, SearchQuery, TermMatch
 from reynard.settings import Settings
 from reynard.state import open_state
+from reynard.store.tantivy import TantivyEventStore
 
 RECEIVED = "2026-11-27T10:00:00+00:00"
 
@@ -189,7 +191,8 @@ def test_live_matcher_rebuilds_when_the_rules_change(alert_store, tmp_path):
     settings = Settings(data_dir=tmp_path / "data", rules_reload_seconds=0)
     registry = RuleRegistry(alert_store.engine, tmp_path / "rules")
     registry.ensure_builtins()
-    live = build_matcher(settings, registry, alert_store)
+    source = StoreSource(TantivyEventStore(settings.events_dir))
+    live = streaming_matcher(registry, alert_store, source, check_every=settings.rules_reload_seconds)
     assert isinstance(live, LiveMatcher)
     assert "cloudtrail_logging_disabled" not in live.streaming_rules
     assert not live.refresh()  # nothing changed

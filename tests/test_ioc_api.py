@@ -1,4 +1,4 @@
-"""`/api/iocs` in-process (the server's own wiring, `build_services`), and a server that matches
+"""`/api/iocs` in-process (the server's own wiring, the runtime), and a server that matches
 indicators added while it runs: in-process through the API, and a real `reynard serve` with
 `reynard ioc add` from another process."""
 
@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from helpers import Server
 from reynard.cli import main
+from reynard.runtime import Runtime
 from reynard.settings import Settings
 from reynard.web.app import create_app
-from reynard.web.server import build_services
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -31,10 +31,10 @@ def flow(src: str, dst: str, sport: int = 49152) -> bytes:
 
 @pytest.fixture
 def client(tmp_path):
-    services = build_services(Settings(data_dir=tmp_path / "data", rules_reload_seconds=0.1))
-    with TestClient(create_app(services)) as client:
+    runtime = Runtime(Settings(data_dir=tmp_path / "data", rules_reload_seconds=0.1))
+    with TestClient(create_app(runtime)) as client:
         yield client
-    services.writer.close()
+    runtime.close()
 
 
 def test_add_list_show_expire_remove(client):
@@ -81,7 +81,7 @@ def test_bad_input_is_400_or_404_with_the_reason(client):
         in client.post("/api/iocs", json={"value": "evil.example", "expires": "soon"}).json()["error"]
     )
     assert client.get("/api/iocs/999").status_code == 404
-    assert client.post("/api/iocs/999/expire").json() == {"detail": "no indicator with id 999"}
+    assert client.post("/api/iocs/999/expire").json() == {"error": "no indicator with id 999"}
     assert client.delete("/api/iocs/999").status_code == 404
 
 

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from reynard.events.event import finalize, stable_id
 from reynard.ingest.pipeline import Pipeline
-from reynard.ingest.plugins import default_plugins
 from reynard.ingest.plugins.indicators import Indicators
 from reynard.ingest.reader import open_bytes
 from reynard.ingest.sources import SOURCES
@@ -23,6 +22,7 @@ from reynard.ingest.sources.base import ReadOptions
 from reynard.intel.indicators import Indicator, check
 from reynard.intel.match import IndicatorSet
 from reynard.intel.store import IndicatorStore, NewIndicator
+from reynard.runtime import Runtime
 from reynard.settings import Settings
 from reynard.state import open_state
 
@@ -44,7 +44,7 @@ def flow(src: str, dst: str, dport: int = 443, action: str = "ACCEPT") -> bytes:
 
 def ingest(settings: Settings, data: bytes, source: str, pipeline: Pipeline | None = None) -> list[dict]:
     """Finalized events from raw input, as `reynard ingest` makes them."""
-    pipeline = pipeline or Pipeline(default_plugins(settings))
+    pipeline = pipeline or Runtime(settings).pipeline
     events = []
     for item in SOURCES[source].read(open_bytes(data, "test"), ReadOptions(reference_time=NOW)):
         draft = item.draft
@@ -220,7 +220,7 @@ def test_guardduty_bitcoin_dns_finding_is_tagged(settings, store):
 
 
 def test_expired_and_removed_indicators_no_longer_match(settings, store):
-    pipeline = Pipeline(default_plugins(settings))
+    pipeline = Runtime(settings).pipeline
     item = store.add(NewIndicator("203.0.113.50")).indicator
     assert "ioc" in ingest(settings, flow("10.0.3.17", "203.0.113.50"), "vpcflow", pipeline)[0]["tags"]
     store.expire(item.id)
@@ -232,7 +232,9 @@ def test_expired_and_removed_indicators_no_longer_match(settings, store):
 
 
 def test_an_indicator_stops_matching_at_its_expiry_without_a_table_change(tmp_path, store, settings):
-    plugin = Indicators(Settings(data_dir=settings.data_dir, rules_reload_seconds=3600))
+    plugin = Indicators(
+        settings, Runtime(Settings(data_dir=settings.data_dir, rules_reload_seconds=3600)).live_indicators
+    )
     store.add(NewIndicator("203.0.113.50", expires=datetime.now(UTC) + timedelta(seconds=0.4)))
     plugin.live.refresh()
     event = vpc("10.0.3.17", "203.0.113.50")
@@ -242,7 +244,9 @@ def test_an_indicator_stops_matching_at_its_expiry_without_a_table_change(tmp_pa
 
 
 def test_indicators_added_while_running_are_seen_at_the_next_check(settings, store):
-    plugin = Indicators(Settings(data_dir=settings.data_dir, rules_reload_seconds=0.2))
+    plugin = Indicators(
+        settings, Runtime(Settings(data_dir=settings.data_dir, rules_reload_seconds=0.2)).live_indicators
+    )
     event = vpc("10.0.3.17", "203.0.113.50")
     assert not plugin.wants(event)
     store.add(NewIndicator("203.0.113.50"))

@@ -14,12 +14,11 @@ from reynard.detect import MemorySource, RuleError
 from reynard.detect.rules import BUILTIN_RULES
 from reynard.detect.streaming import classify
 from reynard.events.event import finalize, stable_id
-from reynard.ingest.pipeline import Pipeline
-from reynard.ingest.plugins import default_plugins
 from reynard.ingest.reader import open_bytes
 from reynard.ingest.sources import SOURCES
 from reynard.ingest.sources.base import ReadOptions
 from reynard.intel.store import IndicatorStore, NewIndicator
+from reynard.runtime import Runtime
 from reynard.settings import Settings
 from reynard.state import open_state
 
@@ -36,7 +35,7 @@ def flow(src: str, dst: str, dport: int = 443, action: str = "ACCEPT") -> bytes:
 
 
 def ingest(settings: Settings, data: bytes, source: str) -> list[dict]:
-    pipeline = Pipeline(default_plugins(settings))
+    pipeline = Runtime(settings).pipeline
     events = []
     for item in SOURCES[source].read(open_bytes(data, "test"), ReadOptions(reference_time=NOW)):
         draft = item.draft

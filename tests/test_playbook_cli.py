@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 from helpers import Server
 from reynard.cli import main
 from reynard.respond.service import PlaybookService
+from reynard.runtime import Runtime
 from reynard.settings import Settings
+from reynard.web.errors import add_error_handlers
 from reynard.web.playbooks import playbooks_router
 
 APPROVAL = {
@@ -177,13 +179,17 @@ def test_stop(cli, files):
 # -- the API ------------------------------------------------------------------------------------------------
 @pytest.fixture
 def api(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data")
-    service = PlaybookService.from_settings(settings, poll_seconds=0.1)
+    runtime = Runtime(Settings(data_dir=tmp_path / "data"))
+    service = PlaybookService(
+        runtime.executions, runtime.dispatch(), runtime.playbook_catalog, poll_seconds=0.1
+    )
     app = FastAPI()
-    app.include_router(playbooks_router(SimpleNamespace(settings=settings, playbooks=service)))
+    add_error_handlers(app)
+    app.include_router(playbooks_router(SimpleNamespace(playbooks=service)))  # type: ignore[arg-type]
     with TestClient(app) as client:
         yield client
     service.close()
+    runtime.close()
 
 
 def wait_for(client, execution_id, status, seconds=5.0):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reynard.detect.commands import load_events
+from reynard.detect.replay import load_events
 from reynard.errors import ConfigError
 from reynard.respond.triggers import Trigger, TriggerRunner, finding_document, load_triggers
 from reynard.settings import Settings

@@ -20,11 +20,11 @@ from reynard.cases.runbooks import (
     suggester,
     user_dir,
 )
-from reynard.detect.rule_commands import open_registry
 from reynard.detect.rules import BUILTIN_RULES
 from reynard.detect.sigma import catalog
 from reynard.detect.sigma.loader import load
 from reynard.query.lucene import parse_query
+from reynard.runtime import Runtime
 from reynard.settings import Settings, load_settings
 
 SIGMA_RULES = Path(catalog.__file__).parent / "rules"
@@ -324,7 +324,7 @@ def test_every_shipped_runbook_loads_complete():
 
 
 def test_every_builtin_rule_has_its_runbook(tmp_path):
-    registry = open_registry(Settings(data_dir=tmp_path))
+    registry = Runtime(Settings(data_dir=tmp_path)).rules
     builtins = [info.name for info in registry.list() if info.name in BUILTIN_RULES]
     assert sorted(builtins) == sorted(BUILTIN_RULES) == sorted(EXPECTED_BUILTIN)
     for name in builtins:
@@ -339,7 +339,7 @@ def test_every_builtin_rule_has_its_runbook(tmp_path):
 def test_every_shipped_sigma_rule_that_alerts_has_its_runbook(tmp_path):
     """Both as the alert a Sigma task makes (with its `sigma` metadata) and as the stored alert (its
     registry name and classname only)."""
-    registry = open_registry(Settings(data_dir=tmp_path))
+    registry = Runtime(Settings(data_dir=tmp_path)).rules
     report = catalog.add(registry, [SIGMA_RULES])
     assert not report.invalid
     keys = {info.config["key"]: info.name for info in report.added}

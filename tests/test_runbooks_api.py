@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from reynard.cases.runbooks import load_runbooks, suggester
 from reynard.cli import main
 from reynard.detect.alerts import AlertStore
+from reynard.runtime import Runtime
 from reynard.settings import Settings
 from reynard.state import open_state
 from reynard.web.app import create_app
-from reynard.web.server import build_services
 
 CRYPTO = "CryptoCurrency:EC2/BitcoinTool.B!DNS"
 MINE = """\
@@ -44,11 +44,10 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 @pytest.fixture
 def client(tmp_path):
-    services = build_services(Settings(data_dir=tmp_path))
-    with TestClient(create_app(services)) as test_client:
+    runtime = Runtime(Settings(data_dir=tmp_path))
+    with TestClient(create_app(runtime)) as test_client:
         yield test_client
-    services.writer.close()
-    services.reader.close()
+    runtime.close()
 
 
 # -- API --------------------------------------------------------------------------------------------------
@@ -91,7 +90,7 @@ def test_get_the_crypto_runbook(client):
 def test_unknown_runbook_is_404(client):
     response = client.get("/api/runbooks/nope")
     assert response.status_code == 404
-    assert response.json()["detail"] == "no runbook named 'nope'"
+    assert response.json()["error"] == "no runbook named 'nope'"
 
 
 @pytest.mark.parametrize(
@@ -268,9 +267,9 @@ def test_a_guardduty_rule_alert_gets_its_runbook(tmp_path, finding_type, expecte
     assert stored["rule"] == "guardduty_finding" and stored["category"] == "guardduty"
     assert suggester(settings)(stored) == expected
     # and escalated, the incident carries it
-    from reynard.cases.services import case_services
-
-    escalation = case_services(settings, alerts=alerts).escalator().escalate(stored["id"], by="analyst")
+    runtime = Runtime(settings)
+    escalation = runtime.cases.escalator().escalate(stored["id"], by="analyst")
+    runtime.close()
     assert escalation.created and escalation.incident.runbook == expected
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sigma.rule import SigmaRule
 
-from reynard.detect.commands import load_events
+from reynard.detect.replay import load_events
 from reynard.detect.sigma.backend import convert
 from reynard.query import ast
 from reynard.query.predicate import compile_predicate

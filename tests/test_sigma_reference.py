@@ -11,7 +11,7 @@ import pytest
 import yaml
 from sigma.rule import SigmaRule
 
-from reynard.detect.commands import load_events
+from reynard.detect.replay import load_events
 from reynard.detect.sigma.backend import convert
 from reynard.detect.sigma.loader import POLICY
 from reynard.query import ast

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, CursorResult, Engine, Table, insert, select, update
 
-from reynard.errors import ReynardError
+from reynard.errors import NotFound, ReynardError
 from reynard.state.tables import ALERT_STATUSES, alert_events, alert_status_changes, alerts
 
 # Ids per `IN (...)` look-up: well under SQLite's bound-parameter limit.
@@ -32,7 +32,11 @@ LOOKUP_CHUNK = 500
 
 
 class AlertError(ReynardError):
-    """An alert that does not exist, or a status that is not one of ALERT_STATUSES."""
+    """A status that is not one of ALERT_STATUSES."""
+
+
+class UnknownAlert(AlertError, NotFound):
+    """An alert id that does not exist."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -193,7 +197,7 @@ class AlertStore:
                 .values(status=status, status_by=by, status_at=now)
             ).rowcount
             if not changed:
-                raise AlertError(f"no alert with id {alert_id}")
+                raise UnknownAlert(f"no alert with id {alert_id}")
             connection.execute(
                 insert(alert_status_changes).values(
                     alert_id=alert_id, status=status, by=by, at=now, comment=comment

@@ -14,7 +14,7 @@ that have no anchor: with a hundred rules on `details.eventname`, an event runs 
 Aggregation rules (and anything else) are left to the scheduler. A task that raises is logged with its
 rule's name and counted in `failures`; the other tasks go on.
 
-`LiveMatcher` (what `build_matcher` returns) rebuilds the matcher when the registry changes, so a rule
+`LiveMatcher` (what `streaming_matcher` returns) rebuilds the matcher when the registry changes, so a rule
 added, enabled or disabled while the server runs is streamed from the next batch on.
 """
 
@@ -37,10 +37,10 @@ from reynard.query.anchors import Anchor, anchors
 from reynard.query.mozdef import SearchQuery
 from reynard.query.predicate import compile_predicate, leaf_getter
 from reynard.query.values import term_text
-from reynard.settings import Settings
 
 if TYPE_CHECKING:
     from reynard.detect.registry import RuleRegistry
+    from reynard.detect.sources import EventSource
 
 log = logging.getLogger("reynard.detect.streaming")
 
@@ -294,43 +294,36 @@ class LiveMatcher:
         return self.matcher.match(events)
 
 
-__all__ = ["LiveMatcher", "RecordingSource", "RuleIndex", "StreamingMatcher", "StreamingTask", "classify"]
+__all__ = [
+    "LiveMatcher",
+    "RecordingSource",
+    "RuleIndex",
+    "StreamingMatcher",
+    "StreamingTask",
+    "classify",
+    "streaming_matcher",
+]
 
 
-def build_matcher(
-    settings: Settings, registry: RuleRegistry | None = None, alert_store: AlertStore | None = None
+def streaming_matcher(
+    registry: RuleRegistry, alert_store: AlertStore, source: EventSource, check_every: float = 1.0
 ) -> LiveMatcher:
-    """The streaming matcher of a data directory: its enabled rules, its alert store and notifiers,
-    rebuilt when the rules change.
+    """The streaming matcher of a registry's enabled rules, storing into `alert_store` (its rules search
+    `source` when they look back), rebuilt when the rules change.
 
-    Used by the server (on each committed batch) and by `reynard ingest` writing directly (on each
-    batch it stores), so ingesting an old file raises the alerts a live stream would have.
+    The server runs it on each committed batch and `reynard ingest` writing directly on each batch it
+    stores, so ingesting an old file raises the alerts a live stream would have.
     """
-    from reynard.detect.notifications import Notifications
-    from reynard.detect.registry import RuleRegistry
-    from reynard.detect.sources import StoreSource
-    from reynard.state import open_state
-    from reynard.store.tantivy.store import TantivyEventStore
-
-    if registry is None:
-        registry = RuleRegistry(open_state(settings.state_url), settings.data_dir / "rules")
-        registry.ensure_builtins()
-    if alert_store is None:
-        alert_store = AlertStore(
-            registry.engine, notify=Notifications.from_settings(settings, registry.engine)
-        )
-    source = StoreSource(TantivyEventStore(settings.events_dir))
-    rules = registry
 
     def build() -> StreamingMatcher:
         tasks: dict[str, list[AlertTask]] = {}
-        for info in rules.list():
+        for info in registry.list():
             if not info.enabled:
                 continue
             try:
-                tasks[info.name] = rules.tasks(info.name, source)
+                tasks[info.name] = registry.tasks(info.name, source)
             except Exception:  # a broken rule is reported by the scheduler and `rules run`
                 log.warning("rule %s cannot be built for streaming", info.name, exc_info=True)
         return StreamingMatcher(tasks, alert_store)
 
-    return LiveMatcher(build, rules.fingerprint, check_every=settings.rules_reload_seconds)
+    return LiveMatcher(build, registry.fingerprint, check_every=check_every)

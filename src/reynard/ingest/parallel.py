@@ -22,7 +22,6 @@ import orjson
 from reynard.errors import ReynardError
 from reynard.ingest.deadletter import DeadLetterStore
 from reynard.ingest.pipeline import Pipeline
-from reynard.ingest.plugins import default_plugins
 from reynard.ingest.records import Rejected
 from reynard.ingest.runner import Ingestor, IngestSummary
 from reynard.ingest.sources.base import ReadOptions
@@ -81,10 +80,11 @@ def _work(
     options: ReadOptions,
     source: str | None,
     keep: bool,
+    pipeline_factory: Callable[[Settings], Pipeline],
     matcher_factory: Callable[[Settings], Any] | None = None,
 ) -> None:
     try:
-        pipeline = Pipeline(default_plugins(settings))
+        pipeline = pipeline_factory(settings)
         match = matcher_factory(settings).match if matcher_factory is not None else None
         tune_gc()
         ingestor = Ingestor(
@@ -115,9 +115,13 @@ def ingest_parallel(
     keep_received: bool = False,
     on_reject: Callable[[str], None] | None = None,
     on_progress: Callable[[IngestSummary], None] | None = None,
+    pipeline_factory: Callable[[Settings], Pipeline],
     matcher_factory: Callable[[Settings], Any] | None = None,
 ) -> IngestSummary:
-    """Ingest `files` with `workers` processes into `store` (which this process holds writable)."""
+    """Ingest `files` with `workers` processes into `store` (which this process holds writable). Each
+    worker builds its pipeline with `pipeline_factory(settings)` and, when given, its streaming matcher
+    with `matcher_factory(settings)` (module-level functions: a spawned process must be able to import
+    them)."""
     context = multiprocessing.get_context("spawn")
     tasks = context.Queue()
     results = context.Queue(maxsize=16)  # backpressure: workers wait while the writer catches up
@@ -128,7 +132,16 @@ def ingest_parallel(
     processes = [
         context.Process(
             target=_work,
-            args=(tasks, results, settings, options, source, keep_received, matcher_factory),
+            args=(
+                tasks,
+                results,
+                settings,
+                options,
+                source,
+                keep_received,
+                pipeline_factory,
+                matcher_factory,
+            ),
             daemon=True,
         )
         for _ in range(workers)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from reynard.errors import ReynardError
+from reynard.errors import NotFound, ReynardError
 
 Kind = Literal["ip", "domain", "access_key", "principal", "hash", "term"]
 KINDS: tuple[Kind, ...] = ("ip", "domain", "access_key", "principal", "hash", "term")
@@ -49,7 +49,7 @@ class IndicatorError(ReynardError):
     """An indicator that cannot be used (bad value, unknown kind or id), or a refused operation."""
 
 
-class UnknownIndicator(IndicatorError):
+class UnknownIndicator(IndicatorError, NotFound):
     """No indicator with that id (or kind and value)."""
 
 

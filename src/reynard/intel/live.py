@@ -7,9 +7,9 @@ event after the next check. Expiry needs no change to the table: the set is rebu
 earliest expiry in it has passed, so an expired indicator never matches an event processed after its
 expiry. A reload that fails (database locked, unreadable) keeps the previous set and is logged.
 
-Nothing is created on disk: while the data directory has no state database there are no indicators,
-and the check is repeated at the same pace (so `reynard rules test`, which runs the pipeline in memory,
-leaves no files behind).
+`open_store()` gives the indicator store, or None while there is none to read (the runtime answers None
+while the data directory has no state database, so `reynard rules test`, which runs the pipeline in
+memory, leaves no files behind); the check is then repeated at the same pace.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from reynard.intel.match import EMPTY, IndicatorSet
 from reynard.intel.store import IndicatorStore, epoch
@@ -27,8 +27,8 @@ log = logging.getLogger("reynard.intel.indicators")
 
 
 class LiveIndicators:
-    def __init__(self, state_url: str, check_every: float = 1.0):
-        self.state_url = state_url
+    def __init__(self, open_store: Callable[[], IndicatorStore | None], check_every: float = 1.0):
+        self.open_store = open_store
         self.check_every = check_every
         self.reloads = 0
         self._store: IndicatorStore | None = None
@@ -81,10 +81,5 @@ class LiveIndicators:
 
     def _open(self) -> IndicatorStore | None:
         if self._store is None:
-            path = self.state_url.removeprefix("sqlite:///")
-            if path != self.state_url and not Path(path).is_file():
-                return None
-            from reynard.state import open_state
-
-            self._store = IndicatorStore(open_state(self.state_url))
+            self._store = self.open_store()
         return self._store

@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from reynard.errors import ReynardError
+from reynard.errors import NotFound, ReynardError
 from reynard.respond.asl.definition import load_definition
 from reynard.respond.errors import DefinitionError
 
@@ -17,7 +17,11 @@ SHIPPED = Path(__file__).with_name("playbooks")
 
 
 class PlaybookError(ReynardError):
-    """A playbook that is not known, or a file that cannot be read."""
+    """A playbook file that cannot be read."""
+
+
+class UnknownPlaybook(PlaybookError, NotFound):
+    """A playbook name that is neither a file nor a known playbook."""
 
 
 def playbook_name(path: Path) -> str:
@@ -88,7 +92,7 @@ class PlaybookCatalog:
             if playbook.name == target:
                 return playbook.name, read_text(playbook.path)
         known = ", ".join(p.name for p in self.list()) or "none"
-        raise PlaybookError(f"no such file nor known playbook (known: {known})", where=target)
+        raise UnknownPlaybook(f"no such file nor known playbook (known: {known})", where=target)
 
     def add(self, source: Path) -> Playbook:
         """Register a playbook file (validated first: an invalid one is not copied)."""

@@ -20,9 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from reynard.cases.sink import IncidentSink
 from reynard.respond.asl.names import RUNTIME
 from reynard.respond.errors import StatesError
 from reynard.respond.resources import TaskContext
+from reynard.settings import Settings
 
 Handler = Callable[[str, Any, TaskContext], Any]
 
@@ -77,18 +79,14 @@ class Dispatch:
         return handler(resource, arguments, context)
 
 
-def default_dispatch(settings: Any, endpoint_url: str | None = None, incidents: Any = None) -> Dispatch:
+def default_dispatch(
+    settings: Settings, endpoint_url: str | None = None, incidents: IncidentSink | None = None
+) -> Dispatch:
     """A Dispatch with every task resource: approvals, the AWS integrations (aws-sdk, sns:publish,
     lambda:invoke; at `endpoint_url` when given) and the built-in actions, whose incident steps write
-    to `incidents` (default: the incidents of the settings' state database)."""
+    to `incidents` (the runtime gives Reynard's; without one they fail as not configured)."""
     from reynard.respond.actions import register_all
 
-    if incidents is None:
-        from reynard.cases.playbook_sink import PlaybookIncidents
-        from reynard.cases.store import IncidentStore
-        from reynard.state import open_state
-
-        incidents = PlaybookIncidents(IncidentStore(open_state(settings.state_url)))
     dispatch = Dispatch().register(APPROVAL, approval)
     register_all(dispatch, settings, endpoint_url, incidents=incidents)
     return dispatch

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, or_, select, update
 
-from reynard.errors import ReynardError
+from reynard.errors import NotFound, ReynardError
 from reynard.respond.asl.ports import Answer, TokenState
 from reynard.respond.asl.timestamps import parse_timestamp
 from reynard.state.tables import EXECUTION_STATUSES, execution_events, executions, task_tokens
@@ -25,7 +25,11 @@ ACTIVE = ("RUNNING", "WAITING")
 
 
 class ExecutionError(ReynardError):
-    """An execution or a task token that does not exist, or cannot take what was asked."""
+    """A task token that does not exist, or an execution that cannot take what was asked."""
+
+
+class UnknownExecution(ExecutionError, NotFound):
+    """An execution id that does not exist."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -253,7 +257,7 @@ class ExecutionStore:
                 .first()
             )
             if row is None:
-                raise ExecutionError(f"no execution with id {execution_id}")
+                raise UnknownExecution(f"no execution with id {execution_id}")
             waiting = self._waiting(connection, [execution_id]).get(execution_id, ())
         return self._execution(row, waiting)
 

@@ -14,12 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reynard.respond.catalog import PlaybookCatalog
-from reynard.respond.dispatch import default_dispatch
 from reynard.respond.executions import Execution, ExecutionStore
 from reynard.respond.resources import TaskInvoker
 from reynard.respond.runner import Runner
-from reynard.settings import Settings
-from reynard.state import open_state
 
 log = logging.getLogger("reynard.respond.service")
 
@@ -44,11 +41,6 @@ class PlaybookService:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> PlaybookService:
-        store = ExecutionStore(open_state(settings.state_url))
-        return cls(store, default_dispatch(settings), PlaybookCatalog(settings.data_dir), **options)
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start_background(self) -> None:

@@ -1,58 +1,37 @@
-"""The FastAPI application: ingest (MozDef loginput compatible) and the event API.
+"""The FastAPI application: ingest (MozDef loginput compatible), the event API, and the routers of each
+capability (search, runbooks, playbooks, incidents, indicators).
 
-`create_app` takes everything it needs (settings, the writer service, the dead-letter store, the
-pipeline) so tests build it around a real store in a temporary folder.
+`create_app(runtime)` takes everything from the runtime (`reynard.runtime`), so tests build it around
+real stores in a temporary folder. Errors are answered in one place (`errors.py`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from reynard import __version__
-from reynard.errors import InvalidEvent, ReynardError
+from reynard.errors import InvalidEvent, NotFound
 from reynard.events.event import finalize
 from reynard.events.timestamps import TimestampError, isoformat, parse_timestamp
-from reynard.ingest.deadletter import DeadLetterStore
-from reynard.ingest.pipeline import Pipeline
 from reynard.ingest.records import Rejected
 from reynard.ingest.runner import Ingestor
-from reynard.settings import Settings
+from reynard.runtime import Runtime
 from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
-from reynard.store.tantivy.store import TantivyEventStore
+from reynard.web.errors import add_error_handlers
 from reynard.web.incidents import incidents_router
 from reynard.web.iocs import iocs_router
 from reynard.web.playbooks import playbooks_router
 from reynard.web.runbooks import runbooks_router
 from reynard.web.search import search_router
 
-if TYPE_CHECKING:
-    from reynard.detect.alerts import AlertStore
-
 MAX_BODY_BYTES = 64 * 1024 * 1024
 SHOWN_ERRORS = 20
-
-
-@dataclass
-class Services:
-    settings: Settings
-    writer: WriterService
-    reader: TantivyEventStore
-    dead_letters: DeadLetterStore
-    pipeline: Pipeline
-    alerts: AlertStore | None = None
-    matcher: Any = None  # reynard.detect.streaming.StreamingMatcher
-    scheduler: Any = None  # reynard.detect.scheduler.RuleScheduler
-    playbooks: Any = None  # reynard.respond.service.PlaybookService (None: built from the settings)
-    cases: Any = None  # reynard.cases.services.CaseServices (default: made from settings on first use)
-    iocs: Any = None  # reynard.intel.store.IndicatorStore (opened on first use when None)
 
 
 class _ServiceSink:
@@ -71,18 +50,18 @@ class _ServiceSink:
         pass
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(runtime: Runtime) -> FastAPI:
+    """The app over `runtime`; it takes the event store's writer lock (through `runtime.writer`)."""
     app = FastAPI(title="Reynard", version=__version__, summary="SIEM and incident response")
+    writer = runtime.writer
+    reader = runtime.events
 
-    @app.exception_handler(ReynardError)
-    async def reynard_error(_: Request, error: ReynardError) -> JSONResponse:
-        return JSONResponse({"error": str(error)}, status_code=400)
-
-    app.include_router(search_router(services.reader))
-    app.include_router(runbooks_router(services.settings))
-    app.include_router(playbooks_router(services))
-    app.include_router(incidents_router(services))
-    app.include_router(iocs_router(services))
+    add_error_handlers(app)
+    app.include_router(search_router(reader))
+    app.include_router(runbooks_router(runtime.runbooks))
+    app.include_router(playbooks_router(runtime))
+    app.include_router(incidents_router(runtime.cases))
+    app.include_router(iocs_router(runtime.indicators))
 
     @app.get("/status")
     def status() -> dict:
@@ -107,12 +86,7 @@ def create_app(services: Services) -> FastAPI:
             if len(messages) < SHOWN_ERRORS:
                 messages.append(message)
 
-        ingestor = Ingestor(
-            _ServiceSink(services.writer),
-            services.dead_letters,
-            services.pipeline,
-            on_reject=note,
-        )
+        ingestor = Ingestor(_ServiceSink(writer), runtime.dead_letters, runtime.pipeline, on_reject=note)
         summary = ingestor.ingest_bytes(body, origin)
         return {**summary.as_dict(), "errors": messages}
 
@@ -143,19 +117,19 @@ def create_app(services: Services) -> FastAPI:
                 events.append(finalize(event, received=received, keep_received=True))
             except (orjson.JSONDecodeError, InvalidEvent) as e:
                 reason = f"line {number}: {e}"
-                services.dead_letters.add([Rejected("normalized", "http", number, reason, line)])
+                runtime.dead_letters.add([Rejected("normalized", "http", number, reason, line)])
                 failed.append({"id": None, "reason": reason})
-        result = services.writer.write(events)
+        result = writer.write(events)
         for event_id, reason in result.failed:
             failed.append({"id": event_id, "reason": reason})
         return {"stored": result.stored, "duplicates": result.duplicates, "failed": failed}
 
     @app.get("/api/events/{event_id}")
     def get_event(event_id: str) -> Response:
-        services.reader.refresh()
-        event = services.reader.get(event_id)
+        reader.refresh()
+        event = reader.get(event_id)
         if event is None:
-            raise HTTPException(404, f"no event with id {event_id}")
+            raise NotFound(f"no event with id {event_id}")
         return Response(orjson.dumps(event), media_type="application/json")
 
     @app.get("/api/events")
@@ -166,18 +140,18 @@ def create_app(services: Services) -> FastAPI:
     ) -> Response:
         """The newest events in a time range (the query language comes with `/api/search`)."""
         start, end = _moment(since, "since"), _moment(until, "until")
-        services.reader.refresh()
-        events = list(services.reader.events(start, end, limit=limit))
+        reader.refresh()
+        events = list(reader.events(start, end, limit=limit))
         return Response(orjson.dumps({"events": events, "count": len(events)}), media_type="application/json")
 
     @app.get("/api/stats")
     def stats() -> dict:
-        services.reader.refresh()
-        days = services.reader.days()
+        reader.refresh()
+        days = reader.days()
         return {
-            "events": services.reader.count(),
+            "events": reader.count(),
             "days": [d.isoformat() for d in days],
-            "dead_letters": services.dead_letters.count(),
+            "dead_letters": runtime.dead_letters.count(),
         }
 
     @app.get("/api/alerts")
@@ -186,9 +160,7 @@ def create_app(services: Services) -> FastAPI:
         limit: int = Query(100, ge=1, le=10_000),
     ) -> Response:
         """The newest alerts (with `status` when given)."""
-        if services.alerts is None:
-            raise HTTPException(404, "alerts are not enabled on this server")
-        found = services.alerts.list(status=status or None, limit=limit)
+        found = runtime.alerts.list(status=status or None, limit=limit)
         return Response(orjson.dumps({"alerts": found, "count": len(found)}), media_type="application/json")
 
     return app

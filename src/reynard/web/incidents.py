@@ -9,27 +9,20 @@ against; adding writes (notes, links, members, indicators) may.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from reynard.cases.errors import NotFound, StaleIncident
 from reynard.cases.model import Incident
 from reynard.cases.phases import PHASES
 from reynard.cases.postmortem import build
 from reynard.cases.render import to_html, to_markdown
 from reynard.cases.reports import report
-from reynard.cases.services import CaseServices, case_services
+from reynard.cases.services import CaseServices
 from reynard.cases.values import APPEND_KINDS, INDICATOR_KINDS, POSTMORTEM_SECTIONS, SEVERITIES
-from reynard.errors import ReynardError
-
-if TYPE_CHECKING:
-    from reynard.web.app import Services
 
 MAX_SHOWN_EVENTS = 1000
 
@@ -255,26 +248,7 @@ class ReportOut(BaseModel):
     top_types: list[TypeCount]
 
 
-# -- errors -----------------------------------------------------------------------------------------------
-class _CaseRoute(APIRoute):
-    """Answers the cases' errors with their own status (the app's handler makes every ReynardError 400)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except StaleIncident as e:
-                return JSONResponse({"error": str(e), "version": e.current, "changes": e.changes}, 409)
-            except NotFound as e:
-                return JSONResponse({"error": str(e)}, 404)
-            except ReynardError as e:
-                return JSONResponse({"error": str(e)}, 400)
-
-        return route
-
-
+# -- errors (answered by the app's one handler: each error carries its status) ----------------------------
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "a malformed value or a refused phase change"},
     404: {"model": ErrorOut, "description": "no such incident, alert, event or entry"},
@@ -286,18 +260,11 @@ STALE: dict[int | str, dict[str, Any]] = {
 
 
 # -- the router -------------------------------------------------------------------------------------------
-def incidents_router(services: Services) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["incidents"], route_class=_CaseRoute, responses=ERRORS)
-    built: list[CaseServices] = []
+def incidents_router(services: CaseServices) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["incidents"], responses=ERRORS)
 
     def cases() -> CaseServices:
-        """The case services: the app's own, or made from its settings on first use."""
-        if not built:
-            built.append(
-                services.cases
-                or case_services(services.settings, events=services.reader, alerts=services.alerts)
-            )
-        return built[0]
+        return services
 
     def out(incident: Incident, *, timeline: bool = True, events: int = 0) -> dict[str, Any]:
         body = incident.as_dict()

@@ -1,13 +1,12 @@
 """`/api/iocs`: the indicator lists over HTTP (list, add, show, expire, remove, import, export).
 
-The store is the app's `Services.iocs`, or one opened on the settings' state database at the first
-request. Errors: a bad value, kind, state or time is 400 `{"error": ...}` naming it; an unknown id 404.
+Errors: a bad value, kind, state or time is 400 `{"error": ...}` naming it; an unknown id 404.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -21,11 +20,8 @@ from reynard.intel.formats import (
     import_indicators,
     parse_expiry,
 )
-from reynard.intel.indicators import Indicator, UnknownIndicator
+from reynard.intel.indicators import Indicator
 from reynard.intel.store import IndicatorStore, NewIndicator
-
-if TYPE_CHECKING:
-    from reynard.web.app import Services
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 KindName = Literal["ip", "domain", "access_key", "principal", "hash", "term"]
@@ -100,21 +96,14 @@ def _out(item: Indicator) -> IndicatorOut:
     return IndicatorOut(**item.as_dict(datetime.now(UTC)))
 
 
-def iocs_router(services: Services) -> APIRouter:
+def iocs_router(indicators: IndicatorStore) -> APIRouter:
     router = APIRouter(prefix="/api/iocs", tags=["indicators"])
 
     def store() -> IndicatorStore:
-        if services.iocs is None:
-            from reynard.state import open_state
-
-            services.iocs = IndicatorStore(open_state(services.settings.state_url))
-        return services.iocs
+        return indicators
 
     def one(indicator_id: int) -> Indicator:
-        try:
-            return store().get(indicator_id)
-        except UnknownIndicator as e:
-            raise HTTPException(404, e.message) from None
+        return indicators.get(indicator_id)  # UnknownIndicator: 404
 
     @router.get("", response_model=IndicatorList)
     def list_iocs(

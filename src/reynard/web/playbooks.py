@@ -1,8 +1,7 @@
 """`/api/playbooks/...` and `/api/executions/...`: playbooks and their executions over HTTP.
 
 Starting an execution and answering a task token return at once (202): the execution runs on the
-playbook service's workers; poll `GET /api/executions/{id}`. The service is the app's
-(`Services.playbooks`) or, when it has none, one built from the settings.
+playbook service's workers (the runtime's, started with the app); poll `GET /api/executions/{id}`.
 """
 
 from __future__ import annotations
@@ -10,19 +9,15 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from reynard.respond.asl.definition import load_definition
-from reynard.respond.catalog import PlaybookError
 from reynard.respond.errors import DefinitionError
-from reynard.respond.executions import ExecutionError
 from reynard.respond.service import PlaybookService
-
-if TYPE_CHECKING:
-    from reynard.web.app import Services
+from reynard.runtime import Runtime
 
 
 class StartBody(BaseModel):
@@ -46,27 +41,16 @@ class StopBody(BaseModel):
     cause: str | None = None
 
 
-def playbooks_router(services: Services) -> APIRouter:
-    holder: dict[str, PlaybookService] = {}
-
+def playbooks_router(runtime: Runtime) -> APIRouter:
     def service() -> PlaybookService:
-        if "service" not in holder:
-            found = getattr(services, "playbooks", None)
-            holder["service"] = found or PlaybookService.from_settings(services.settings)
-            holder["service"].start_background()
-        return holder["service"]
+        return runtime.playbooks
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
-        service()
+        runtime.playbooks.start_background()  # the runtime stops it when it closes
         yield
-        if "service" in holder and getattr(services, "playbooks", None) is None:
-            holder.pop("service").close()
 
     router = APIRouter(lifespan=lifespan, tags=["playbooks"])
-
-    def not_found(error: Exception) -> HTTPException:
-        return HTTPException(404, str(error))
 
     @router.get("/api/playbooks")
     def list_playbooks() -> dict:
@@ -89,10 +73,7 @@ def playbooks_router(services: Services) -> APIRouter:
         if body.definition is not None:
             definition = json.dumps(body.definition)
         else:
-            try:
-                name, definition = playbooks.catalog.resolve(name)
-            except PlaybookError as e:
-                raise not_found(e) from None
+            name, definition = playbooks.catalog.resolve(name)
         execution = playbooks.start(name, definition, body.input, name=body.name, dry_run=body.dry_run)
         return execution.as_dict()
 
@@ -110,20 +91,14 @@ def playbooks_router(services: Services) -> APIRouter:
     @router.get("/api/executions/{execution_id}")
     def get_execution(execution_id: str, history: bool = False) -> dict:
         store = service().store
-        try:
-            body = store.get(execution_id).as_dict(definition=True)
-            if history:
-                body["history"] = store.history(execution_id)
-        except ExecutionError as e:
-            raise not_found(e) from None
+        body = store.get(execution_id).as_dict(definition=True)
+        if history:
+            body["history"] = store.history(execution_id)
         return body
 
     @router.get("/api/executions/{execution_id}/history")
     def get_history(execution_id: str) -> dict:
-        try:
-            events = service().store.history(execution_id)
-        except ExecutionError as e:
-            raise not_found(e) from None
+        events = service().store.history(execution_id)
         return {"events": events, "count": len(events)}
 
     @router.post("/api/executions/{execution_id}/stop")

@@ -14,7 +14,7 @@ from markdown_it import MarkdownIt
 
 from reynard.cases.runbook_file import missing_sections
 from reynard.cases.runbooks import RunbookLibrary
-from reynard.settings import Settings
+from reynard.errors import NotFound
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
@@ -24,8 +24,7 @@ def render_html(markdown: str) -> str:
     return _MARKDOWN.render(markdown)
 
 
-def runbooks_router(settings: Settings, library: RunbookLibrary | None = None) -> APIRouter:
-    library = library or RunbookLibrary.for_settings(settings)
+def runbooks_router(library: RunbookLibrary) -> APIRouter:
     router = APIRouter(prefix="/api/runbooks", tags=["runbooks"])
 
     @router.get("")
@@ -65,7 +64,7 @@ def runbooks_router(settings: Settings, library: RunbookLibrary | None = None) -
         sections it lacks."""
         runbook = library.current().get(name)
         if runbook is None:
-            raise HTTPException(404, f"no runbook named {name!r}")
+            raise NotFound(f"no runbook named {name!r}")
         return {
             "name": runbook.name,
             "front_matter": runbook.front_matter(),

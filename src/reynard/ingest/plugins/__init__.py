@@ -22,6 +22,7 @@ from reynard.ingest.plugins.indicators import Indicators
 from reynard.ingest.plugins.ipfixup import IpFixup
 from reynard.ingest.plugins.lower_keys import LowerKeys
 from reynard.ingest.plugins.vpcflow import VpcFlow
+from reynard.intel.live import LiveIndicators
 from reynard.settings import Settings
 
 PLUGINS: dict[str, type] = {
@@ -29,9 +30,13 @@ PLUGINS: dict[str, type] = {
 }
 
 
-def default_plugins(settings: Settings) -> list[Plugin]:
-    """The default plugin set, ordered by priority. Raises ConfigError for a bad GeoIP database."""
-    return sorted((cls(settings) for cls in PLUGINS.values()), key=lambda p: p.priority)
+def default_plugins(settings: Settings, indicators: LiveIndicators | None = None) -> list[Plugin]:
+    """The default plugin set, ordered by priority; the indicator plugin matches `indicators` (none when
+    None). Raises ConfigError for a bad GeoIP database."""
+    plugins = [
+        Indicators(settings, indicators) if cls is Indicators else cls(settings) for cls in PLUGINS.values()
+    ]
+    return sorted(plugins, key=lambda p: p.priority)
 
 
 __all__ = [

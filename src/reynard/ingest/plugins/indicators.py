@@ -11,9 +11,9 @@ gets the tag `ioc` and, in `details.iocs`, one entry per indicator it touches:
 directory). The `indicator_match` rule alerts on these events; `tags:ioc` and `details.iocs.value:...`
 find them. What is looked at for each kind is in `reynard.intel.match`.
 
-Runs after ipfixup (the address fields hold valid, canonical addresses by then). The lists come from
-the state database of `Settings.data_dir` and are reloaded when they change, checked at most every
-`Settings.rules_reload_seconds` (`reynard.intel.live`); an indicator is matched from the
+Runs after ipfixup (the address fields hold valid, canonical addresses by then). The lists are the
+runtime's `LiveIndicators` (`reynard.intel.live`), reloaded when they change, checked at most every
+`Settings.rules_reload_seconds`; an indicator is matched from the
 first event after it was added, and no longer after it expired or was removed. Without indicators,
 `wants` is false and the plugin costs a clock read per event (about 0.4 µs).
 """
@@ -35,14 +35,14 @@ class Indicators:
     name: ClassVar[str] = "indicators"
     priority: ClassVar[int] = 16
 
-    def __init__(self, settings: Settings | None = None):
-        settings = settings or Settings()
-        self.live = LiveIndicators(settings.state_url, check_every=settings.rules_reload_seconds)
+    def __init__(self, settings: Settings | None = None, live: LiveIndicators | None = None):
+        self.live = live  # None: no indicator lists (the plugin matches nothing)
 
     def wants(self, draft: dict) -> bool:
-        return bool(self.live.current())
+        return self.live is not None and bool(self.live.current())
 
     def apply(self, draft: dict) -> dict:
+        assert self.live is not None
         hits = self.live.current().match(draft)
         if not hits:
             return draft

@@ -1,46 +1,38 @@
-"""What `reynard ingest` does, apart from parsing its arguments: pick the sink, run, replay, list."""
+"""A whole ingest job: inputs (or the dead letters, replayed) through the pipeline into a sink, in this
+process or in worker processes for large inputs. What `reynard ingest` and `reynard demo` run; the
+caller (the runtime's owner) gives the sink, the dead-letter store and the pipeline."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import click
-import orjson
-
-from reynard.errors import ReynardError, WriterBusy
 from reynard.ingest.deadletter import CollectedDeadLetters, DeadLetter, DeadLetterStore
 from reynard.ingest.parallel import PARALLEL_MIN_BYTES, ingest_parallel, tune_gc
 from reynard.ingest.pipeline import Pipeline
-from reynard.ingest.plugins import default_plugins
 from reynard.ingest.runner import SHOWN_REJECTIONS, Ingestor, IngestSummary, walk
-from reynard.ingest.sinks import EventSink, ServerSink, StoreSink, running_server
+from reynard.ingest.sinks import EventSink, StoreSink
 from reynard.ingest.sources.base import ReadOptions
 from reynard.settings import Settings
-from reynard.state import open_state
-from reynard.store.tantivy.store import TantivyEventStore
 
 
-def open_sink(settings: Settings) -> EventSink:
-    """The store itself when this process can take the writer lock, else the server that holds it."""
-    try:
-        store = TantivyEventStore(settings.events_dir, writable=True, heap_bytes=settings.writer_heap_bytes)
-    except WriterBusy:
-        url = running_server(settings.data_dir)
-        if url is None:
-            raise ReynardError(
-                "another process holds the event store's writer lock and no Reynard server answers for it",
-                where=str(settings.events_dir),
-            ) from None
-        return ServerSink(url)
-    return StoreSink(store, commit_every=settings.commit_every, commit_interval=settings.commit_interval)
+@dataclass(frozen=True)
+class Workers:
+    """How worker processes build what they need (module-level functions of the settings, so a spawned
+    process can import them): the pipeline, and the streaming matcher when detection runs."""
+
+    pipeline: Callable[[Settings], Pipeline]
+    matcher: Callable[[Settings], Any] | None = None
 
 
 def run_ingest(
     settings: Settings,
+    sink: EventSink,
+    dead_letters: DeadLetterStore,
+    pipeline: Pipeline,
     *,
     paths: Sequence[str],
     source: str | None = None,
@@ -48,21 +40,19 @@ def run_ingest(
     reference: datetime | None = None,
     replay: bool = False,
     replay_ids: Iterable[int] | None = None,
-    on_reject: object = None,
-    progress: bool = False,
-    matcher_factory: Callable[[Settings], Any] | None = None,
+    on_progress: Callable[[IngestSummary], None] | None = None,
+    match: Callable[[list[dict]], object] | None = None,
+    workers: Workers | None = None,
 ) -> IngestSummary:
-    """Ingest `paths` (or replay dead letters). With `matcher_factory(settings)` -> an object with
-    `match(events)`, every batch stored directly is also handed to it (streaming detection); when a
-    server holds the store, the server does that itself."""
-    dead_letters = DeadLetterStore(open_state(settings.state_url))
+    """Ingest `paths` (or replay dead letters) into `sink`; the summary, with the first rejections in its
+    `messages`. With `match`, every batch stored directly is also handed to it (streaming detection;
+    when a server holds the store, the server does that itself); with `workers`, large inputs are
+    parsed in worker processes."""
     options = ReadOptions(max_record_bytes=settings.max_record_bytes)
     if reference is not None:
         options = ReadOptions(reference_time=reference, max_record_bytes=settings.max_record_bytes)
-    sink = open_sink(settings)
-    if matcher_factory is not None and isinstance(sink, StoreSink):
-        sink.on_batch = matcher_factory(settings).match
-    pipeline = Pipeline(default_plugins(settings))
+    if match is not None and isinstance(sink, StoreSink):
+        sink.on_batch = match
     messages: list[str] = []
     hidden = 0
 
@@ -73,13 +63,14 @@ def run_ingest(
         else:
             hidden += 1
 
-    def show(summary: IngestSummary) -> None:
-        click.echo(f"\r{summary.line()} ...", nl=False, err=True)
-
     try:
         if replay:
             summary = _replay(sink, dead_letters, pipeline, options, source, replay_ids, note)
-        elif isinstance(sink, StoreSink) and (files := _parallel_files(paths, settings)) is not None:
+        elif (
+            workers is not None
+            and isinstance(sink, StoreSink)
+            and (files := _parallel_files(paths, settings)) is not None
+        ):
             summary = ingest_parallel(
                 files,
                 settings,
@@ -90,8 +81,9 @@ def run_ingest(
                 source=source,
                 keep_received=keep_received,
                 on_reject=note,
-                on_progress=show if progress else None,
-                matcher_factory=matcher_factory,
+                on_progress=on_progress,
+                pipeline_factory=workers.pipeline,
+                matcher_factory=workers.matcher if match is not None else None,
             )
         else:
             tune_gc()
@@ -103,13 +95,11 @@ def run_ingest(
                 source=source,
                 keep_received=keep_received,
                 on_reject=note,
-                on_progress=show if progress else None,
+                on_progress=on_progress,
             )
             summary = ingestor.ingest_paths(paths)
     finally:
         sink.close()
-    if progress:
-        click.echo("\r\033[K", nl=False, err=True)
     if hidden:
         messages.append(f"... and {hidden} more rejected records: see `reynard ingest --dead-letters`")
     summary.messages = messages
@@ -169,18 +159,3 @@ def _replay(
             else:
                 dead_letters.resolve(letter.id)
     return total
-
-
-def list_dead_letters(settings: Settings, *, ids: Iterable[int] | None, as_json: bool) -> None:
-    dead_letters = DeadLetterStore(open_state(settings.state_url))
-    count = 0
-    for letter in dead_letters.list(ids):
-        count += 1
-        row = letter.summary()
-        if as_json:
-            sys.stdout.write(orjson.dumps(row).decode() + "\n")
-        else:
-            where = f"{row['origin']}:{row['position']}" if row["position"] else row["origin"]
-            click.echo(f"{row['id']:>6}  {row['created'][:19]}  {row['source']:<10} {where}: {row['reason']}")
-    if not as_json:
-        click.echo(f"{count} rejected records")

@@ -13,18 +13,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reynard.cli_options import data_dir_option, settings_of
+from reynard.cli.options import data_dir_option, runtime_of, settings_of
 
 if TYPE_CHECKING:
     from reynard.cases.runbook_file import Runbook
     from reynard.cases.runbooks import RunbookSet
-    from reynard.settings import Settings
 
 
-def _library(settings: Settings) -> RunbookSet:
-    from reynard.cases.runbooks import load_runbooks, user_dir
-
-    return load_runbooks(user_dir(settings))
+def _library(ctx: click.Context, data_dir: Path | None) -> RunbookSet:
+    return runtime_of(ctx, data_dir=data_dir).runbooks.current()
 
 
 def _warn_problems(found: RunbookSet) -> None:
@@ -50,7 +47,7 @@ def runbook() -> None:
 @click.pass_context
 def list_runbooks(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
     """The runbooks in force (a user runbook replaces the shipped one of its name)."""
-    found = _library(settings_of(ctx, data_dir=data_dir))
+    found = _library(ctx, data_dir)
     _warn_problems(found)
     if fmt == "json":
         for item in found:
@@ -91,7 +88,7 @@ def _header(item: Runbook) -> list[str]:
 @click.pass_context
 def show(ctx: click.Context, name: str, fmt: str, data_dir: Path | None) -> None:
     """One runbook: its front matter, then its steps (Markdown)."""
-    found = _library(settings_of(ctx, data_dir=data_dir))
+    found = _library(ctx, data_dir)
     item = found.get(name)
     if item is None:
         known = ", ".join(r.name for r in found) or "none"
@@ -155,7 +152,7 @@ def suggest(
     """Which runbook applies (rule > finding type > finding type wildcard > category). Exits 1 if none."""
     if not (rules or finding_types or categories):
         raise click.UsageError("give at least one of --rule, --finding-type, --category")
-    found = _library(settings_of(ctx, data_dir=data_dir))
+    found = _library(ctx, data_dir)
     _warn_problems(found)
     match = found.match(rules=rules, finding_types=finding_types, categories=categories)
     if match is None:

@@ -1,17 +1,12 @@
-"""What `reynard alerts` and `reynard rules` do, apart from parsing their arguments."""
+"""Rules tried on log files, in memory: the events parsed as `reynard ingest` would, nothing stored
+(`reynard rules test`, `reynard sigma test`)."""
 
 from __future__ import annotations
 
-import getpass
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
-import orjson
-
-from reynard.detect.alerts import AlertError, AlertStore
 from reynard.detect.errors import RuleError
 from reynard.detect.sources import MemorySource
 from reynard.ingest.deadletter import CollectedDeadLetters
@@ -21,50 +16,9 @@ from reynard.ingest.records import Rejected
 from reynard.ingest.runner import Ingestor
 from reynard.ingest.sources.base import ReadOptions
 from reynard.settings import Settings
-from reynard.state import open_state
 from reynard.store.base import WriteResult
 
 
-def default_user() -> str:
-    """Who changes an alert's status when `--by` is not given: the OS user name."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in the environment nor in the password database
-        return "unknown"
-
-
-# -- alerts -----------------------------------------------------------------------------------------------
-def _store(settings: Settings) -> AlertStore:
-    return AlertStore(open_state(settings.state_url))
-
-
-def list_alerts(
-    settings: Settings, *, since: datetime | None, status: str | None, fmt: str, limit: int | None = None
-) -> None:
-    alerts = _store(settings).list(since=since, status=status, limit=limit)
-    if fmt == "json":
-        out = sys.stdout
-        for alert in alerts:
-            out.write(orjson.dumps(alert).decode() + "\n")
-        out.flush()
-        return
-    for alert in alerts:
-        created = (alert["created"] or "")[:19]
-        click.echo(
-            f"{alert['id']:>6}  {created}  {alert['status']:<12} {alert['severity'] or '':<8} "
-            f"{alert['rule']}: {alert['summary']}"
-        )
-    click.echo(f"{len(alerts)} alerts")
-
-
-def change_status(settings: Settings, alert_id: int, status: str, by: str | None, comment: str | None) -> str:
-    """Set the status; the line to print. An unknown id raises AlertError."""
-    who = by or default_user()
-    _store(settings).set_status(alert_id, status, who, comment)
-    return f"alert {alert_id} {status} by {who}"
-
-
-# -- rules test -------------------------------------------------------------------------------------------
 class MemorySink:
     """An ingest sink that keeps the finalized events in a list (nothing touches the event store)."""
 
@@ -91,7 +45,7 @@ class MemorySink:
 
 
 def load_events(
-    settings: Settings, paths: Sequence[str], reference: datetime
+    settings: Settings, paths: Sequence[str], reference: datetime, pipeline: Pipeline | None = None
 ) -> tuple[list[dict], list[Rejected]]:
     """The finalized events of `paths`, parsed as `reynard ingest` would, in memory; and the rejections.
 
@@ -104,7 +58,7 @@ def load_events(
     ingestor = Ingestor(
         sink,
         collected,  # type: ignore[arg-type]
-        Pipeline(default_plugins(settings)),
+        pipeline or Pipeline(default_plugins(settings)),
         options=options,
     )
     ingestor.ingest_paths(paths)
@@ -136,31 +90,12 @@ def _builtin_rules() -> dict[str, type]:
     return dict(BUILTIN_RULES)
 
 
-def run_rule_test(settings: Settings, rule: str, paths: Sequence[str], now: datetime | None) -> int:
-    """Run RULE over the events of `paths` at `now`; print each alert as a JSON line. Returns the count."""
-    classes = rule_classes(rule)
+def run_rule_test(rule: str, events: list[dict], now: datetime | None) -> Iterator[tuple[str, dict]]:
+    """`(rule name, alert)` for each alert RULE (a file or a built-in name) raises over `events` at `now`."""
     moment = now or datetime.now(UTC)
-    events, rejected = load_events(settings, paths, moment)
-    for item in rejected:
-        where = f"{item.origin}:{item.position}" if item.position else item.origin
-        click.echo(f"reynard: rejected {where}: {item.reason}", err=True)
-    fired = 0
-    for name, cls in classes:
+    for name, cls in rule_classes(rule):
         for alert in cls(MemorySource(events)).run(now=moment):
-            fired += 1
-            sys.stdout.write(orjson.dumps({"rule": name, **alert}, default=str).decode() + "\n")
-    sys.stdout.flush()
-    click.echo(f"{len(events)} events, {fired} alerts", err=True)
-    return fired
+            yield name, alert
 
 
-__all__ = [
-    "AlertError",
-    "MemorySink",
-    "change_status",
-    "default_user",
-    "list_alerts",
-    "load_events",
-    "rule_classes",
-    "run_rule_test",
-]
+__all__ = ["MemorySink", "load_events", "rule_classes", "run_rule_test"]

@@ -8,6 +8,7 @@ edit from a version you looked at (`show` prints it).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,12 +16,11 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 
-from reynard.cli_options import by_option, data_dir_option, settings_of, user_errors
+from reynard.cli.options import by_option, data_dir_option, runtime_of, user_errors, who
 
 if TYPE_CHECKING:
     from reynard.cases.model import Incident
     from reynard.cases.services import CaseServices
-    from reynard.settings import Settings
 
 version_option = click.option(
     "--version", "version", type=int, help="Refuse the change if the incident is no longer at this version."
@@ -30,26 +30,10 @@ format_option = click.option(
 )
 
 
-def _settings(data_dir: Path | None) -> Settings:
-    return settings_of(click.get_current_context(), data_dir=data_dir)
-
-
 def _services(data_dir: Path | None, *, events: bool = False) -> CaseServices:
-    from reynard.cases.services import case_services
-
-    settings = _settings(data_dir)
-    store = None
-    if events:
-        from reynard.store.tantivy.store import TantivyEventStore
-
-        store = TantivyEventStore(settings.events_dir)
-    return case_services(settings, events=store)
-
-
-def _who(by: str | None) -> str:
-    from reynard.detect.commands import default_user
-
-    return by or default_user()
+    """The incident services of this invocation (`events`: the linked events are read too)."""
+    cases = runtime_of(data_dir=data_dir).cases
+    return cases if events else replace(cases, events=None)
 
 
 def _print(incident: Incident, fmt: str, line: str) -> None:
@@ -88,7 +72,7 @@ def new(
 ) -> None:
     """Open an incident (in Identification)."""
     found = _services(data_dir).incidents.open_incident(
-        title, _who(by), summary=summary, severity=severity, category=category, tags=tags, owner=owner
+        title, who(by), summary=summary, severity=severity, category=category, tags=tags, owner=owner
     )
     _print(found, fmt, f"incident {found.id} opened: {found.title}")
 
@@ -184,7 +168,7 @@ def phase(
     found = _services(data_dir).incidents.change_phase(
         incident_id,
         phase,
-        _who(by),
+        who(by),
         reason=reason,
         force=force,
         skip_lessons=skip_lessons,
@@ -209,9 +193,9 @@ def note(
     if corrects is not None:
         if link:
             raise click.UsageError("give --corrects or --link, not both")
-        entry_id = store.add_entry(incident_id, "correction", _who(by), text, f"entry:{corrects}")
+        entry_id = store.add_entry(incident_id, "correction", who(by), text, f"entry:{corrects}")
     else:
-        entry_id = store.add_entry(incident_id, "note", _who(by), text, link)
+        entry_id = store.add_entry(incident_id, "note", who(by), text, link)
     click.echo(f"entry {entry_id} on incident {incident_id}")
 
 
@@ -235,13 +219,13 @@ def link(
     if not alert_ids and not event_ids:
         raise click.UsageError("give --alert ID or --event ID")
     escalator = _services(data_dir, events=True).escalator()
-    who = _who(by)
+    actor = who(by)
     for alert_id in alert_ids:
-        done = escalator.escalate(alert_id, who, incident_id, expected_version=version)
+        done = escalator.escalate(alert_id, actor, incident_id, expected_version=version)
         version = None if version is None else done.incident.version
         click.echo(f"alert {alert_id} in incident {incident_id}")
     if event_ids:
-        found = escalator.link_events(incident_id, event_ids, who, expected_version=version)
+        found = escalator.link_events(incident_id, event_ids, actor, expected_version=version)
         click.echo(f"incident {incident_id}: {len(found.event_ids)} events linked")
 
 
@@ -295,7 +279,7 @@ def set_fields(
     team = [_member(m) for m in members]
     if not changes and not team:
         raise click.UsageError("nothing to set")
-    with store.change(incident_id, _who(by), expected) as change:
+    with store.change(incident_id, who(by), expected) as change:
         change.set(**changes)
         for name, role in team:
             change.add_member(name, role)
@@ -335,7 +319,7 @@ def close(
     """Close incident ID (from Lessons Learned): lessons needed, or skipped with a reason."""
     found = _services(data_dir).incidents.close(
         incident_id,
-        _who(by),
+        who(by),
         lessons=lessons,
         skip_lessons=skip_lessons,
         reason=reason,
@@ -375,7 +359,7 @@ def postmortem(
     if section is not None or text is not None:
         if section is None or text is None:
             raise click.UsageError("give --section and --text together")
-        found = store.set_postmortem_section(incident_id, section, text, _who(by), expected_version=version)
+        found = store.set_postmortem_section(incident_id, section, text, who(by), expected_version=version)
         click.echo(f"incident {incident_id}: postmortem {section} kept (version {found.version})")
         return
     document = build(store.get(incident_id), store.timeline(incident_id))
@@ -396,7 +380,7 @@ def postmortem(
 @user_errors
 def escalate(alert_id: int, incident_id: int | None, by: str | None, fmt: str, data_dir: Path | None) -> None:
     """Make alert ALERT_ID an incident, or add it to an open one: its events and indicators come along."""
-    done = _services(data_dir, events=True).escalator().escalate(alert_id, _who(by), incident_id)
+    done = _services(data_dir, events=True).escalator().escalate(alert_id, who(by), incident_id)
     verb = "opened" if done.created else "joined"
     _print(
         done.incident,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 import orjson
 
-from reynard.cli_options import ExitStatus, by_option, data_dir_option, settings_of, user_errors
+from reynard.cli.options import ExitStatus, by_option, data_dir_option, runtime_of, user_errors
 from reynard.intel.indicators import KINDS, Indicator, IndicatorError
 
 if TYPE_CHECKING:  # the store and the formats load with the command that needs them: `reynard` starts fast
@@ -26,10 +26,7 @@ _kind = click.option("--kind", type=click.Choice(KINDS), help="The indicator kin
 
 
 def _store(ctx: click.Context, data_dir: Path | None) -> IndicatorStore:
-    from reynard.intel.store import IndicatorStore
-    from reynard.state import open_state
-
-    return IndicatorStore(open_state(settings_of(ctx, data_dir=data_dir).state_url))
+    return runtime_of(ctx, data_dir=data_dir).indicators
 
 
 def _line(item: Indicator, now: datetime) -> str:
@@ -285,20 +282,15 @@ def ioc_hunt(
     One line per event that touches one (json: one object a line); `--alert` raises the
     indicator_match alert for each, once per event.
     """
-    from reynard.detect.alerts import AlertStore
     from reynard.detect.hunt import raise_alerts
-    from reynard.detect.notifications import Notifications
-    from reynard.detect.registry import RuleRegistry
     from reynard.intel.hunt import HuntReport, hunt
     from reynard.query.window import window
-    from reynard.store.tantivy import TantivyEventStore
 
-    settings = settings_of(ctx, data_dir=data_dir)
+    runtime = runtime_of(ctx, data_dir=data_dir)
     span = window(since, until)
     report = HuntReport()
     found = []
-    events = TantivyEventStore(settings.events_dir)
-    for event, hits in hunt(events, _store(ctx, data_dir), span.start, span.end, report):
+    for event, hits in hunt(runtime.events, runtime.indicators, span.start, span.end, report):
         iocs = [hit.as_dict() for hit in hits]
         if fmt == "json":
             row = {"id": event["id"], "utctimestamp": event["utctimestamp"], "summary": event["summary"]}
@@ -309,9 +301,5 @@ def ioc_hunt(
         if alert:
             found.append((event, hits))
     if alert:
-        engine = _store(ctx, data_dir).engine
-        registry = RuleRegistry(engine, settings.data_dir / "rules")
-        registry.ensure_builtins()
-        alerts = AlertStore(engine, notify=Notifications.from_settings(settings, engine))
-        report.alerts = raise_alerts(registry, alerts, found)
+        report.alerts = raise_alerts(runtime.rules, runtime.alerts, found)
     click.echo(report.line(), err=True)

@@ -1,0 +1,69 @@
+"""`reynard serve` and `reynard demo` (what `make run` does)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from reynard import __version__
+from reynard.cli.options import data_dir_option, fail, runtime_of, user_errors
+from reynard.errors import WriterBusy
+
+
+@click.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1: local only).")
+@click.option("--port", type=int, help="Port (default 8000).")
+@data_dir_option
+@click.pass_context
+@user_errors
+def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None) -> None:
+    """Run the server: HTTP ingest (MozDef loginput compatible) and the API."""
+    from reynard.web.server import serve as run_server
+
+    runtime = runtime_of(ctx, host=host, port=port, data_dir=data_dir)
+    settings = runtime.settings
+    try:
+        runtime.event_writer  # noqa: B018 (the writer lock, taken now: a second server fails here)
+    except WriterBusy:
+        fail(f"another Reynard process is writing to {settings.events_dir}; is a server already running?")
+    click.echo(f"Reynard {__version__} on http://{settings.host}:{settings.port} (data: {settings.data_dir})")
+    try:
+        run_server(runtime)
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        click.echo("stopped", err=True)
+
+
+@click.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default 8000).")
+@data_dir_option
+@click.option("--events", "count", type=int, default=20_000, show_default=True, help="Sample size.")
+@click.option("--no-serve", is_flag=True, help="Load the sample and exit.")
+@click.pass_context
+@user_errors
+def demo(
+    ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None, count: int, no_serve: bool
+) -> None:
+    """Generate a sample of realistic logs, ingest them, and serve (what `make run` does)."""
+    from reynard.cli.ingest import run
+    from reynard.detect.sigma.catalog import SHIPPED_RULES
+    from reynard.simulate.sample import write_sample
+
+    runtime = runtime_of(ctx, host=host, port=port, data_dir=data_dir)
+    added = runtime.rules.add_sigma([str(SHIPPED_RULES)])  # the workshop's rules, as Sigma too
+    click.echo(f"{len(added.added)} shipped Sigma rules enabled beside the built-in rules")
+    folder = runtime.settings.data_dir / "sample"
+    files = write_sample(folder, count=count, end=datetime.now(UTC))
+    click.echo(f"generated {count} sample events in {folder} ({len(files)} files)")
+    started = time.perf_counter()
+    summary = run(runtime, [str(f) for f in files], quiet=not sys.stderr.isatty())
+    elapsed = time.perf_counter() - started
+    click.echo(f"{summary.line()} in {elapsed:.1f} s")
+    runtime.close()  # the ingest's writer lock, released for the server
+    if no_serve:
+        return
+    ctx.invoke(serve, host=host, port=port, data_dir=data_dir)

@@ -1,0 +1,45 @@
+"""`reynard store days|drop`: the days in the event store, and retention."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from reynard.cli.options import data_dir_option, fail, runtime_of, user_errors
+
+
+@click.group()
+def store() -> None:
+    """Look after the event store: days, counts, retention."""
+
+
+@store.command("days")
+@data_dir_option
+@click.pass_context
+@user_errors
+def store_days(ctx: click.Context, data_dir: Path | None) -> None:
+    """Each day that has an index, with its event count."""
+    reader = runtime_of(ctx, data_dir=data_dir).events
+    for day in reader.days():
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        click.echo(f"{day.isoformat()}  {reader.count(start, start + timedelta(days=1))}")
+
+
+@store.command("drop")
+@click.argument("day")
+@data_dir_option
+@click.pass_context
+@user_errors
+def store_drop(ctx: click.Context, day: str, data_dir: Path | None) -> None:
+    """Delete one UTC day of events (retention). Needs the writer lock: stop the server first."""
+    try:
+        which = date.fromisoformat(day)
+    except ValueError:
+        raise click.BadParameter(f"{day!r} is not a date (YYYY-MM-DD)", param_hint="DAY") from None
+    writer = runtime_of(ctx, data_dir=data_dir).event_writer
+    if which not in writer.days():
+        fail(f"no events stored for {which.isoformat()}")
+    writer.delete_day(which)
+    click.echo(f"deleted {which.isoformat()}")

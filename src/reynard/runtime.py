@@ -1,0 +1,308 @@
+"""The runtime: every long-lived object of one Reynard process, built from the settings, once.
+
+The CLI, the server, the scheduler and the benchmarks ask a `Runtime` for what they need (the event
+store, the state database and the stores on it, the rule registry, the notifiers, the streaming
+matcher, the playbook service, the triggers...); nothing else in Reynard opens a store or the state
+database. Each object is built on first use (a `reynard search` opens no state database; `reynard
+ingest` builds no playbook service) and at most once; `close()` releases what was opened.
+
+Which event store and which state database are settings (`event_store`, `state_database`); the
+objects below only ever see the `EventStore` contract and an SQLAlchemy engine.
+
+Wiring that belongs to no package alone is done here: the alert store's notifications (and, in a
+server, the alert triggers), the incident sink the response actions write to, the streaming matcher
+and the triggers on each committed batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from reynard.cases.playbook_sink import PlaybookIncidents
+from reynard.cases.runbooks import RunbookLibrary, user_dir
+from reynard.cases.services import CaseServices
+from reynard.cases.store import IncidentStore
+from reynard.detect.alerts import AlertStore
+from reynard.detect.notifications import Notifications
+from reynard.detect.registry import RuleRegistry
+from reynard.detect.scheduler import RuleScheduler
+from reynard.detect.sources import StoreSource
+from reynard.detect.streaming import LiveMatcher, streaming_matcher
+from reynard.errors import ReynardError, WriterBusy
+from reynard.ingest.deadletter import DeadLetterStore
+from reynard.ingest.jobs import Workers, run_ingest
+from reynard.ingest.pipeline import Pipeline
+from reynard.ingest.plugins import default_plugins
+from reynard.ingest.runner import IngestSummary
+from reynard.ingest.sinks import EventSink, ServerSink, StoreSink, running_server
+from reynard.intel.live import LiveIndicators
+from reynard.intel.store import IndicatorStore
+from reynard.respond.catalog import PlaybookCatalog
+from reynard.respond.dispatch import Dispatch, default_dispatch
+from reynard.respond.executions import ExecutionStore
+from reynard.respond.runner import Runner
+from reynard.respond.service import PlaybookService
+from reynard.respond.triggers import Trigger, TriggerRunner, load_triggers
+from reynard.settings import Settings
+from reynard.state import open_state
+from reynard.store.base import EventStore
+from reynard.store.service import WriterService
+from reynard.store.tantivy import TantivyEventStore
+
+log = logging.getLogger("reynard.runtime")
+
+
+class Runtime:
+    """Everything one process uses, built from `settings` on first use."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._alert_listeners: list[Callable[[int, dict], object]] = []
+        self._closers: list[Callable[[], None]] = []
+
+    # -- storage ----------------------------------------------------------------------------------------
+    @cached_property
+    def state(self) -> Engine:
+        """The state database, migrated to the newest schema."""
+        engine = open_state(self.settings.state_url)
+        self._closers.append(engine.dispose)
+        return engine
+
+    def state_exists(self) -> bool:
+        """Whether the state database is there already (a SQLite file): looking must not create it."""
+        url = self.settings.state_url
+        path = url.removeprefix("sqlite:///")
+        return path == url or Path(path).is_file()
+
+    @cached_property
+    def events(self) -> EventStore:
+        """The event store, for reading (it sees other processes' commits after `refresh()`)."""
+        return self._open_events(writable=False)
+
+    @cached_property
+    def event_writer(self) -> EventStore:
+        """The event store, writable: takes the one-writer lock (WriterBusy when another process has it)."""
+        return self._open_events(writable=True)
+
+    def _open_events(self, *, writable: bool) -> EventStore:
+        settings = self.settings
+        store = TantivyEventStore(
+            settings.events_dir, writable=writable, heap_bytes=settings.writer_heap_bytes
+        )
+        self._closers.append(store.close)
+        return store
+
+    # -- the stores on the state database ---------------------------------------------------------------
+    @cached_property
+    def dead_letters(self) -> DeadLetterStore:
+        return DeadLetterStore(self.state)
+
+    @cached_property
+    def notifications(self) -> Notifications:
+        return Notifications.from_settings(self.settings, self.state)
+
+    @cached_property
+    def alerts(self) -> AlertStore:
+        """The alert store; every new alert goes to the notifiers, then to the alert listeners. (The
+        notifiers are built first: a bad entry fails before any rule runs.)"""
+        notifications = self.notifications
+
+        def notify(alert_id: int, alert: dict) -> list:
+            outcomes = notifications(alert_id, alert)
+            for listener in self._alert_listeners:
+                listener(alert_id, alert)
+            return outcomes
+
+        return AlertStore(self.state, notify=notify)
+
+    def on_alert(self, listener: Callable[[int, dict], object]) -> None:
+        """Call `listener(alert_id, alert)` for each new alert (after the notifiers)."""
+        self._alert_listeners.append(listener)
+
+    @cached_property
+    def rules(self) -> RuleRegistry:
+        """The rule registry, with every built-in rule registered."""
+        registry = RuleRegistry(self.state, self.settings.data_dir / "rules")
+        registry.ensure_builtins()
+        return registry
+
+    @cached_property
+    def incidents(self) -> IncidentStore:
+        return IncidentStore(self.state)
+
+    @cached_property
+    def indicators(self) -> IndicatorStore:
+        return IndicatorStore(self.state)
+
+    @cached_property
+    def executions(self) -> ExecutionStore:
+        return ExecutionStore(self.state)
+
+    # -- ingest -----------------------------------------------------------------------------------------
+    @cached_property
+    def live_indicators(self) -> LiveIndicators:
+        """The active indicators, kept current; none (nothing is created) while there is no state database."""
+        return LiveIndicators(
+            lambda: self.indicators if self.state_exists() else None,
+            check_every=self.settings.rules_reload_seconds,
+        )
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        return Pipeline(default_plugins(self.settings, indicators=self.live_indicators))
+
+    def ingest_sink(self) -> EventSink:
+        """Where `reynard ingest` writes: the store itself when this process can take the writer lock,
+        else the server that holds it."""
+        settings = self.settings
+        try:
+            store = self.event_writer
+        except WriterBusy:
+            url = running_server(settings.data_dir)
+            if url is None:
+                raise ReynardError(
+                    "another process holds the event store's writer lock"
+                    " and no Reynard server answers for it",
+                    where=str(settings.events_dir),
+                ) from None
+            return ServerSink(url)
+        return StoreSink(store, commit_every=settings.commit_every, commit_interval=settings.commit_interval)
+
+    def ingest(
+        self,
+        paths: Sequence[str],
+        *,
+        detect: bool = True,
+        on_progress: Callable[[IngestSummary], None] | None = None,
+        **options: Any,
+    ) -> IngestSummary:
+        """One ingest job (`reynard ingest`): `paths` into the store, or to the server that holds it; large
+        inputs in worker processes; with `detect`, the streaming rules on what is stored directly. The
+        other `options` are `run_ingest`'s (source, keep_received, reference, replay, replay_ids)."""
+        sink = self.ingest_sink()
+        match = self.matcher.match if detect and isinstance(sink, StoreSink) else None
+        return run_ingest(
+            self.settings,
+            sink,
+            self.dead_letters,
+            self.pipeline,
+            paths=paths,
+            on_progress=on_progress,
+            match=match,
+            workers=Workers(worker_pipeline, worker_matcher),
+            **options,
+        )
+
+    # -- detection --------------------------------------------------------------------------------------
+    @cached_property
+    def matcher(self) -> LiveMatcher:
+        """The streaming matcher of the enabled rules, rebuilt when they change."""
+        return streaming_matcher(
+            self.rules,
+            self.alerts,
+            StoreSource(self.events),
+            check_every=self.settings.rules_reload_seconds,
+        )
+
+    @cached_property
+    def scheduler(self) -> RuleScheduler:
+        """The rules that are not streamed, each on its schedule (started by the server)."""
+        scheduler = RuleScheduler(
+            self.rules,
+            self.events,
+            self.alerts,
+            interval=self.settings.scheduler_tick,
+            skip=lambda: self.matcher.streaming_rules,
+        )
+        self._closers.append(scheduler.stop)
+        return scheduler
+
+    # -- cases ------------------------------------------------------------------------------------------
+    @cached_property
+    def runbooks(self) -> RunbookLibrary:
+        return RunbookLibrary(user_dir(self.settings))
+
+    def suggest_runbook(self, alert: Any) -> str | None:
+        found = self.runbooks.current().suggest(alert)
+        return found.name if found else None
+
+    @cached_property
+    def cases(self) -> CaseServices:
+        return CaseServices(self.incidents, self.alerts, self.events, self.suggest_runbook)
+
+    # -- response ---------------------------------------------------------------------------------------
+    @cached_property
+    def playbook_catalog(self) -> PlaybookCatalog:
+        return PlaybookCatalog(self.settings.data_dir)
+
+    def dispatch(self, endpoint_url: str | None = None) -> Dispatch:
+        """Every task resource; the incident steps write to Reynard's incidents."""
+        return default_dispatch(self.settings, endpoint_url, incidents=PlaybookIncidents(self.incidents))
+
+    def playbook_runner(self, max_sleep: float | None, endpoint_url: str | None = None) -> Runner:
+        """A runner for this process (the CLI): AWS calls to `endpoint_url` when given."""
+        runner = Runner(self.executions, self.dispatch(endpoint_url), max_sleep=max_sleep)
+        self._closers.append(runner.close)
+        return runner
+
+    @cached_property
+    def playbooks(self) -> PlaybookService:
+        """Executions on worker threads, for a long-running process (started by `start_background`)."""
+        service = PlaybookService(self.executions, self.dispatch(), self.playbook_catalog)
+        self._closers.append(service.close)
+        return service
+
+    @cached_property
+    def triggers(self) -> TriggerRunner:
+        found = load_triggers(self.settings.extra, self.settings.data_dir / "triggers")
+        return TriggerRunner(found, self.state, self._start_playbook)
+
+    def _start_playbook(self, trigger: Trigger, document: dict) -> str:
+        name, definition = self.playbook_catalog.resolve(trigger.playbook)
+        return self.playbooks.start(name, definition, document).id
+
+    # -- the server -------------------------------------------------------------------------------------
+    @cached_property
+    def writer(self) -> WriterService:
+        """Group commit on the writable store; each committed batch goes to the streaming matcher, then
+        to the triggers. The alert triggers are wired here too: a server's alerts start playbooks."""
+        matcher, triggers = self.matcher, self.triggers
+        self.on_alert(triggers.on_alert)
+
+        def committed(events: list[dict]) -> None:
+            try:
+                matcher.match(events)
+            finally:
+                triggers.on_events(events)
+
+        service = WriterService(self.event_writer, on_committed=committed)
+        self._closers.append(service.close)
+        return service
+
+    def close(self) -> None:
+        """Close what was opened, newest first; one failure does not keep the others open."""
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception:
+                log.warning("closing %s failed", getattr(closer, "__qualname__", closer), exc_info=True)
+
+
+def worker_pipeline(settings: Settings) -> Pipeline:
+    """The ingest pipeline of a worker process (a module-level function: spawned workers get it)."""
+    return Runtime(settings).pipeline
+
+
+def worker_matcher(settings: Settings) -> LiveMatcher:
+    """The streaming matcher of a worker process."""
+    return Runtime(settings).matcher
+
+
+__all__ = ["Runtime", "worker_matcher", "worker_pipeline"]

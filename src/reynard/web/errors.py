@@ -1,0 +1,26 @@
+"""The one place errors become HTTP answers: a `ReynardError` with its own `http_status` and `payload()`,
+an `HTTPException` (a transport problem: a body too large, an empty body) with the same `{"error": ...}`
+shape. Routes raise domain errors and never map them themselves."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from reynard.errors import ReynardError
+
+
+async def _reynard_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ReynardError)
+    return JSONResponse(error.payload(), status_code=error.http_status)
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ReynardError, _reynard_error)
+    app.add_exception_handler(HTTPException, _http_error)
