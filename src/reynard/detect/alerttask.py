@@ -32,6 +32,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -197,6 +198,9 @@ class AlertTask:
     source: ClassVar[EventSource | None] = None
     # The file a loaded MozDef alert came from (set by `load_alert_file`); its .conf files sit beside it.
     alert_file: ClassVar[str | None] = None
+    # What `main()` runs inside: a loaded MozDef file's imports resolve to Reynard's shims there (set by
+    # `load_alert_file`, so this module need not know the shims).
+    main_context: ClassVar[Callable[[], AbstractContextManager[Any]]] = nullcontext
     # Windows are in event time (utctimestamp, ending at `now`), so `reynard rules run --since` over old
     # logs raises the alerts live ones would have. MozDef's window also took any event *received* after
     # its start; set this to False on a rule that needs that.
@@ -439,12 +443,7 @@ class AlertTask:
         self.alerts, self.alerts_events = [], []
         self.events = self.aggregations = None
         try:
-            if type(self).alert_file is not None:
-                from reynard.detect.mozdef_compat import mozdef_imports
-
-                with mozdef_imports():
-                    self.main()
-            else:
+            with type(self).main_context():
                 self.main()
         except RuleError:
             raise

@@ -155,6 +155,7 @@ def load_alert_file(path: str | Path) -> list[type[AlertTask]]:
                 f"alert class {cls.__name__} has no main() method", where=f"{where}: {cls.__name__}"
             )
         cls.alert_file = str(path.resolve())
+        cls.main_context = mozdef_imports
     return classes
 
 

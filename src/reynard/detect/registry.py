@@ -10,7 +10,6 @@ enabled, its schedule (the canonical text of `reynard.detect.schedule`: `5m`, `*
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,37 +19,12 @@ from sqlalchemy import Engine, insert, select, update
 
 from reynard.detect.alerttask import AlertTask
 from reynard.detect.errors import RuleError
+from reynard.detect.rule_info import RuleInfo
 from reynard.detect.schedule import Schedule, parse_schedule
 from reynard.detect.sources import EventSource
 from reynard.state.tables import rules
 
 DEFAULT_SCHEDULE = "5m"
-
-
-@dataclass(frozen=True)
-class RuleInfo:
-    name: str
-    kind: str
-    path: str | None
-    enabled: bool
-    schedule: Schedule
-    config: dict[str, Any]
-    last_run: datetime | None
-    last_error: str | None
-    last_alerts: int | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "path": self.path,
-            "enabled": self.enabled,
-            "schedule": self.schedule.text,
-            "config": self.config,
-            "last_run": self.last_run.isoformat() if self.last_run else None,
-            "last_error": self.last_error,
-            "last_alerts": self.last_alerts,
-        }
 
 
 def _builtins() -> dict[str, type]:

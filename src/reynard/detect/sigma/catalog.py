@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reynard.detect.errors import RuleError
+from reynard.detect.rule_info import Registry, RuleInfo
 from reynard.detect.sigma.loader import LoadResult, Outcome, load, rule_files
 from reynard.detect.sigma.model import CorrelationRule, DetectionRule
 
 if TYPE_CHECKING:
     from reynard.detect.alerttask import AlertTask
-    from reynard.detect.registry import RuleInfo, RuleRegistry
     from reynard.detect.sources import EventSource
 
 KIND = "sigma"
@@ -55,7 +55,7 @@ _cache_lock = threading.Lock()
 _cache: dict[tuple, LoadResult] = {}
 
 
-def registered(registry: RuleRegistry, placeholders: Mapping[str, Sequence[str]] | None = None) -> LoadResult:
+def registered(registry: Registry, placeholders: Mapping[str, Sequence[str]] | None = None) -> LoadResult:
     """Every registered Sigma file, loaded together (cached on the files and their mtimes)."""
     files = sorted({info.path for info in registry.list() if info.kind == KIND and info.path})
     return load_cached(files, placeholders)
@@ -79,13 +79,13 @@ def load_cached(files: Sequence[str], placeholders: Mapping[str, Sequence[str]] 
     return cached
 
 
-def _names(registry: RuleRegistry) -> dict[str, str]:
+def _names(registry: Registry) -> dict[str, str]:
     """Registered Sigma rule name -> rule key."""
     return {i.name: str(i.config.get("key")) for i in registry.list() if i.kind == KIND}
 
 
 def add(
-    registry: RuleRegistry,
+    registry: Registry,
     paths: Iterable[str | Path],
     schedule: str | None = None,
     placeholders: Mapping[str, Sequence[str]] | None = None,
@@ -133,7 +133,7 @@ def add(
     return report
 
 
-def tasks(registry: RuleRegistry, info: RuleInfo, source: EventSource | None) -> list[AlertTask]:
+def tasks(registry: Registry, info: RuleInfo, source: EventSource | None) -> list[AlertTask]:
     """The AlertTask that runs a registered Sigma rule (RuleError when it no longer loads)."""
     from reynard.detect.sigma.tasks import CorrelationTask, DetectionTask
 
