@@ -81,7 +81,10 @@ def test_a_bad_notifier_entry_names_itself(tmp_path):
     result = CliRunner().invoke(
         main, ["--config", str(config), "--data-dir", str(tmp_path / "d"), "rules", "run", "--now", NOW]
     )
-    assert result.exit_code == 2 and "notifiers[0]" in result.stderr
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith(
+        f"{config}:2: notifiers[0]: unknown notifier type 'pager'; known: webhook, slack, sns, email"
+    )
 
 
 def test_a_notifier_that_times_out_is_reported_with_the_rule_and_the_others_go_on(tmp_path, hook):

@@ -203,13 +203,14 @@ def test_register_all_registers_every_resource_and_the_table_dispatches_by_prefi
     ("respond", "message"),
     [
         ({"aws": {"regoin": "us-east-1"}}, "settings: respond.aws: unknown key 'regoin'"),
-        ({"aws": {"max_attempts": "3"}}, "settings: respond.aws: key 'max_attempts' has the wrong type str"),
+        ({"aws": {"max_attempts": "3"}}, "respond.aws: key 'max_attempts' must be an integer, not a string"),
         ({"forensics": {"memory_command": "x"}}, "settings: respond.forensics: unknown key 'memory_command'"),
         ({"notifiers": {"soc": {"type": "pager"}}}, "respond.notifiers.soc: unknown notifier type 'pager'"),
         ({"actions": {"verify_attempts": 0}}, "verify_attempts' must be 1 or more"),
     ],
 )
-def test_bad_settings_fail_at_registration_naming_the_key(respond, message: str) -> None:
+def test_bad_settings_fail_when_read_naming_the_key(respond, message: str) -> None:
+    # The [respond.*] tables are checked when the settings are read, before any action is registered.
     with pytest.raises(ConfigError) as info:
-        register_all(Dispatch(), settings(**respond))
+        settings(**respond)
     assert message in str(info.value)

@@ -23,7 +23,7 @@ import urllib3
 from reynard.respond.actions import MemoryIncidentSink, PythonActions, register_all
 from reynard.respond.dispatch import Dispatch
 from reynard.respond.resources import TaskContext
-from reynard.settings import Settings
+from reynard.settings import Settings, parse_settings
 
 REGION = "us-east-1"
 AMI = "ami-12c6146b"  # one of moto's built-in images
@@ -80,7 +80,7 @@ def settings(**respond: Any) -> Settings:
         "actions": {"verify_attempts": 2, "verify_delay_seconds": 0},
     }
     tables.update(respond)
-    return Settings(extra={"respond": tables})
+    return parse_settings({"respond": tables})
 
 
 @dataclass

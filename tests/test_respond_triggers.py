@@ -12,7 +12,7 @@ import pytest
 from reynard.detect.replay import load_events
 from reynard.errors import ConfigError
 from reynard.respond.triggers import Trigger, TriggerRunner, finding_document, load_triggers
-from reynard.settings import Settings
+from reynard.settings import IN_CODE, Settings, TriggerSpec, load_settings
 from reynard.state import open_state
 
 CRYPTO = {
@@ -68,7 +68,7 @@ def test_a_finding_starts_the_playbook_once_per_update_with_its_eventbridge_even
     tmp_path, shared_data, engine
 ):
     start = Started()
-    runner = TriggerRunner([Trigger.from_spec(CRYPTO, "test")], engine, start)
+    runner = TriggerRunner([trigger(CRYPTO)], engine, start)
     first = stored([finding_file(tmp_path, shared_data, "a.json")])
     assert runner.on_events(first) == ["exec-1"]
     ((name, document),) = start.calls
@@ -85,7 +85,7 @@ def test_a_finding_starts_the_playbook_once_per_update_with_its_eventbridge_even
 
 def test_other_findings_and_samples_do_not_start_it(tmp_path, shared_data, engine):
     start = Started()
-    runner = TriggerRunner([Trigger.from_spec(CRYPTO, "test")], engine, start)
+    runner = TriggerRunner([trigger(CRYPTO)], engine, start)
     low = finding_file(tmp_path, shared_data, "low.json", detail={"severity": 5, "id": "low"})
     other = finding_file(
         tmp_path, shared_data, "other.json", detail={"type": "Recon:EC2/PortProbeUnprotectedPort", "id": "o"}
@@ -93,7 +93,7 @@ def test_other_findings_and_samples_do_not_start_it(tmp_path, shared_data, engin
     sample_info = {"service": {"additionalInfo": {"sample": True}, "count": 1}, "id": "sample"}
     sample = finding_file(tmp_path, shared_data, "sample.json", detail=sample_info)
     assert runner.on_events(stored([low, other, sample])) == []
-    with_samples = TriggerRunner([Trigger.from_spec({**CRYPTO, "include_samples": True}, "t")], engine, start)
+    with_samples = TriggerRunner([trigger({**CRYPTO, "include_samples": True})], engine, start)
     assert with_samples.on_events(stored([sample])) == ["exec-1"]
 
 
@@ -123,9 +123,7 @@ def test_events_and_alerts_triggers(tmp_path, engine):
         "playbook": "p",
         "pattern": {"severity": ["CRITICAL"]},
     }
-    runner = TriggerRunner(
-        [Trigger.from_spec(events_trigger, "a"), Trigger.from_spec(alerts_trigger, "b")], engine, start
-    )
+    runner = TriggerRunner([trigger(events_trigger), trigger(alerts_trigger)], engine, start)
     assert runner.on_events(stored([trail])) == ["exec-1"]
     assert runner.on_alert(7, {"severity": "CRITICAL", "summary": "x"}) == ["exec-2"]
     assert runner.on_alert(7, {"severity": "CRITICAL", "summary": "x"}) == []
@@ -137,33 +135,109 @@ def test_a_playbook_that_cannot_start_is_recorded_and_the_others_go_on(tmp_path,
     def broken(trigger, document):
         raise RuntimeError("no such playbook")
 
-    runner = TriggerRunner([Trigger.from_spec(CRYPTO, "test")], engine, broken)
+    runner = TriggerRunner([trigger(CRYPTO)], engine, broken)
     assert runner.on_events(stored([finding_file(tmp_path, shared_data, "a.json")])) == []
     (firing,) = runner.firings()
     assert firing["execution"] is None and firing["error"] == "RuntimeError: no such playbook"
 
 
-def test_triggers_from_settings_and_files_and_their_errors(tmp_path):
+def trigger(table: dict) -> Trigger:
+    return Trigger.from_spec(TriggerSpec.parse(table, IN_CODE.at("triggers", 0)))
+
+
+def settings_file(tmp_path: Path, text: str) -> Settings:
+    config = tmp_path / "reynard.toml"
+    config.write_text(text)
+    return load_settings(config, env={})
+
+
+CRYPTO_TOML = """\
+[[triggers]]
+name = "crypto-mining"
+on = "findings"
+playbook = "guardduty_crypto_mining"
+[triggers.pattern]
+source = ["aws.guardduty"]
+detail-type = ["GuardDuty Finding"]
+[triggers.pattern.detail]
+type = ["CryptoCurrency:EC2/BitcoinTool.B!DNS"]
+resource = { resourceType = ["Instance"] }
+severity = [{ numeric = [">=", 7] }]
+"""
+
+
+def test_triggers_from_settings_and_files(tmp_path):
     folder = tmp_path / "triggers"
     folder.mkdir()
     (folder / "stop.json").write_text(json.dumps({**CRYPTO, "name": "file-one"}))
-    found = load_triggers({"triggers": [CRYPTO]}, folder)
+    settings = settings_file(tmp_path, CRYPTO_TOML)
+    found = load_triggers(settings, folder)
     assert [t.name for t in found] == ["crypto-mining", "file-one"]
-    bad = [
-        ({**CRYPTO, "on": "logs"}, "triggers[0]: on = 'logs': one of events, alerts, findings"),
-        ({k: v for k, v in CRYPTO.items() if k != "playbook"}, "triggers[0]: missing key 'playbook'"),
-        ({**CRYPTO, "patern": {}}, "triggers[0]: unknown key 'patern'"),
+    assert found[0].pattern.source == found[1].pattern.source == CRYPTO["pattern"]
+    # The raw `settings.extra` (what web/server.py still passes) gives the same triggers.
+    again = load_triggers(settings.extra, folder)
+    assert [(t.name, t.pattern.source) for t in again] == [(t.name, t.pattern.source) for t in found]
+    assert load_triggers(Settings(), folder)[0].name == "file-one"
+
+
+def test_a_pattern_eventbridge_would_refuse_is_reported_at_its_line(tmp_path):
+    # The settings check a trigger's keys when loaded; its pattern is compiled here, and points back.
+    settings = settings_file(tmp_path, CRYPTO_TOML.replace('numeric = [">="', 'numeric = [">>"'))
+    with pytest.raises(ConfigError) as caught:
+        load_triggers(settings)
+    assert str(caught.value) == (
+        f"{tmp_path / 'reynard.toml'}:11: triggers[0]: pattern: detail.severity[0].numeric: "
+        "numeric operator '>>' is not one of =, <, <=, >, >="
+    )
+
+
+TRIGGER_FILE = """\
+{
+  "name": "from-a-file",
+  "on": "findings",
+  "playbook": "guardduty_crypto_mining",
+  "pattern": {
+    "source": ["aws.guardduty"],
+    "detail": {
+      "severity": [{"numeric": [">=", 7]}]
+    }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
         (
-            {**CRYPTO, "pattern": {"detail": {"severity": [{"numeric": [">>", 7]}]}}},
-            "triggers[0]: pattern: detail.severity[0].numeric",
+            ('"on":', '"patern": {},\n  "on":'),
+            "bad.json:3: unknown key 'patern'; known: name, on, pattern, playbook, include_samples",
         ),
-    ]
-    for spec, message in bad:
-        with pytest.raises(ConfigError) as caught:
-            load_triggers({"triggers": [spec]})
-        assert str(caught.value).startswith(message), str(caught.value)
-    with pytest.raises(ConfigError, match="two triggers named 'crypto-mining'"):
-        load_triggers({"triggers": [CRYPTO, CRYPTO]})
+        (('"findings"', '"logs"'), "bad.json:3: key 'on' must be one of events, alerts, findings, not 'logs"),
+        (('"name": "from-a-file",', ""), "bad.json:1: missing key 'name'"),
+        (('">="', '">>"'), "bad.json:8: pattern: detail.severity[0].numeric: numeric operator '>>' is not"),
+        (('["aws.guardduty"]', '"aws.guardduty"'), "bad.json:6: pattern: source: a field's conditions are"),
+        (('"findings",', '"findings"'), "bad.json:4: not a JSON trigger: unexpected character"),
+        (('"from-a-file"', '"crypto-mining"'), "bad.json:2: two triggers named 'crypto-mining' (the other: "),
+    ],
+)
+def test_a_bad_trigger_file_is_reported_at_its_line(tmp_path, change: tuple[str, str], message: str):
+    folder = tmp_path / "triggers"
+    folder.mkdir()
+    assert load_triggers(Settings(), folder) == []
+    (folder / "bad.json").write_text(TRIGGER_FILE.replace(*change))
+    with pytest.raises(ConfigError) as caught:
+        load_triggers(settings_file(tmp_path, CRYPTO_TOML), folder)
+    assert str(caught.value).startswith(f"{folder}/{message}"), str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_trigger_file_that_is_not_a_table_is_refused(tmp_path):
+    folder = tmp_path / "triggers"
+    folder.mkdir()
+    (folder / "list.json").write_text(json.dumps([CRYPTO]))
+    with pytest.raises(ConfigError, match=r"list\.json:1: must be a table, not an array$"):
+        load_triggers(Settings(), folder)
 
 
 def test_finding_document_of_other_events_is_none():

@@ -37,9 +37,8 @@ class Notifications:
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> Notifications:
-        """The `notifiers` tables of the settings file (ConfigError naming the entry if one is wrong)."""
-        specs = settings.extra.get("notifiers") or []
-        return cls(engine, [build_notifier(spec, where=f"notifiers[{i}]") for i, spec in enumerate(specs)])
+        """The notifiers of the settings (`[[notifiers]]`, checked when the settings were loaded)."""
+        return cls(engine, [build_notifier(spec) for spec in settings.notifiers])
 
     def __call__(self, alert_id: int, alert: dict) -> list[Delivery]:
         if not self.notifiers:

@@ -28,7 +28,7 @@ import base64
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -52,8 +52,7 @@ from botocore.exceptions import (
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 from botocore.response import StreamingBody
 
-from reynard.errors import ConfigError
-from reynard.settings import Settings
+from reynard.settings import AwsSection, Settings
 
 from .errors import DefinitionError, StatesError
 from .resources import TaskContext
@@ -340,40 +339,15 @@ def states_error(exc: Exception, boto_name: str, operation: str, endpoint: str |
 
 
 @dataclass(frozen=True)
-class AwsConfig:
-    """Where and how boto3 calls go. Credentials are never here: boto3 finds them (environment, profile,
-    instance role), so no secret sits in Reynard's settings."""
-
-    region: str | None = None
-    endpoint_url: str | None = None  # any AWS-compatible endpoint (moto, LocalStack)
-    profile: str | None = None
-    max_attempts: int = 3  # botocore's standard retry mode, throttling included
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
+class AwsConfig(AwsSection):
+    """Where and how boto3 calls go: the `[respond.aws]` table (checked when the settings were loaded),
+    with the endpoint of the invocation (`--endpoint-url`) when it has one."""
 
     @classmethod
     def from_settings(cls, settings: Settings, endpoint_url: str | None = None) -> AwsConfig:
         """The `[respond.aws]` table of the settings file; `endpoint_url` (e.g. `--endpoint-url`) wins."""
-        table = (settings.extra.get("respond") or {}).get("aws") or {}
-        where = "settings: respond.aws"
-        if not isinstance(table, Mapping):
-            raise ConfigError("expected a table", where=where)
-        types: dict[str, type | tuple[type, ...]] = {
-            "region": str,
-            "endpoint_url": str,
-            "profile": str,
-            "max_attempts": int,
-            "connect_timeout": (int, float),
-            "read_timeout": (int, float),
-        }
-        for key, value in table.items():
-            if key not in types:
-                raise ConfigError(f"unknown key {key!r}; known: {', '.join(types)}", where=where)
-            if not isinstance(value, types[key]) or isinstance(value, bool):
-                raise ConfigError(f"key {key!r} has the wrong type {type(value).__name__}", where=where)
-        config = cls(**table)
-        if config.max_attempts < 1:
-            raise ConfigError("key 'max_attempts' must be 1 or more", where=where)
+        aws = settings.respond.aws
+        config = cls(**{f.name: getattr(aws, f.name) for f in fields(AwsSection)})
         return config if endpoint_url is None else replace(config, endpoint_url=endpoint_url)
 
 
@@ -385,7 +359,7 @@ class AwsClients:
         try:
             self._session = boto3.session.Session(profile_name=config.profile, region_name=config.region)
         except ProfileNotFound as exc:
-            raise ConfigError(str(exc), where="settings: respond.aws.profile") from None
+            raise config.place.error(f"profile: {exc}", "profile") from None
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
         self._botocore_config = Config(

@@ -10,6 +10,9 @@ or a JSON file in `<data_dir>/triggers/`:
     playbook = "guardduty_crypto_mining"
     pattern = { source = ["aws.guardduty"], detail = { type = ["CryptoCurrency:EC2/BitcoinTool.B!DNS"] } }
 
+Both are checked as a `reynard.settings.TriggerSpec` (the file's when the settings are loaded); here its
+pattern is compiled, and a pattern EventBridge would refuse is reported at its file and line.
+
 What each kind matches: `events`, the stored (normalized) event; `alerts`, the alert as `reynard alerts
 list --format json` shows it; `findings`, a GuardDuty finding as the EventBridge event that delivers it
 (keys in GuardDuty's case, kept by the GuardDuty source). A trigger fires once per document (recorded in
@@ -22,11 +25,12 @@ recorded with its error and not retried for that document.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from sqlalchemy import Engine, insert, select
@@ -34,13 +38,12 @@ from sqlalchemy.exc import IntegrityError
 
 from reynard.errors import ConfigError
 from reynard.respond.patterns import Pattern, PatternError, compile_pattern
+from reynard.settings import IN_CODE, Origin, Place, Settings, TriggerSpec, unique_triggers
+from reynard.settings import TRIGGER_KINDS as KINDS
+from reynard.settings import TriggerKind as Kind
 from reynard.state.tables import trigger_firings
 
 log = logging.getLogger("reynard.respond.triggers")
-
-Kind = Literal["events", "alerts", "findings"]
-KINDS: tuple[Kind, ...] = ("events", "alerts", "findings")
-_KEYS = {"name", "on", "pattern", "playbook", "include_samples"}
 
 
 @dataclass(frozen=True)
@@ -52,50 +55,52 @@ class Trigger:
     include_samples: bool = False
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], where: str) -> Trigger:
-        """A trigger from its settings table or JSON file; ConfigError naming the entry when it is wrong."""
-        if not isinstance(spec, Mapping):
-            raise ConfigError("a trigger is a table (name, on, pattern, playbook)", where=where)
-        unknown = set(spec) - _KEYS
-        if unknown:
-            raise ConfigError(
-                f"unknown key {sorted(unknown)[0]!r} (one of {', '.join(sorted(_KEYS))})", where=where
-            )
-        for key in ("name", "on", "pattern", "playbook"):
-            if key not in spec:
-                raise ConfigError(f"missing key {key!r}", where=where)
-        if spec["on"] not in KINDS:
-            raise ConfigError(f"on = {spec['on']!r}: one of {', '.join(KINDS)}", where=where)
+    def from_spec(cls, spec: TriggerSpec) -> Trigger:
+        """A trigger from its checked settings; ConfigError at the line of the pattern if EventBridge
+        would refuse it."""
         try:
-            pattern = compile_pattern(spec["pattern"])
+            pattern = compile_pattern(spec.pattern)
         except PatternError as e:
-            raise ConfigError(f"pattern: {e}", where=where) from None
-        return cls(
-            name=str(spec["name"]),
-            on=spec["on"],
-            pattern=pattern,
-            playbook=str(spec["playbook"]),
-            include_samples=bool(spec.get("include_samples", False)),
-        )
+            inside = _pattern_path(e.where or "")
+            raise spec.place.error(f"pattern: {e}", "pattern", *inside) from None
+        return cls(spec.name, spec.on, pattern, spec.playbook, spec.include_samples)
 
 
-def load_triggers(settings_extra: Mapping[str, Any], folder: Path | None = None) -> list[Trigger]:
-    """The settings file's `[[triggers]]`, then the JSON files of `folder` (sorted); names are unique."""
-    found: list[Trigger] = []
-    for i, spec in enumerate(settings_extra.get("triggers") or []):
-        found.append(Trigger.from_spec(spec, where=f"triggers[{i}]"))
+def _pattern_path(where: str) -> tuple[str | int, ...]:
+    """`detail.severity[0].numeric` (a PatternError's place) as the key path it names."""
+    return tuple(int(index) if index else key for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", where))
+
+
+def load_triggers(settings: Settings | Mapping[str, Any], folder: Path | None = None) -> list[Trigger]:
+    """The settings' triggers (`[[triggers]]`), then those of the JSON files of `folder` (sorted, one
+    trigger a file); names are unique. ConfigError at the file and line of the first bad one.
+
+    `settings` may still be the raw `Settings.extra` (web/server.py passes it until it moves to the
+    Settings); its `triggers` are then checked again here, without their lines.
+    """
+    if isinstance(settings, Settings):
+        specs = list(settings.triggers)
+    else:
+        raw = settings.get("triggers") or []
+        specs = [TriggerSpec.parse(spec, IN_CODE.at("triggers", i)) for i, spec in enumerate(raw)]
     if folder is not None and folder.is_dir():
-        for path in sorted(folder.glob("*.json")):
-            try:
-                spec = orjson.loads(path.read_bytes())
-            except (OSError, orjson.JSONDecodeError) as e:
-                raise ConfigError(f"not a JSON trigger: {e}", where=str(path)) from None
-            found.append(Trigger.from_spec(spec, where=str(path)))
-    names = [t.name for t in found]
-    duplicate = next((n for n in names if names.count(n) > 1), None)
-    if duplicate is not None:
-        raise ConfigError(f"two triggers named {duplicate!r}")
-    return found
+        specs += [_trigger_file(path) for path in sorted(folder.glob("*.json"))]
+    unique_triggers(specs)
+    return [Trigger.from_spec(spec) for spec in specs]
+
+
+def _trigger_file(path: Path) -> TriggerSpec:
+    try:
+        text = path.read_text(encoding="utf-8")
+        value = orjson.loads(text)
+    except OSError as e:
+        raise ConfigError(f"cannot read trigger file: {e.strerror}", where=str(path)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text: {e.reason} at byte {e.start}", where=str(path)) from None
+    except orjson.JSONDecodeError as e:
+        message = f"not a JSON trigger: {e.msg} (column {e.colno})"
+        raise ConfigError(message, where=f"{path}:{e.lineno}") from None
+    return TriggerSpec.parse(value, Place(Origin(str(path), text, "json")))
 
 
 # -- documents ---------------------------------------------------------------------------------------------

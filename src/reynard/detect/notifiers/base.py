@@ -34,29 +34,6 @@ class DeliveryError(ReynardError):
         self.retryable = retryable
 
 
-class Secret:
-    """A credential that never shows itself in `repr`, `str` or f-strings; call `reveal()` to use it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
 def redact_url(url: str) -> str:
     """The URL without what usually carries a token: user info, the query, and long path segments.
 

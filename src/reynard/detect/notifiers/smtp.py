@@ -10,7 +10,9 @@ import smtplib
 from collections.abc import Sequence
 from email.message import EmailMessage
 
-from .base import Alert, DeliveryError, Secret, subject_line
+from reynard.settings import Secret
+
+from .base import Alert, DeliveryError, subject_line
 
 _BODY_FIELDS = (
     "summary",

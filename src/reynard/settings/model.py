@@ -1,0 +1,95 @@
+"""The `Settings` object: every setting with its default and its meaning.
+
+`docs/configuration.md` is the user's copy of this table. The scalar settings come from the file or a
+`REYNARD_*` variable; the sections (`notifiers`, `triggers`, `respond`) from the file only, typed and
+checked in `sections.py`; `extra` keeps the file's other keys as they were read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from reynard.errors import ConfigError
+
+from .sections import SECTIONS, NotifierSpec, RespondSection, TriggerSpec
+
+# RFC 1918, RFC 4193 (IPv6 unique local), CGNAT, and the link-local ranges.
+DEFAULT_INTERNAL_CIDRS = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("reynard-data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Networks that count as "inside" (VPC flow direction, SSH-from-outside detection).
+    internal_cidrs: tuple[str, ...] = DEFAULT_INTERNAL_CIDRS
+    # A MaxMind .mmdb (City or Country, optionally ASN) that replaces the shipped GeoIP data.
+    geoip_mmdb: Path | None = None
+    geoip_asn_mmdb: Path | None = None
+    # The event store's writer: commit at least this often (seconds) and every `commit_every` events.
+    commit_interval: float = 1.0
+    commit_every: int = 100_000
+    writer_heap_bytes: int = 256_000_000
+    max_record_bytes: int = 16 * 1024 * 1024
+    # How often (seconds) the server's scheduler wakes to run the rules that are due.
+    scheduler_tick: float = 30.0
+    # How often (seconds, at most) the streaming matcher checks whether rules were added or changed.
+    rules_reload_seconds: float = 1.0
+    # Worker processes that parse large inputs while this process writes the store (0: one per spare core).
+    ingest_workers: int = 0
+    # The user's runbooks (Markdown with front matter); None: `<data_dir>/runbooks`. See docs/cases.md.
+    runbooks_dir: Path | None = None
+    # Where new alerts are sent ([[notifiers]]), in order.
+    notifiers: tuple[NotifierSpec, ...] = field(default=(), hash=False)
+    # What starts a playbook ([[triggers]]); respond adds the JSON files of `<data_dir>/triggers`.
+    triggers: tuple[TriggerSpec, ...] = field(default=(), hash=False)
+    # The response engine: [respond.aws], [respond.notifiers.NAME], [respond.forensics], [respond.actions].
+    respond: RespondSection = field(default_factory=RespondSection, hash=False)
+    # The file's other keys, as read (e.g. `sigma_placeholders`), and for now the raw `triggers` (load.py).
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def events_dir(self) -> Path:
+        return self.data_dir / "events"
+
+    @property
+    def state_url(self) -> str:
+        return f"sqlite:///{self.data_dir / 'state.db'}"
+
+    def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(c, strict=False) for c in self.internal_cidrs)
+
+    def workers(self) -> int:
+        return self.ingest_workers or max(1, min(4, (os.cpu_count() or 2) - 1))
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return checked(replace(self, **{k: v for k, v in values.items() if v is not None}))
+
+
+# The settings a TOML scalar or a REYNARD_* variable sets.
+SCALARS = tuple(f.name for f in fields(Settings) if f.name not in {*SECTIONS, "extra"})
+
+
+def checked(settings: Settings, where: Callable[[str], str | None] = lambda name: None) -> Settings:
+    """`settings` if its scalars can be used; `where(name)` says where a setting was written."""
+    try:
+        settings.networks()
+    except ValueError as e:
+        raise ConfigError(f"setting internal_cidrs: {e}", where=where("internal_cidrs")) from None
+    if not 0 < settings.port < 65536:
+        raise ConfigError(f"setting port: {settings.port} is not a TCP port", where=where("port"))
+    return settings
