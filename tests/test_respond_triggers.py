@@ -174,9 +174,6 @@ def test_triggers_from_settings_and_files(tmp_path):
     found = load_triggers(settings, folder)
     assert [t.name for t in found] == ["crypto-mining", "file-one"]
     assert found[0].pattern.source == found[1].pattern.source == CRYPTO["pattern"]
-    # The raw `settings.extra` (what web/server.py still passes) gives the same triggers.
-    again = load_triggers(settings.extra, folder)
-    assert [(t.name, t.pattern.source) for t in again] == [(t.name, t.pattern.source) for t in found]
     assert load_triggers(Settings(), folder)[0].name == "file-one"
 
 

@@ -260,7 +260,7 @@ class Runtime:
 
     @cached_property
     def triggers(self) -> TriggerRunner:
-        found = load_triggers(self.settings.extra, self.settings.data_dir / "triggers")
+        found = load_triggers(self.settings, self.settings.data_dir / "triggers")
         return TriggerRunner(found, self.state, self._start_playbook)
 
     def _start_playbook(self, trigger: Trigger, document: dict) -> str:

@@ -7,13 +7,12 @@ module imports nothing heavy at import time: it is loaded with the `reynard` com
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from reynard.cli.options import data_dir_option, runtime_of, settings_of
+from reynard.cli.options import data_dir_option, exit_with, fail, runtime_of, settings_of
 
 if TYPE_CHECKING:
     from reynard.cases.runbook_file import Runbook
@@ -92,8 +91,7 @@ def show(ctx: click.Context, name: str, fmt: str, data_dir: Path | None) -> None
     item = found.get(name)
     if item is None:
         known = ", ".join(r.name for r in found) or "none"
-        click.echo(f"reynard: no runbook named {name!r} (known: {known})", err=True)
-        sys.exit(2)
+        fail(f"no runbook named {name!r} (known: {known})")
     if fmt == "json":
         click.echo(_json({"front_matter": item.front_matter(), "body": item.body}))
         return
@@ -133,7 +131,7 @@ def check(ctx: click.Context, paths: tuple[Path, ...], data_dir: Path | None) ->
         for note in load_runbooks(user_dir(settings)).overlaps():
             click.echo(f"warning  {note}")
     click.echo(f"{len(results) - invalid} ok, {invalid} invalid", err=True)
-    sys.exit(1 if invalid else 0)
+    exit_with(not invalid)
 
 
 @runbook.command("suggest")
@@ -157,5 +155,5 @@ def suggest(
     match = found.match(rules=rules, finding_types=finding_types, categories=categories)
     if match is None:
         click.echo("no runbook applies", err=True)
-        sys.exit(1)
+        exit_with(False)
     click.echo(f"{match.runbook.name}  (by {match.by.replace('_', ' ')} {match.value!r}: {match.entry!r})")

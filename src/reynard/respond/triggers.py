@@ -38,8 +38,8 @@ from sqlalchemy.exc import IntegrityError
 
 from reynard.errors import ConfigError
 from reynard.respond.patterns import Pattern, PatternError, compile_pattern
-from reynard.settings import IN_CODE, Origin, Place, Settings, TriggerSpec, unique_triggers
 from reynard.settings import TRIGGER_KINDS as KINDS
+from reynard.settings import Origin, Place, Settings, TriggerSpec, unique_triggers
 from reynard.settings import TriggerKind as Kind
 from reynard.state.tables import trigger_firings
 
@@ -71,18 +71,10 @@ def _pattern_path(where: str) -> tuple[str | int, ...]:
     return tuple(int(index) if index else key for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", where))
 
 
-def load_triggers(settings: Settings | Mapping[str, Any], folder: Path | None = None) -> list[Trigger]:
+def load_triggers(settings: Settings, folder: Path | None = None) -> list[Trigger]:
     """The settings' triggers (`[[triggers]]`), then those of the JSON files of `folder` (sorted, one
-    trigger a file); names are unique. ConfigError at the file and line of the first bad one.
-
-    `settings` may still be the raw `Settings.extra` (web/server.py passes it until it moves to the
-    Settings); its `triggers` are then checked again here, without their lines.
-    """
-    if isinstance(settings, Settings):
-        specs = list(settings.triggers)
-    else:
-        raw = settings.get("triggers") or []
-        specs = [TriggerSpec.parse(spec, IN_CODE.at("triggers", i)) for i, spec in enumerate(raw)]
+    trigger a file); names are unique. ConfigError at the file and line of the first bad one."""
+    specs = list(settings.triggers)
     if folder is not None and folder.is_dir():
         specs += [_trigger_file(path) for path in sorted(folder.glob("*.json"))]
     unique_triggers(specs)

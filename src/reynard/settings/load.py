@@ -21,9 +21,6 @@ from .origin import IN_CODE, Origin, Place
 from .sections import SECTIONS, parse_sections
 
 _ENV_PREFIX = "REYNARD_"
-# Kept in `extra` as read for web/server.py, which still calls load_triggers(settings.extra, ...): remove
-# once it passes the Settings (the typed `Settings.triggers` are what load_triggers reads then).
-_STILL_RAW = ("triggers",)
 
 
 def load_settings(config: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -57,7 +54,7 @@ def parse_settings(
 
     scalars = {name: _cast(name, value, where(name)) for name, value in values.items() if name in SCALARS}
     sections = parse_sections(values, root)
-    extra = {k: v for k, v in values.items() if (k not in SCALARS and k not in SECTIONS) or k in _STILL_RAW}
+    extra = {k: v for k, v in values.items() if k not in SCALARS and k not in SECTIONS}
     return checked(Settings(**scalars, **sections, extra=extra), where)
 
 

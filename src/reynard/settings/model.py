@@ -18,6 +18,9 @@ from reynard.errors import ConfigError
 
 from .sections import SECTIONS, NotifierSpec, RespondSection, TriggerSpec
 
+# The event stores Reynard has (`reynard.store.backends` opens them by these names).
+EVENT_STORES = ("tantivy", "memory")
+
 # RFC 1918, RFC 4193 (IPv6 unique local), CGNAT, and the link-local ranges.
 DEFAULT_INTERNAL_CIDRS = (
     "10.0.0.0/8",
@@ -33,6 +36,12 @@ DEFAULT_INTERNAL_CIDRS = (
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("reynard-data")
+    # Where events are kept: "tantivy" (embedded, daily indices under `<data_dir>/events`) or "memory"
+    # (in this process only: tests, trials). See docs/store.md.
+    event_store: str = "tantivy"
+    # The state database (alerts, incidents, rules, executions...): an SQLAlchemy URL; empty means SQLite
+    # in the data directory (`<data_dir>/state.db`).
+    state_database: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     # Networks that count as "inside" (VPC flow direction, SSH-from-outside detection).
@@ -59,7 +68,7 @@ class Settings:
     triggers: tuple[TriggerSpec, ...] = field(default=(), hash=False)
     # The response engine: [respond.aws], [respond.notifiers.NAME], [respond.forensics], [respond.actions].
     respond: RespondSection = field(default_factory=RespondSection, hash=False)
-    # The file's other keys, as read (e.g. `sigma_placeholders`), and for now the raw `triggers` (load.py).
+    # The file's other keys, as read (e.g. `sigma_placeholders`).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -68,7 +77,7 @@ class Settings:
 
     @property
     def state_url(self) -> str:
-        return f"sqlite:///{self.data_dir / 'state.db'}"
+        return self.state_database or f"sqlite:///{self.data_dir / 'state.db'}"
 
     def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(c, strict=False) for c in self.internal_cidrs)
@@ -90,6 +99,12 @@ def checked(settings: Settings, where: Callable[[str], str | None] = lambda name
         settings.networks()
     except ValueError as e:
         raise ConfigError(f"setting internal_cidrs: {e}", where=where("internal_cidrs")) from None
+    if settings.event_store not in EVENT_STORES:
+        known = ", ".join(EVENT_STORES)
+        raise ConfigError(
+            f"setting event_store: unknown store {settings.event_store!r}; known: {known}",
+            where=where("event_store"),
+        )
     if not 0 < settings.port < 65536:
         raise ConfigError(f"setting port: {settings.port} is not a TCP port", where=where("port"))
     return settings
