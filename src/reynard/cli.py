@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -241,16 +241,16 @@ def search(
     from reynard.query import ast, render
     from reynard.query.lucene import parse_query
     from reynard.query.window import window
-    from reynard.store.tantivy.store import TantivyEventStore
+    from reynard.store.backends import open_event_store
 
     if limit is not None and limit < 1:
         raise click.BadParameter("must be at least 1", param_hint="--limit")
     node = parse_query(query)
     span = window(since, until)
-    store = TantivyEventStore(_settings(ctx, data_dir=data_dir).events_dir)
+    store = open_event_store(_settings(ctx, data_dir=data_dir), writable=False)
     columns = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
     if count_only:
-        click.echo(store.count_matching(node, span))
+        click.echo(store.count(node, span))
         return
     if agg_field:
         request = ast.Aggregate(node, span, {"a": ast.TermsAgg(agg_field.lower(), size=limit or 20)})
@@ -296,12 +296,11 @@ def store() -> None:
 @user_errors
 def store_days(ctx: click.Context, data_dir: Path | None) -> None:
     """Each day that has an index, with its event count."""
-    from reynard.store.tantivy.store import TantivyEventStore
+    from reynard.store.backends import open_event_store
 
-    reader = TantivyEventStore(_settings(ctx, data_dir=data_dir).events_dir)
+    reader = open_event_store(_settings(ctx, data_dir=data_dir), writable=False)
     for day in reader.days():
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        click.echo(f"{day.isoformat()}  {reader.count(start, start + timedelta(days=1))}")
+        click.echo(f"{day.day.isoformat()}  {day.events}")
 
 
 @store.command("drop")
@@ -311,17 +310,16 @@ def store_days(ctx: click.Context, data_dir: Path | None) -> None:
 @user_errors
 def store_drop(ctx: click.Context, day: str, data_dir: Path | None) -> None:
     """Delete one UTC day of events (retention). Needs the writer lock: stop the server first."""
-    from reynard.store.tantivy.store import TantivyEventStore
+    from reynard.store.backends import open_event_store
 
     try:
         which = date.fromisoformat(day)
     except ValueError:
         raise click.BadParameter(f"{day!r} is not a date (YYYY-MM-DD)", param_hint="DAY") from None
-    writer = TantivyEventStore(_settings(ctx, data_dir=data_dir).events_dir, writable=True)
+    writer = open_event_store(_settings(ctx, data_dir=data_dir), writable=True)
     try:
-        if which not in writer.days():
+        if not writer.drop_day(which):
             fail(f"no events stored for {which.isoformat()}")
-        writer.delete_day(which)
     finally:
         writer.close()
     click.echo(f"deleted {which.isoformat()}")

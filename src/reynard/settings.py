@@ -26,6 +26,9 @@ DEFAULT_INTERNAL_CIDRS = (
     "fe80::/10",
 )
 
+# The event-store backends `event_store` may name (store/backends.py opens them; docs/store.md).
+EVENT_STORES = ("tantivy", "memory")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -41,6 +44,8 @@ class Settings:
     commit_interval: float = 1.0
     commit_every: int = 100_000
     writer_heap_bytes: int = 256_000_000
+    # Where events are kept: "tantivy" (embedded, on disk) or "memory" (one process, nothing kept).
+    event_store: str = "tantivy"
     max_record_bytes: int = 16 * 1024 * 1024
     # How often (seconds) the server's scheduler wakes to run the rules that are due.
     scheduler_tick: float = 30.0
@@ -124,4 +129,9 @@ def _checked(settings: Settings) -> Settings:
         raise ConfigError(f"setting internal_cidrs: {e}") from None
     if not 0 < settings.port < 65536:
         raise ConfigError(f"setting port: {settings.port} is not a TCP port")
+    if settings.event_store not in EVENT_STORES:
+        raise ConfigError(
+            f"setting event_store: unknown event store {settings.event_store!r} "
+            f"(known: {', '.join(EVENT_STORES)})"
+        )
     return settings

@@ -40,9 +40,9 @@ def _services(data_dir: Path | None, *, events: bool = False) -> CaseServices:
     settings = _settings(data_dir)
     store = None
     if events:
-        from reynard.store.tantivy.store import TantivyEventStore
+        from reynard.store.backends import open_event_store
 
-        store = TantivyEventStore(settings.events_dir)
+        store = open_event_store(settings, writable=False)
     return case_services(settings, events=store)
 
 

@@ -291,13 +291,13 @@ def ioc_hunt(
     from reynard.detect.registry import RuleRegistry
     from reynard.intel.hunt import HuntReport, hunt
     from reynard.query.window import window
-    from reynard.store.tantivy import TantivyEventStore
+    from reynard.store.backends import open_event_store
 
     settings = settings_of(ctx, data_dir=data_dir)
     span = window(since, until)
     report = HuntReport()
     found = []
-    events = TantivyEventStore(settings.events_dir)
+    events = open_event_store(settings, writable=False)
     for event, hits in hunt(events, _store(ctx, data_dir), span.start, span.end, report):
         iocs = [hit.as_dict() for hit in hits]
         if fmt == "json":

@@ -103,10 +103,10 @@ def run_scheduled(
     settings: Settings, since: datetime | None, names: Sequence[str], now: datetime | None = None
 ) -> RunReport:
     """Run the enabled rules (or `names`) once over the event store; print one line per rule."""
-    from reynard.store.tantivy.store import TantivyEventStore
+    from reynard.store.backends import open_event_store
 
     registry = open_registry(settings)
-    store = TantivyEventStore(settings.events_dir)
+    store = open_event_store(settings, writable=False)
     alert_store = AlertStore(registry.engine, notify=Notifications.from_settings(settings, registry.engine))
     report = run_rules(
         registry, store, alert_store, now or datetime.now(UTC), since=since, names=names or None

@@ -310,7 +310,7 @@ def build_matcher(
     from reynard.detect.registry import RuleRegistry
     from reynard.detect.sources import StoreSource
     from reynard.state import open_state
-    from reynard.store.tantivy.store import TantivyEventStore
+    from reynard.store.backends import open_event_store
 
     if registry is None:
         registry = RuleRegistry(open_state(settings.state_url), settings.data_dir / "rules")
@@ -319,7 +319,7 @@ def build_matcher(
         alert_store = AlertStore(
             registry.engine, notify=Notifications.from_settings(settings, registry.engine)
         )
-    source = StoreSource(TantivyEventStore(settings.events_dir))
+    source = StoreSource(open_event_store(settings, writable=False))
     rules = registry
 
     def build() -> StreamingMatcher:

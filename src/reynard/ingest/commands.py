@@ -21,13 +21,13 @@ from reynard.ingest.sinks import EventSink, ServerSink, StoreSink, running_serve
 from reynard.ingest.sources.base import ReadOptions
 from reynard.settings import Settings
 from reynard.state import open_state
-from reynard.store.tantivy.store import TantivyEventStore
+from reynard.store.backends import open_event_store
 
 
 def open_sink(settings: Settings) -> EventSink:
     """The store itself when this process can take the writer lock, else the server that holds it."""
     try:
-        store = TantivyEventStore(settings.events_dir, writable=True, heap_bytes=settings.writer_heap_bytes)
+        store = open_event_store(settings, writable=True)
     except WriterBusy:
         url = running_server(settings.data_dir)
         if url is None:

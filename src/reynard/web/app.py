@@ -23,6 +23,7 @@ from reynard.ingest.deadletter import DeadLetterStore
 from reynard.ingest.pipeline import Pipeline
 from reynard.ingest.records import Rejected
 from reynard.ingest.runner import Ingestor
+from reynard.query import ast
 from reynard.settings import Settings
 from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
@@ -167,7 +168,7 @@ def create_app(services: Services) -> FastAPI:
         """The newest events in a time range (the query language comes with `/api/search`)."""
         start, end = _moment(since, "since"), _moment(until, "until")
         services.reader.refresh()
-        events = list(services.reader.events(start, end, limit=limit))
+        events = services.reader.search(ast.Search(window=ast.TimeWindow(start, end), limit=limit)).events
         return Response(orjson.dumps({"events": events, "count": len(events)}), media_type="application/json")
 
     @app.get("/api/stats")
@@ -176,7 +177,7 @@ def create_app(services: Services) -> FastAPI:
         days = services.reader.days()
         return {
             "events": services.reader.count(),
-            "days": [d.isoformat() for d in days],
+            "days": [d.day.isoformat() for d in days],
             "dead_letters": services.dead_letters.count(),
         }
 

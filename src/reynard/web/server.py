@@ -22,8 +22,8 @@ from reynard.respond.service import PlaybookService
 from reynard.respond.triggers import Start, Trigger, TriggerRunner, load_triggers
 from reynard.settings import Settings
 from reynard.state import open_state
+from reynard.store.backends import open_event_store
 from reynard.store.service import WriterService
-from reynard.store.tantivy.store import TantivyEventStore
 from reynard.web.app import Services, create_app
 
 log = logging.getLogger("reynard.web.server")
@@ -37,7 +37,7 @@ def build_services(settings: Settings) -> Services:
     Response: each committed batch and each new alert goes through the triggers, which start playbooks
     on the playbook service's workers (`PlaybookService`, started by `serve`).
     """
-    store = TantivyEventStore(settings.events_dir, writable=True, heap_bytes=settings.writer_heap_bytes)
+    store = open_event_store(settings, writable=True)
     engine = open_state(settings.state_url)
     registry = RuleRegistry(engine, settings.data_dir / "rules")
     registry.ensure_builtins()
@@ -63,7 +63,7 @@ def build_services(settings: Settings) -> Services:
 
     scheduler = RuleScheduler(
         registry,
-        TantivyEventStore(settings.events_dir),
+        open_event_store(settings, writable=False),
         alert_store,
         interval=settings.scheduler_tick,
         skip=lambda: matcher.streaming_rules,
@@ -71,7 +71,7 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         writer=WriterService(store, on_committed=committed),
-        reader=TantivyEventStore(settings.events_dir),
+        reader=open_event_store(settings, writable=False),
         dead_letters=DeadLetterStore(engine),
         pipeline=Pipeline(default_plugins(settings)),
         alerts=alert_store,
