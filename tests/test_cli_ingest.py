@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from helpers import Server
 from reynard.cli import main
 from reynard.events.event import stable_id
+from reynard.query import ast
 from reynard.store.tantivy.store import TantivyEventStore
 
 
@@ -24,7 +25,7 @@ def summary_of(result) -> dict:
 
 
 def stored_events(data_dir: Path) -> list[dict]:
-    return list(TantivyEventStore(data_dir / "events").events(limit=1_000_000))
+    return list(TantivyEventStore(data_dir / "events").stream(ast.Search(limit=None)))
 
 
 def test_every_shared_log_parses_with_the_counts_of_the_raw_files(shared_data, tmp_path):

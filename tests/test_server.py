@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from helpers import Server
+from reynard.query import ast
 from reynard.store.tantivy.store import TantivyEventStore
 
 
@@ -123,7 +124,7 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path):
 
     store = TantivyEventStore(data / "events", writable=True)  # the lock died with the process
     try:
-        stored = {e["details"]["n"] for e in store.events(limit=10_000_000)}
+        stored = {e["details.n"] for e in store.stream(ast.Search(limit=None, fields=("details.n",)))}
     finally:
         store.close()
     missing = set(acknowledged) - stored

@@ -556,3 +556,18 @@ def test_a_profile_aws_does_not_know_is_reported_at_its_line(tmp_path, monkeypat
     )
     endpoint = AwsConfig.from_settings(settings, "http://127.0.0.1:5000")
     assert endpoint.endpoint_url == "http://127.0.0.1:5000" and endpoint.profile == "nobody"
+
+
+def test_settings_with_every_section_survive_a_pickle_round_trip(tmp_path):
+    """Ingest worker processes are spawned with the settings: every section must pickle."""
+    import pickle
+
+    config = tmp_path / "reynard.toml"
+    config.write_text(
+        '[[notifiers]]\ntype = "webhook"\nurl = "https://example.org/hook"\nheaders = { X-Token = "t" }\n'
+        '[respond.notifiers.soc]\ntype = "slack"\nurl = "https://hooks.slack.com/services/T/B/X"\n'
+    )
+    settings = load_settings(config, env={})
+    again = pickle.loads(pickle.dumps(settings))
+    assert again == settings
+    assert dict(again.notifiers[0].options["headers"]) == {"X-Token": "t"}

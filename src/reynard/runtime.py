@@ -51,9 +51,9 @@ from reynard.respond.service import PlaybookService
 from reynard.respond.triggers import Trigger, TriggerRunner, load_triggers
 from reynard.settings import Settings
 from reynard.state import open_state
+from reynard.store.backends import open_event_store
 from reynard.store.base import EventStore
 from reynard.store.service import WriterService
-from reynard.store.tantivy import TantivyEventStore
 
 log = logging.getLogger("reynard.runtime")
 
@@ -91,10 +91,7 @@ class Runtime:
         return self._open_events(writable=True)
 
     def _open_events(self, *, writable: bool) -> EventStore:
-        settings = self.settings
-        store = TantivyEventStore(
-            settings.events_dir, writable=writable, heap_bytes=settings.writer_heap_bytes
-        )
+        store = open_event_store(self.settings, writable=writable)
         self._closers.append(store.close)
         return store
 

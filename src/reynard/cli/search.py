@@ -52,7 +52,7 @@ def search(
     store = runtime_of(ctx, data_dir=data_dir).events
     columns = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
     if count_only:
-        click.echo(store.count_matching(node, span))
+        click.echo(store.count(node, span))
         return
     if agg_field:
         request = ast.Aggregate(node, span, {"a": ast.TermsAgg(agg_field.lower(), size=limit or 20)})

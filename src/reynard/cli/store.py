@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 import click
@@ -21,10 +21,8 @@ def store() -> None:
 @user_errors
 def store_days(ctx: click.Context, data_dir: Path | None) -> None:
     """Each day that has an index, with its event count."""
-    reader = runtime_of(ctx, data_dir=data_dir).events
-    for day in reader.days():
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        click.echo(f"{day.isoformat()}  {reader.count(start, start + timedelta(days=1))}")
+    for day in runtime_of(ctx, data_dir=data_dir).events.days():
+        click.echo(f"{day.day.isoformat()}  {day.events}")
 
 
 @store.command("drop")
@@ -38,8 +36,6 @@ def store_drop(ctx: click.Context, day: str, data_dir: Path | None) -> None:
         which = date.fromisoformat(day)
     except ValueError:
         raise click.BadParameter(f"{day!r} is not a date (YYYY-MM-DD)", param_hint="DAY") from None
-    writer = runtime_of(ctx, data_dir=data_dir).event_writer
-    if which not in writer.days():
+    if not runtime_of(ctx, data_dir=data_dir).event_writer.drop_day(which):
         fail(f"no events stored for {which.isoformat()}")
-    writer.delete_day(which)
     click.echo(f"deleted {which.isoformat()}")

@@ -14,7 +14,7 @@ from reynard.query import ast
 from reynard.query.reference import aggregate_events, search_events
 
 if TYPE_CHECKING:
-    from reynard.store.tantivy.store import TantivyEventStore
+    from reynard.store.base import EventStore
 
 
 @runtime_checkable
@@ -40,9 +40,9 @@ class MemorySource:
 
 
 class StoreSource:
-    """The embedded event store. A search without a limit streams every match (no 1,000-hit cap)."""
+    """An event store. A search without a limit streams every match (no 1,000-hit cap)."""
 
-    def __init__(self, store: TantivyEventStore):
+    def __init__(self, store: EventStore):
         self.store = store
 
     def search(self, request: ast.Search) -> list[dict]:

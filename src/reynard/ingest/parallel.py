@@ -2,9 +2,10 @@
 
 Parsing and the pipeline are pure Python and the index writer is Rust with threads of its own, so on
 one process they take turns. With workers, each input file goes to a worker process that runs the
-usual `Ingestor` (sources, pipeline, finalize) and prepares the index documents; the parent receives
-batches of prepared documents and rejections, writes them, and keeps the one writer lock. Used for
-large inputs only: a worker costs about half a second to start.
+usual `Ingestor` (sources, pipeline, finalize) and prepares the store's documents (with the store's own
+`prepare`, passed to the worker); the parent receives batches of prepared documents and rejections,
+writes them, and keeps the one writer lock. Used for large inputs only: a worker costs about half a
+second to start.
 """
 
 from __future__ import annotations
@@ -26,9 +27,7 @@ from reynard.ingest.records import Rejected
 from reynard.ingest.runner import Ingestor, IngestSummary
 from reynard.ingest.sources.base import ReadOptions
 from reynard.settings import Settings
-from reynard.store.base import WriteResult
-from reynard.store.tantivy.schema import prepare
-from reynard.store.tantivy.store import TantivyEventStore
+from reynard.store.base import EventStore, Prepared, WriteResult
 
 # Below this many bytes of input, starting workers costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
@@ -45,11 +44,18 @@ class _QueueSink:
     """Worker side: prepared documents go to the parent, which stores them; `match` (streaming
     detection) sees the events here, where they are still dicts."""
 
-    def __init__(self, results: Any, match: Callable[[list[dict]], object] | None = None):
+    def __init__(
+        self,
+        results: Any,
+        prepare: Callable[[dict], Prepared],
+        match: Callable[[list[dict]], object] | None = None,
+    ):
         self.results = results
+        self.prepare = prepare
         self.match = match
 
     def write(self, events: list[dict]) -> WriteResult:
+        prepare = self.prepare
         self.results.put(("events", [prepare(e) for e in events]))
         if self.match is not None:
             self.match(events)
@@ -76,6 +82,7 @@ class _QueueDeadLetters:
 def _work(
     tasks: Any,
     results: Any,
+    prepare: Callable[[dict], Prepared],
     settings: Settings,
     options: ReadOptions,
     source: str | None,
@@ -88,7 +95,7 @@ def _work(
         match = matcher_factory(settings).match if matcher_factory is not None else None
         tune_gc()
         ingestor = Ingestor(
-            _QueueSink(results, match),
+            _QueueSink(results, prepare, match),
             _QueueDeadLetters(results),  # type: ignore[arg-type]
             pipeline,
             options=options,
@@ -106,7 +113,7 @@ def _work(
 def ingest_parallel(
     files: Sequence[Path],
     settings: Settings,
-    store: TantivyEventStore,
+    store: EventStore,
     dead_letters: DeadLetterStore,
     *,
     workers: int,
@@ -135,6 +142,7 @@ def ingest_parallel(
             args=(
                 tasks,
                 results,
+                store.prepare,
                 settings,
                 options,
                 source,
@@ -174,7 +182,7 @@ def ingest_parallel(
                     store.commit()  # readers in other processes see the events from here on
                     uncommitted, last_commit = 0, now
                 if result.failed:
-                    _refused(message[1], result, dead_letters, summary, on_reject)
+                    _refused(store, message[1], result, dead_letters, summary, on_reject)
                 if on_progress is not None:
                     on_progress(summary)
             elif kind == "rejected":
@@ -200,19 +208,18 @@ def ingest_parallel(
 
 
 def _refused(
-    prepared: Sequence[Any],
+    store: EventStore,
+    prepared: Sequence[Prepared],
     result: WriteResult,
     dead_letters: DeadLetterStore,
     summary: IngestSummary,
     on_reject: Callable[[str], None] | None,
 ) -> None:
-    """Documents the index refused: keep the finalized event in the dead-letter store."""
-    import base64
-
-    documents = {item.id: item.document for item in prepared}
+    """Documents the store refused: keep the finalized event in the dead-letter store."""
+    items = {item.id: item for item in prepared}
     rejected = []
     for event_id, reason in result.failed:
-        event = base64.b64decode(orjson.loads(documents[event_id])["_doc"])
+        event = orjson.dumps(store.original(items[event_id]))
         rejected.append(Rejected("normalized", "ingest", 0, reason, event))
     dead_letters.add(rejected)
     summary.rejected += len(rejected)

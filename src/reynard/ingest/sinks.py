@@ -16,8 +16,7 @@ import httpx
 import orjson
 
 from reynard.errors import StoreError
-from reynard.store.base import WriteResult
-from reynard.store.tantivy.store import TantivyEventStore
+from reynard.store.base import EventStore, WriteResult
 
 SERVER_FILE = "server.json"
 
@@ -34,9 +33,7 @@ class EventSink(Protocol):
 class StoreSink:
     """Writes to the store, committing every `commit_every` events or `commit_interval` seconds."""
 
-    def __init__(
-        self, store: TantivyEventStore, *, commit_every: int = 100_000, commit_interval: float = 1.0
-    ):
+    def __init__(self, store: EventStore, *, commit_every: int = 100_000, commit_interval: float = 1.0):
         self.store = store
         self.commit_every = commit_every
         self.commit_interval = commit_interval

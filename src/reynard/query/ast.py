@@ -248,12 +248,14 @@ class TimeWindow:
 @dataclass(frozen=True)
 class Search:
     """Events matching `query` in `window`, newest first (ties by id, descending); `after` is the
-    `(utctimestamp, id)` of the last event of the previous page (search-after pagination)."""
+    `(utctimestamp, id)` of the last event of the previous page (search-after pagination); `fields`, when
+    given, the dotted fields each returned event keeps (None: the whole event)."""
 
     query: Node = field(default_factory=MatchAll)
     window: TimeWindow = field(default_factory=TimeWindow)
     limit: int | None = 100
     after: tuple[str, str] | None = None
+    fields: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ Shapes of `aggregate_events` results, by aggregation:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,12 +68,26 @@ def sort_key(event: dict) -> tuple[datetime, str]:
     return as_time(event.get("utctimestamp")) or _OLDEST, str(event.get("id", ""))
 
 
+def matching(events: Iterable[dict], query: Any, window: TimeWindow) -> Iterator[dict]:
+    """The events matching query and window, in the order given, one at a time."""
+    test, in_window = compile_predicate(query), _window_test(window)
+    return (event for event in events if in_window(event) and test(event))
+
+
 def _selected(events: Iterable[dict], query: Any, window: TimeWindow) -> list[dict]:
     """The events matching query and window, newest first."""
-    test, in_window = compile_predicate(query), _window_test(window)
-    found = [event for event in events if in_window(event) and test(event)]
+    found = list(matching(events, query, window))
     found.sort(key=sort_key, reverse=True)
     return found
+
+
+def after_key(after: tuple[str, str]) -> tuple[datetime, str]:
+    """`Search.after` as a `sort_key`: the results are those whose key is below it."""
+    when, last_id = after
+    moment = as_time(when)
+    if moment is None:
+        raise QueryError(f"search after: not a timestamp: {when!r}")
+    return moment, str(last_id)
 
 
 def search_events(events: Iterable[dict], search: Search) -> list[dict]:
@@ -81,11 +95,7 @@ def search_events(events: Iterable[dict], search: Search) -> list[dict]:
     `search.after` in that order, at most `search.limit` (None: all)."""
     found = _selected(events, search.query, search.window)
     if search.after is not None:
-        when, last_id = search.after
-        moment = as_time(when)
-        if moment is None:
-            raise QueryError(f"search after: not a timestamp: {when!r}")
-        after = (moment, str(last_id))
+        after = after_key(search.after)
         found = [event for event in found if sort_key(event) < after]
     if search.limit is not None:
         if search.limit < 0:

@@ -16,7 +16,7 @@ This package is at the bottom layer: it imports nothing of Reynard's but `reynar
 """
 
 from .load import load_settings, parse_settings
-from .model import DEFAULT_INTERNAL_CIDRS, Settings
+from .model import DEFAULT_INTERNAL_CIDRS, EVENT_STORES, Settings
 from .origin import IN_CODE, Origin, Place
 from .secret import Secret
 from .sections import (
@@ -33,6 +33,7 @@ from .sections import (
 
 __all__ = [
     "DEFAULT_INTERNAL_CIDRS",
+    "EVENT_STORES",
     "IN_CODE",
     "TRIGGER_KINDS",
     "ActionsSection",

@@ -8,10 +8,9 @@ turns the first problem into a `ConfigError` at the line of the key (or of the t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from types import MappingProxyType
 from typing import Any
 
 from .origin import Place
@@ -162,4 +161,26 @@ def string_table(value: Any) -> Mapping[str, str]:
     for key, item in value.items():
         if not isinstance(item, str):
             raise Invalid(f"must be a table of strings: {key!r} is {kind_of(item)}")
-    return MappingProxyType(dict(value))
+    return Frozen(value)
+
+
+class Frozen(Mapping[str, Any]):
+    """A read-only mapping that pickles (a `MappingProxyType` does not): the settings go to ingest worker
+    processes whole."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] | None = None):
+        self._items = dict(items or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Frozen({self._items!r})"

@@ -102,7 +102,7 @@ def checked(settings: Settings, where: Callable[[str], str | None] = lambda name
     if settings.event_store not in EVENT_STORES:
         known = ", ".join(EVENT_STORES)
         raise ConfigError(
-            f"setting event_store: unknown store {settings.event_store!r}; known: {known}",
+            f"setting event_store: unknown event store {settings.event_store!r} (known: {known})",
             where=where("event_store"),
         )
     if not 0 < settings.port < 65536:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from .check import (
+    Frozen,
     Invalid,
     Key,
     at_least,
@@ -82,7 +82,7 @@ class NotifierSpec:
     """One notifier: its type and its options, checked (a password is a `Secret`, recipients a tuple)."""
 
     type: str
-    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    options: Mapping[str, Any] = field(default_factory=lambda: Frozen({}), repr=False)
     place: Place = field(default=IN_CODE, compare=False, repr=False)
 
     @property
@@ -102,7 +102,7 @@ class NotifierSpec:
             raise place.error(f"unknown notifier type {kind!r}; known: {known}", "type")
         options = {key: option for key, option in value.items() if key != "type"}
         checked = read_table(options, place, NOTIFIER_TYPES[kind], label=f"{place.label} (type {kind})")
-        return cls(kind, MappingProxyType(checked), place)
+        return cls(kind, Frozen(checked), place)
 
 
 # -- triggers ----------------------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ class RespondSection:
     """`[respond]`: its four tables. Without named notifiers, reynard:notify uses `[[notifiers]]`."""
 
     aws: AwsSection = field(default_factory=AwsSection)
-    notifiers: Mapping[str, NotifierSpec] = field(default_factory=lambda: MappingProxyType({}))
+    notifiers: Mapping[str, NotifierSpec] = field(default_factory=lambda: Frozen({}))
     forensics: ForensicsSection = field(default_factory=ForensicsSection)
     actions: ActionsSection = field(default_factory=ActionsSection)
     place: Place = field(default=IN_CODE.at("respond"), compare=False, repr=False, kw_only=True)
@@ -251,7 +251,7 @@ class RespondSection:
 def _named_notifiers(value: Any, place: Place) -> Mapping[str, NotifierSpec]:
     if not isinstance(value, Mapping):
         raise place.error(f"must be tables [{place.label}.NAME], not {kind_of(value)}")
-    return MappingProxyType({key: NotifierSpec.parse(spec, place.at(key)) for key, spec in value.items()})
+    return Frozen({key: NotifierSpec.parse(spec, place.at(key)) for key, spec in value.items()})
 
 
 # -- the file ----------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Event storage: the `EventStore` protocol and its backends (tantivy embedded; OpenSearch later)."""
+"""Event storage: the `EventStore` protocol (base.py) and its backends (tantivy embedded, memory the
+reference; OpenSearch later), opened by name from the settings (backends.py)."""
 
-from reynard.store.base import EventStore, WriteResult
+from reynard.store.base import DayCount, EventStore, Prepared, SearchResult, StoreStats, WriteResult
 
-__all__ = ["EventStore", "WriteResult"]
+__all__ = ["DayCount", "EventStore", "Prepared", "SearchResult", "StoreStats", "WriteResult"]

@@ -15,8 +15,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from reynard.store.base import WriteResult
-from reynard.store.tantivy.store import TantivyEventStore
+from reynard.store.base import EventStore, WriteResult
 
 _STOP = object()
 log = logging.getLogger("reynard.store.service")
@@ -25,7 +24,7 @@ log = logging.getLogger("reynard.store.service")
 class WriterService:
     def __init__(
         self,
-        store: TantivyEventStore,
+        store: EventStore,
         *,
         max_batch: int = 50_000,
         on_committed: Callable[[list[dict]], None] | None = None,

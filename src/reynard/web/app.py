@@ -20,6 +20,7 @@ from reynard.events.event import finalize
 from reynard.events.timestamps import TimestampError, isoformat, parse_timestamp
 from reynard.ingest.records import Rejected
 from reynard.ingest.runner import Ingestor
+from reynard.query import ast
 from reynard.runtime import Runtime
 from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
@@ -141,7 +142,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         """The newest events in a time range (the query language comes with `/api/search`)."""
         start, end = _moment(since, "since"), _moment(until, "until")
         reader.refresh()
-        events = list(reader.events(start, end, limit=limit))
+        events = reader.search(ast.Search(window=ast.TimeWindow(start, end), limit=limit)).events
         return Response(orjson.dumps({"events": events, "count": len(events)}), media_type="application/json")
 
     @app.get("/api/stats")
@@ -150,7 +151,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         days = reader.days()
         return {
             "events": reader.count(),
-            "days": [d.isoformat() for d in days],
+            "days": [d.day.isoformat() for d in days],
             "dead_letters": runtime.dead_letters.count(),
         }
 

@@ -23,12 +23,13 @@ import base64
 import ipaddress
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 import tantivy
 
 from reynard.events.fields import IP_KEYS as IP_KEY_NAMES
+from reynard.store.base import Prepared
 
 SCHEMA_VERSION = 3
 LOWERCASE = "raw_lower"  # the raw tokenizer, lowercased (Unicode lowercase, as Python's str.lower)
@@ -93,17 +94,15 @@ def _addresses(value: object) -> list[str]:
     return []
 
 
-class Prepared(NamedTuple):
-    """A finalized event made ready for the index: built where the CPU is (an ingest worker)."""
-
-    id: str
-    day: date
-    document: str
-
-
 def prepare(event: dict) -> Prepared:
+    """`EventStore.prepare` for tantivy: the document is the JSON text `to_document` makes."""
     # Finalized timestamps are ISO 8601 UTC, so the day is the first ten characters.
     return Prepared(event["id"], date.fromisoformat(event["utctimestamp"][:10]), to_document(event))
+
+
+def original(prepared: Prepared) -> dict:
+    """`EventStore.original` for tantivy: the event stored in the document's `_doc`."""
+    return orjson.loads(base64.b64decode(orjson.loads(prepared.document)["_doc"]))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

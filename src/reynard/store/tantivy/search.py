@@ -22,8 +22,10 @@ import tantivy
 
 from reynard.events.timestamps import isoformat
 from reynard.query import ast
+from reynard.query.errors import QueryError
 from reynard.query.predicate import compile_predicate
-from reynard.query.reference import aggregate_events
+from reynard.query.reference import after_key, aggregate_events
+from reynard.store.base import SearchResult
 from reynard.store.tantivy.compiler import Compiled, TantivyCompiler, micros
 from reynard.store.tantivy.dictionary import answer_from_dictionary, bucket_text, is_panic
 from reynard.store.tantivy.schema import KEYWORD_FIELDS
@@ -37,11 +39,6 @@ BATCH = 10_000
 MAX_BUCKETS = 60_000
 _AGGREGATABLE = frozenset(KEYWORD_FIELDS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class SearchResult(NamedTuple):
-    events: list[dict]
-    next_after: tuple[str, str] | None
 
 
 class _Plan(NamedTuple):
@@ -63,7 +60,7 @@ def _and(*queries: tantivy.Query | None) -> tantivy.Query:
 
 def _window(store: TantivyEventStore, window: ast.TimeWindow) -> tuple[tantivy.Query | None, list]:
     if window.start is None and window.end is None:
-        return None, store.days()
+        return None, store.index_days()
 
     def span(field: str) -> tantivy.Query:
         return tantivy.Query.range_query(
@@ -79,10 +76,10 @@ def _window(store: TantivyEventStore, window: ast.TimeWindow) -> tuple[tantivy.Q
         query = tantivy.Query.boolean_query(
             [(Occur.Should, span("utctimestamp")), (Occur.Should, span("receivedtimestamp"))]
         )
-        return query, store.days()
+        return query, store.index_days()
     first = window.start.astimezone(UTC).date() if window.start else None
     last = window.end.astimezone(UTC).date() if window.end else None
-    days = [d for d in store.days() if (first is None or d >= first) and (last is None or d <= last)]
+    days = [d for d in store.index_days() if (first is None or d >= first) and (last is None or d <= last)]
     return span("utctimestamp"), days
 
 
@@ -187,7 +184,8 @@ def iter_matches(store: TantivyEventStore, search: ast.Search) -> Iterator[dict]
     plan_ = plan(store, search.query, search.window)
     upper = None
     if search.after is not None:
-        upper = (micros(datetime.fromisoformat(search.after[0])), search.after[1])
+        moment, last_id = after_key(search.after)
+        upper = (micros(moment), last_id)
     for day in sorted(plan_.days, reverse=True):
         searcher = store._days[day].searcher()
         if not searcher.num_docs:
@@ -197,6 +195,10 @@ def iter_matches(store: TantivyEventStore, search: ast.Search) -> Iterator[dict]
 
 
 def run_search(store: TantivyEventStore, search: ast.Search) -> SearchResult:
+    if search.limit is not None and search.limit <= 0:
+        if search.limit < 0:
+            raise QueryError(f"limit must not be negative: {search.limit}")
+        return SearchResult([], None)
     events = []
     for event in iter_matches(store, search):
         events.append(event)

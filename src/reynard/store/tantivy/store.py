@@ -3,7 +3,8 @@
 Retention is deleting a day's folder, and a query opens only the days in its range. One process
 writes (it holds `WriterLock`); any number read, and see new events after `refresh()` once the writer
 has committed. Ingesting the same event twice stores it once: before adding a batch, the writer looks
-its ids up (one term-set query per day and batch) and skips those already stored or pending.
+its ids up (one term-set query per day and batch) and skips those already stored or pending. The
+guarantees are `EventStore`'s (store/base.py); search.py answers queries.
 """
 
 from __future__ import annotations
@@ -12,24 +13,20 @@ import shutil
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import orjson
 import tantivy
 
 from reynard.errors import StoreError
 from reynard.query import ast
-from reynard.store.base import WriteResult
+from reynard.query.render import project
+from reynard.store import base
+from reynard.store.base import DayCount, Prepared, SearchResult, StoreStats, WriteResult
+from reynard.store.tantivy import schema
 from reynard.store.tantivy.lock import WriterLock
-from reynard.store.tantivy.schema import SCHEMA_VERSION, Prepared, build_schema, prepare, register_tokenizers
-
-if TYPE_CHECKING:
-    from reynard.store.tantivy.search import SearchResult
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
+from reynard.store.tantivy.schema import SCHEMA_VERSION, build_schema, register_tokenizers
 
 # Time-ordered input needs two (a day and the next); each open writer holds its indexing heap.
 MAX_OPEN_WRITERS = 2
@@ -56,6 +53,10 @@ class _Day:
 
 class TantivyEventStore:
     """`EventStore` on daily tantivy indices. `writable=True` takes the writer lock or raises WriterBusy."""
+
+    name = "tantivy"
+    prepare = staticmethod(schema.prepare)
+    original = staticmethod(schema.original)
 
     def __init__(self, directory: Path, *, writable: bool = False, heap_bytes: int = 256_000_000):
         self.directory = Path(directory)
@@ -85,8 +86,13 @@ class TantivyEventStore:
             self.directory.mkdir(parents=True, exist_ok=True)
             marker.write_text(f"{SCHEMA_VERSION}\n")
 
-    def days(self) -> list[date]:
+    def index_days(self) -> list[date]:
+        """The UTC days that have an index (maybe still empty), oldest first."""
         return sorted(self._days)
+
+    def days(self) -> list[DayCount]:
+        counts = [DayCount(day, self._days[day].searcher().num_docs) for day in self.index_days()]
+        return [count for count in counts if count.events]
 
     def refresh(self) -> None:
         """Open days created since the last look, and reload every reader to see new commits."""
@@ -124,15 +130,14 @@ class TantivyEventStore:
 
     # -- writing --------------------------------------------------------------------------------------
     def write(self, events: Sequence[dict], *, commit: bool = False) -> WriteResult:
-        return self.write_prepared([prepare(e) for e in events], commit=commit)
+        return self.write_prepared([schema.prepare(e) for e in events], commit=commit)
 
-    def write_prepared(self, prepared: Sequence[Prepared], *, commit: bool = False) -> WriteResult:
+    def write_prepared(self, items: Sequence[Prepared], *, commit: bool = False) -> WriteResult:
         """`write` for events already turned into documents (by `schema.prepare`, maybe elsewhere)."""
-        if not self.writable:
-            raise StoreError("this event store was opened read-only", where=str(self.directory))
+        self._check_writable()
         result = WriteResult()
         by_day: dict[date, list[Prepared]] = {}
-        for item in prepared:
+        for item in items:
             by_day.setdefault(item.day, []).append(item)
         for day, batch in by_day.items():
             handle = self._day_for_write(day)
@@ -174,14 +179,21 @@ class TantivyEventStore:
                 handle.pending.clear()
                 handle.index.reload()
 
-    def delete_day(self, day: date) -> None:
+    def drop_day(self, day: date) -> bool:
+        self._check_writable()
         handle = self._writers.pop(day, None)
         if handle is not None:
             self._close_writer(handle)
         handle = self._days.pop(day, None)
+        held = handle is not None and handle.searcher().num_docs > 0
         path = self.directory / day.isoformat()
         if path.exists():
             shutil.rmtree(path)
+        return held
+
+    def _check_writable(self) -> None:
+        if not self.writable:
+            raise StoreError("this event store was opened read-only", where=str(self.directory))
 
     def close(self) -> None:
         for handle in list(self._writers.values()):
@@ -201,53 +213,29 @@ class TantivyEventStore:
                 return orjson.loads(searcher.doc(hits[0][1]).get_first("_doc"))
         return None
 
-    def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
-        total = 0
-        for day in self._days_between(start, end):
-            searcher = self._days[day].searcher()
-            if searcher.num_docs:
-                total += searcher.search(self._time_query(start, end), limit=1, count=True).count
-        return total
-
-    def events(
-        self, start: datetime | None = None, end: datetime | None = None, limit: int = 100
-    ) -> Iterator[dict]:
-        remaining = limit
-        for day in reversed(self._days_between(start, end)):
-            if remaining <= 0:
-                return
-            searcher = self._days[day].searcher()
-            if not searcher.num_docs:
-                continue
-            hits = searcher.search(
-                self._time_query(start, end),
-                limit=remaining,
-                order_by_field="utctimestamp",
-                order=tantivy.Order.Desc,
-            ).hits
-            for _, address in hits:
-                yield orjson.loads(searcher.doc(address).get_first("_doc"))
-            remaining -= len(hits)
-
     def search(self, request: ast.Search) -> SearchResult:
         """Events matching a query (search.py has the how)."""
         from reynard.store.tantivy.search import run_search
 
         with _index_panics():
-            return run_search(self, request)
+            result = run_search(self, request)
+        if request.fields:
+            return SearchResult([project(e, request.fields) for e in result.events], result.next_after)
+        return result
 
     def stream(self, request: ast.Search) -> Iterator[dict]:
         """Every event matching a query, newest first, without holding them (for NDJSON output)."""
         from reynard.store.tantivy.search import iter_matches
 
         with _index_panics():
-            yield from iter_matches(self, request)
+            for event in iter_matches(self, request):
+                yield project(event, request.fields)
 
-    def count_matching(self, query: ast.Node, window: ast.TimeWindow | None = None) -> int:
+    def count(self, query: ast.Node = base.EVERYTHING, window: ast.TimeWindow = base.ALL_TIME) -> int:
         from reynard.store.tantivy.search import run_count
 
         with _index_panics():
-            return run_count(self, query, window or ast.TimeWindow())
+            return run_count(self, query, window)
 
     def aggregate(self, request: ast.Aggregate) -> dict:
         from reynard.store.tantivy.search import run_aggregate
@@ -255,29 +243,12 @@ class TantivyEventStore:
         with _index_panics():
             return run_aggregate(self, request)
 
+    def stats(self) -> StoreStats:
+        days = self.days()
+        return StoreStats(sum(d.events for d in days), len(days), self.disk_bytes(), self.name)
+
     def disk_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file())
-
-    def _days_between(self, start: datetime | None, end: datetime | None) -> list[date]:
-        first = start.astimezone(UTC).date() if start else date.min
-        last = end.astimezone(UTC).date() if end else date.max
-        return [d for d in sorted(self._days) if first <= d <= last]
-
-    def _time_query(self, start: datetime | None, end: datetime | None) -> tantivy.Query:
-        if start is None and end is None:
-            return tantivy.Query.all_query()
-        return tantivy.Query.range_query(
-            self.schema,
-            "utctimestamp",
-            tantivy.FieldType.Integer,
-            to_micros(start) if start else None,
-            to_micros(end) if end else None,
-            include_upper=end is None,
-        )
-
-
-def to_micros(moment: datetime) -> int:
-    return (moment.astimezone(UTC) - EPOCH) // MICROSECOND
 
 
 @contextmanager

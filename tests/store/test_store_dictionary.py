@@ -12,8 +12,8 @@ from reynard.query.reference import aggregate_events, search_events
 from reynard.store.tantivy import dictionary
 from reynard.store.tantivy.search import for_day, plan
 from reynard.store.tantivy.store import TantivyEventStore
+from store_backends import RECEIVED, Loaded, batches, ids
 from strategies import KEYWORD_FIELDS, leaf_strategies
-from test_query_store_properties import RECEIVED, Loaded, batches, ids
 
 PATTERNS = (ast.Wildcard, ast.Regex, ast.Prefix, ast.Suffix, ast.Contains)
 DETAILS_FIELDS = [f for f in KEYWORD_FIELDS if f.startswith("details.")] + [
@@ -54,7 +54,7 @@ def test_pattern_queries_agree_with_the_predicate(docs, query):
         request = ast.Search(query, limit=None)
         expected = ids(search_events(loaded.docs, request))
         assert ids(loaded.store.search(request).events) == expected
-        assert loaded.store.count_matching(query) == len(expected)
+        assert loaded.store.count(query) == len(expected)
         aggregate = ast.Aggregate(query, ast.TimeWindow(), {"a": ast.TermsAgg("source", samples=1)})
         assert loaded.store.aggregate(aggregate) == aggregate_events(loaded.docs, aggregate)
 
@@ -81,7 +81,7 @@ def store(tmp_path):
 
 def _day_plan(store, query):
     plan_ = plan(store, query, ast.TimeWindow())
-    (day,) = store.days()
+    (day,) = store.index_days()
     return for_day(plan_, store._days[day].searcher())
 
 
@@ -89,7 +89,7 @@ def _check(store, docs, query):
     request = ast.Search(query, limit=None)
     expected = ids(search_events(docs, request))
     assert ids(store.search(request).events) == expected
-    assert store.count_matching(query) == len(expected)
+    assert store.count(query) == len(expected)
     return expected
 
 
