@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reynard.errors import ReynardError
+from reynard.events.ips import ip_address
 
 Test = Callable[[Any], bool]  # a condition on one present value
 MAX_NUMBER = 5e9
@@ -213,13 +214,11 @@ def _cidr(spec: Any, where: str) -> Test:
     except (TypeError, ValueError) as e:
         raise PatternError(f"cidr {json.dumps(spec)} is not a network ({e})", where=where) from None
 
-    def inside(value: Any) -> bool:
+    def inside(value: Any) -> bool:  # the address as written: an IPv4-mapped IPv6 one stays IPv6
         if not isinstance(value, str):
             return False
-        try:
-            return ipaddress.ip_address(value) in network
-        except ValueError:
-            return False
+        address = ip_address(value)
+        return address is not None and address in network
 
     return inside
 
