@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reynard.errors import ReynardError
+from reynard.events.fields import values_at
 from reynard.query.ast import (
     Aggregate,
     Bool,
@@ -38,7 +39,7 @@ from reynard.query.ast import (
     Wildcard,
 )
 from reynard.query.errors import QueryError
-from reynard.query.predicate import compile_predicate, matches, values_at, wildcard_to_regex
+from reynard.query.predicate import compile_predicate, matches, wildcard_to_regex
 from reynard.query.reference import aggregate_events, search_events
 
 SSH = {

@@ -45,7 +45,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from reynard.events.fields import ANY_IP, IP_KEYS
+from reynard.events.fields import ANY_IP, ip_values, leaf_getter, leaves, reacher
+from reynard.events.ips import as_ip
 from reynard.events.timestamps import TimestampError, parse_timestamp
 from reynard.query.ast import (
     TIME_UNITS,
@@ -68,7 +69,7 @@ from reynard.query.ast import (
     Wildcard,
 )
 from reynard.query.errors import QueryError
-from reynard.query.values import as_ip, as_number, as_time, bound_kind, leaves, term_text, tokens
+from reynard.query.values import as_number, as_time, bound_kind, term_text, tokens
 
 Predicate = Callable[[dict], bool]
 
@@ -78,127 +79,8 @@ LARGE_REPEAT = 10  # a repeat of more than this many (or unbounded) counts as "l
 REMEMBERED = 1_024  # distinct values whose regex answer each regex leaf remembers
 REMEMBERED_CHARS = 256
 
-_SCALARS = (str, int, float, bool)
 
-
-# -- field lookup ---------------------------------------------------------------------------------------
-def _flatten(items: list) -> Iterable[Any]:
-    for item in items:
-        if isinstance(item, list):
-            yield from _flatten(item)
-        else:
-            yield item
-
-
-def _reach(doc: Any, parts: tuple[str, ...]) -> list[Any]:
-    """Every value (scalar, list or dict) at `parts` under `doc`; lists on the way fan out."""
-    current = [doc]
-    for part in parts:
-        found = []
-        for value in current:
-            if isinstance(value, dict):
-                if part in value:
-                    found.append(value[part])
-            elif isinstance(value, list):
-                found.extend(
-                    item[part] for item in _flatten(value) if isinstance(item, dict) and part in item
-                )
-        if not found:
-            return []
-        current = found
-    return current
-
-
-def _any_ip(event: dict) -> list[Any]:
-    """The virtual field `ip`: every valid address under the details keys that hold addresses."""
-    details = event.get("details")
-    if type(details) is not dict:
-        return []
-    found = []
-    for key in IP_KEYS:
-        value = details.get(key)
-        if value is not None:
-            found.extend(v for v in leaves(value) if as_ip(v) is not None)
-    return found
-
-
-def _reacher(path: str) -> Callable[[dict], list[Any]]:
-    """A compiled `_reach` for one path."""
-    if path == ANY_IP:
-        return _any_ip
-    parts = tuple(path.split("."))
-
-    def reach(event: dict) -> list[Any]:
-        value: Any = event
-        for i, part in enumerate(parts):
-            if type(value) is dict:
-                value = value.get(part)
-                if value is None:
-                    return []
-            elif isinstance(value, list):
-                return _reach(value, parts[i:])
-            else:
-                return []
-        return [value]
-
-    def reach_dicts(event: dict) -> list[Any]:
-        """`reach` for the usual case, dicts all the way, in as few steps as Python allows (a streamed
-        event looks up a dozen paths); anything else takes the general walk."""
-        value: Any = event
-        for part in parts:
-            if type(value) is not dict:
-                return reach(event)
-            value = value.get(part)
-            if value is None:
-                return []
-        return [value]
-
-    return reach_dicts
-
-
-def _leaf_getter(path: str) -> Callable[[dict], list[Any]]:
-    """A compiled `values_at` for one path."""
-    reach = _reacher(path)
-
-    def get(event: dict) -> list[Any]:
-        found = reach(event)
-        if len(found) == 1 and type(found[0]) in _SCALARS:
-            return found
-        out: list[Any] = []
-        for value in found:
-            out.extend(leaves(value))
-        return out
-
-    if path == ANY_IP:
-        return get
-    parts = tuple(path.split("."))
-
-    def get_scalar(event: dict) -> list[Any]:
-        """`get` in one step for the usual case, one scalar under dicts all the way."""
-        value: Any = event
-        for part in parts:
-            if type(value) is not dict:
-                return get(event)
-            value = value.get(part)
-            if value is None:
-                return []
-        return [value] if type(value) in _SCALARS else get(event)
-
-    return get_scalar
-
-
-leaf_getter = _leaf_getter  # compiled once per path, for callers that look up many events
-
-
-def values_at(event: dict, path: str) -> list[Any]:
-    """The scalar leaves at a dotted path: `values_at(e, "details.tags")` -> ["a", "b"]; [] when absent.
-
-    Like `reynard.events.fields.get_path`, but a list anywhere on the way contributes all its elements,
-    so "any element matches" is a loop over this list.
-    """
-    return _leaf_getter(path)(event)
-
-
+# -- exists ---------------------------------------------------------------------------------------------
 def _has_value(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_value(item) for item in value)
@@ -277,7 +159,7 @@ def compile_predicate(node: Node) -> Predicate:
             test, ci = _pattern_test(node)
             return _compile_text_test(node.field, test, ci)
         case Exists(field=field):
-            reach = _reacher(field)
+            reach = reacher(field)
             return lambda event: any(_has_value(value) for value in reach(event))
         case Range():
             return _compile_range(node)
@@ -388,7 +270,7 @@ def _compile_terms(field: str, values: tuple[Any, ...], ci: bool) -> Predicate:
             return _never
 
         def same_address(event: dict) -> bool:
-            return any(as_ip(leaf) in addresses for leaf in _any_ip(event))
+            return any(as_ip(leaf) in addresses for leaf in ip_values(event))
 
         return same_address
     if field == SUMMARY:
@@ -401,7 +283,7 @@ def _compile_terms(field: str, values: tuple[Any, ...], ci: bool) -> Predicate:
 
         return any_token
 
-    get = _leaf_getter(field)
+    get = leaf_getter(field)
     if ci:
         folded = frozenset(text.lower() for text in texts)
 
@@ -456,7 +338,7 @@ def _compile_summary_phrase(text: str) -> Predicate:
 
 def _compile_text_test(field: str, test: Callable[[str], bool], ci: bool) -> Predicate:
     """Any leaf whose term text (lowercased when `ci`) passes `test`."""
-    get = _leaf_getter(field)
+    get = leaf_getter(field)
 
     def check(event: dict) -> bool:
         for leaf in get(event):
@@ -604,7 +486,7 @@ def _compile_range(node: Range) -> Predicate:
     else:
         convert, extract = _time_bound, as_time
     checks = [(op, convert(bound)) for _name, op, bound in given]
-    get = _leaf_getter(node.field)
+    get = leaf_getter(node.field)
 
     if kind == "ip":
         versions = {bound.version for _op, bound in checks}
@@ -641,7 +523,7 @@ def _compile_cidr(field: str, network: str) -> Predicate:
     except (ValueError, TypeError) as e:
         raise QueryError(f"{field}: not a network: {network!r} ({e})") from None
     version, low, high = net.version, int(net.network_address), int(net.broadcast_address)
-    get = _leaf_getter(field)
+    get = leaf_getter(field)
 
     def inside(event: dict) -> bool:
         for leaf in get(event):
@@ -655,7 +537,7 @@ def _compile_cidr(field: str, network: str) -> Predicate:
 
 # -- field references and time parts --------------------------------------------------------------------
 def _compile_field_ref(node: FieldRef) -> Predicate:
-    get, get_other = _leaf_getter(node.field), _leaf_getter(node.other)
+    get, get_other = leaf_getter(node.field), leaf_getter(node.other)
     ci = node.case_insensitive
 
     def texts(found: list[Any]) -> set[str]:
@@ -685,7 +567,7 @@ def _compile_time_part(node: TimePart) -> Predicate:
     if type(node.value) is not int:
         raise QueryError(f"{node.field}: {node.part} must be an integer, not {node.value!r}")
     wanted = node.value
-    get = _leaf_getter(node.field)
+    get = leaf_getter(node.field)
 
     def at(event: dict) -> bool:
         for leaf in get(event):

@@ -24,9 +24,10 @@ from datetime import UTC, datetime, timedelta
 import tantivy
 
 from reynard.events.fields import ANY_IP
+from reynard.events.ips import as_ip, mapped
 from reynard.query import ast
 from reynard.query.errors import QueryError
-from reynard.query.values import as_ip, as_time, bound_kind, term_text, tokens
+from reynard.query.values import as_time, bound_kind, term_text, tokens
 from reynard.store.tantivy.schema import CI_DETAILS, DATE_FIELDS, IP_ROLES, KEYWORD_FIELDS
 
 _KEYWORDS = frozenset((*KEYWORD_FIELDS, "id"))
@@ -36,6 +37,7 @@ _INT = re.compile(r"^[+-]?\d{1,18}$")
 _REGEX_META = frozenset("\\.+*?()|[]{}^$#&-~")
 MAX_TERM_BYTES = 32_768  # texts this long are not looked up as terms (see `_too_long`)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_IPV4_FIRST, _IPV4_LAST = ipaddress.IPv4Address(0), ipaddress.IPv4Address(2**32 - 1)
 _US = timedelta(microseconds=1)
 
 Occur = tantivy.Occur
@@ -173,7 +175,7 @@ class TantivyCompiler:
             if address is None:
                 return Compiled(self.nothing, True)
             # The virtual address field compares addresses, as the IP field does.
-            ip = _mapped(address)
+            ip = mapped(address)
             query = tantivy.Query.range_query(self.schema, ANY_IP, tantivy.FieldType.IpAddr, ip, ip)
             return Compiled(query, True)
         if field in DATE_FIELDS:
@@ -283,8 +285,8 @@ class TantivyCompiler:
                     self.schema,
                     _IP_FIELDS[node.field],
                     tantivy.FieldType.IpAddr,
-                    _mapped(lo_ip) if lo_ip else "::ffff:0.0.0.0",
-                    _mapped(hi_ip) if hi_ip else "::ffff:255.255.255.255",
+                    mapped(lo_ip or _IPV4_FIRST),
+                    mapped(hi_ip or _IPV4_LAST),
                     include_lower=node.gt is None,
                     include_upper=node.lt is None,
                 )
@@ -346,7 +348,7 @@ class TantivyCompiler:
             raise QueryError(f"{field}: not a network: {network!r} ({e})") from None
         if field in _IP_FIELDS:
             if net.version == 4:
-                low, high = _mapped(net.network_address), _mapped(net.broadcast_address)
+                low, high = mapped(net.network_address), mapped(net.broadcast_address)
                 exact = True
             else:
                 low, high = str(net.network_address), str(net.broadcast_address)
@@ -404,10 +406,6 @@ class TantivyCompiler:
         if len(clauses) == 1:
             return Compiled(clauses[0][1], exact)
         return Compiled(tantivy.Query.boolean_query(clauses), exact)
-
-
-def _mapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    return f"::ffff:{address}" if address.version == 4 else str(address)
 
 
 def _moment(bound: object) -> datetime:
