@@ -70,6 +70,7 @@ from reynard.query.ast import (
 )
 from reynard.query.errors import QueryError
 from reynard.query.values import as_number, as_time, bound_kind, term_text, tokens
+from reynard.query.wildcard import wildcard_test
 
 Predicate = Callable[[dict], bool]
 
@@ -180,7 +181,7 @@ def _pattern_test(node: PatternLeaf) -> tuple[Callable[[str], bool], bool]:
     """A pattern leaf's test of one term text, and whether the text is lowercased before the test."""
     match node:
         case Wildcard(field=field, pattern=pattern, case_insensitive=ci):
-            return _wildcard_matcher(_text(pattern, field), ci), ci
+            return wildcard_test(_fold(_text(pattern, field), ci)), ci
         case Regex():
             compiled = compile_regex(node.pattern, node.case_insensitive, node.multiline, node.dotall)
             fullmatch = compiled.fullmatch
@@ -350,54 +351,7 @@ def _compile_text_test(field: str, test: Callable[[str], bool], ci: bool) -> Pre
     return check
 
 
-# -- wildcard and regex ---------------------------------------------------------------------------------
-def wildcard_to_regex(pattern: str) -> str:
-    """The anchored-by-fullmatch regex of a wildcard pattern (`*` any run, `?` one character), for
-    backends that take regexes; use with DOTALL so `*` spans newlines."""
-    out = []
-    for part in re.split(r"(\*+|\?)", pattern):
-        if part == "?":
-            out.append(".")
-        elif part.startswith("*"):
-            out.append(".*")
-        else:
-            out.append(re.escape(part))
-    return "".join(out)
-
-
-def _wildcard_matcher(pattern: str, ci: bool) -> Callable[[str], bool]:
-    """A wildcard test that cannot backtrack badly: the pattern is cut at `*` into fixed-length
-    segments (literals and `?`), the first anchored at the start, the last at the end, the middle ones
-    found leftmost in order, which is exact because every segment has a fixed length. A regex `.*a.*a.*…`
-    would take polynomial time on a long summary."""
-    pattern = _fold(pattern, ci)
-    segments = [
-        re.compile("".join("." if ch == "?" else re.escape(ch) for ch in seg), re.DOTALL)
-        for seg in pattern.split("*")
-    ]
-    lengths = [len(seg) for seg in pattern.split("*")]
-    if len(segments) == 1:
-        only = segments[0].fullmatch
-        return lambda text: only(text) is not None
-    head, tail = segments[0], segments[-1]
-    head_len, tail_len = lengths[0], lengths[-1]
-    middles = [seg for seg, size in zip(segments[1:-1], lengths[1:-1], strict=True) if size]
-
-    def test(text: str) -> bool:
-        end = len(text) - tail_len
-        if end < head_len or not head.match(text) or not tail.match(text, end):
-            return False
-        pos = head_len
-        for seg in middles:
-            found = seg.search(text, pos, end)
-            if found is None:
-                return False
-            pos = found.end()
-        return True
-
-    return test
-
-
+# -- regex --------------------------------------------------------------------------------------------
 def compile_regex(
     pattern: str, case_insensitive: bool = False, multiline: bool = False, dotall: bool = False
 ) -> re.Pattern[str]:

@@ -31,6 +31,7 @@ from typing import Any
 
 from reynard.errors import ReynardError
 from reynard.events.ips import ip_address
+from reynard.query.wildcard import wildcard_regex
 
 Test = Callable[[Any], bool]  # a condition on one present value
 MAX_NUMBER = 5e9
@@ -180,16 +181,7 @@ def _string_test(kind: str, operand: Any, where: str) -> Test:
 def _wildcard(pattern: str, where: str) -> Test:
     if "**" in pattern.replace("\\*", ""):
         raise PatternError("a wildcard cannot have two * in a row", where=where)
-    parts, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*\\":
-            parts.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        parts.append(".*" if char == "*" else re.escape(char))
-        i += 1
-    compiled = re.compile("".join(parts), re.DOTALL)
+    compiled = re.compile(wildcard_regex(pattern, one=False, escapes="*\\"), re.DOTALL)
     return lambda v: isinstance(v, str) and compiled.fullmatch(v) is not None
 
 

@@ -28,6 +28,7 @@ from reynard.events.ips import as_ip, mapped
 from reynard.query import ast
 from reynard.query.errors import QueryError
 from reynard.query.values import as_time, bound_kind, term_text, tokens
+from reynard.query.wildcard import wildcard_regex
 from reynard.store.tantivy.schema import CI_DETAILS, DATE_FIELDS, IP_ROLES, KEYWORD_FIELDS
 
 _KEYWORDS = frozenset((*KEYWORD_FIELDS, "id"))
@@ -55,10 +56,6 @@ ALL = Compiled(None, True)
 def rust_escape(text: str) -> str:
     """Escape the regex syntax of Rust's `regex` crate (tantivy's regex queries)."""
     return "".join("\\" + c if c in _REGEX_META else c for c in text)
-
-
-def wildcard_regex(pattern: str) -> str:
-    return "".join(".*" if c == "*" else "." if c == "?" else rust_escape(c) for c in pattern)
 
 
 def _too_long(text: str) -> bool:
@@ -128,7 +125,7 @@ class TantivyCompiler:
                     return self._token(words[0])
                 return Compiled(tantivy.Query.phrase_query(self.schema, "summary", words), True)
             case ast.Wildcard(field, pattern, ci):
-                return self._pattern(field, wildcard_regex(pattern), ci)
+                return self._pattern(field, wildcard_regex(pattern, escape=rust_escape), ci)
             case ast.Prefix(field, value, ci):
                 if not ci and field.startswith("details."):
                     return self._json_prefix(field, value)
