@@ -22,6 +22,7 @@ from reynard.detect.alerttask import AlertTask
 from reynard.detect.errors import RuleError
 from reynard.detect.schedule import Schedule, parse_schedule
 from reynard.detect.sources import EventSource
+from reynard.events.timestamps import iso_or_none
 from reynard.state.tables import rules
 
 DEFAULT_SCHEDULE = "5m"
@@ -47,7 +48,7 @@ class RuleInfo:
             "enabled": self.enabled,
             "schedule": self.schedule.text,
             "config": self.config,
-            "last_run": self.last_run.isoformat() if self.last_run else None,
+            "last_run": iso_or_none(self.last_run),
             "last_error": self.last_error,
             "last_alerts": self.last_alerts,
         }

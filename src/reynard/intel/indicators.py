@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from reynard.errors import ReynardError
 from reynard.events.ips import is_ip, unmapped
+from reynard.events.timestamps import iso_or_none
 
 Kind = Literal["ip", "domain", "access_key", "principal", "hash", "term"]
 KINDS: tuple[Kind, ...] = ("ip", "domain", "access_key", "principal", "hash", "term")
@@ -266,8 +267,8 @@ class Indicator:
             "creator": self.creator,
             "created": self.created.isoformat(),
             "updated": self.updated.isoformat(),
-            "expires": self.expires.isoformat() if self.expires else None,
-            "removed": self.removed.isoformat() if self.removed else None,
+            "expires": iso_or_none(self.expires),
+            "removed": iso_or_none(self.removed),
             "removed_by": self.removed_by,
             "state": self.state(now),
             "active": self.active(now),
