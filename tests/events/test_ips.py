@@ -16,6 +16,7 @@ from reynard.events.ips import (
     is_ip,
     loose_ip,
     mapped,
+    network,
     networks,
     parse_ip,
     unmapped,
@@ -75,6 +76,15 @@ def test_mapped_is_the_ipv6_form_of_ip_fields():
     assert mapped(V4("10.0.0.1")) == "::ffff:10.0.0.1"
     assert mapped(V6("2001:db8::1")) == "2001:db8::1"
     assert unmapped(V6(mapped(V4("10.0.0.1")))) == V4("10.0.0.1")
+
+
+def test_a_network_allows_host_bits():
+    assert str(network("10.0.0.1/8")) == "10.0.0.0/8"
+    assert str(network("10.0.0.1")) == "10.0.0.1/32"
+    assert str(network("2001:db8::1/32")) == "2001:db8::/32"
+    for bad in ("10.0.0.0/33", "example.com", ""):
+        with pytest.raises(ValueError):
+            network(bad)
 
 
 def test_networks_and_membership():

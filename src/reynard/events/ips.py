@@ -13,8 +13,9 @@ Reynard compares addresses as the event store indexes them: an IPv4-mapped IPv6 
   IPv6 zone (`%eth0`) are taken off, then read as `parse_ip` does.
 
 And back to text: `mapped(address)` writes an IPv4 address in the IPv6 form IP fields store
-(`::ffff:a.b.c.d`). `networks(cidrs)` and `in_networks(address, nets)` answer "is this address ours"
-(internal or external, `Settings.internal_cidrs`).
+(`::ffff:a.b.c.d`). `network(cidr)` reads a CIDR the way every query language here does (host bits
+allowed); `networks(cidrs)` and `in_networks(address, nets)` answer "is this address ours" (internal or
+external, `Settings.internal_cidrs`).
 """
 
 from __future__ import annotations
@@ -98,10 +99,15 @@ def mapped(address: Address) -> str:
     return f"::ffff:{address}" if address.version == 4 else str(address)
 
 
+def network(cidr: str) -> Network:
+    """The network a CIDR text names, host bits allowed (`10.0.0.1/8` is `10.0.0.0/8`; an address alone
+    is a network of one); ValueError for a text that is not one."""
+    return ipaddress.ip_network(cidr, strict=False)
+
+
 def networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
-    """The networks of CIDR texts (host bits allowed: `10.0.0.1/8` is `10.0.0.0/8`); ValueError for a
-    text that is not one."""
-    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+    """`network` of each CIDR text (`Settings.internal_cidrs`)."""
+    return tuple(network(c) for c in cidrs)
 
 
 def in_networks(address: Address, nets: Iterable[Network]) -> bool:
@@ -119,6 +125,7 @@ __all__ = [
     "is_ip",
     "loose_ip",
     "mapped",
+    "network",
     "networks",
     "parse_ip",
     "unmapped",

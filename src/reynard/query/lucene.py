@@ -36,7 +36,6 @@ under that place. A query string only ever becomes data: nothing in it runs.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import threading
 from collections.abc import Callable
@@ -47,6 +46,7 @@ from luqum.exceptions import IllegalCharacterError, ParseSyntaxError
 from luqum.head_tail import TokenValue
 from luqum.visitor import TreeVisitor, camel_to_lower
 
+from reynard.events.ips import network as parse_network
 from reynard.query.ast import (
     Bool,
     Cidr,
@@ -520,7 +520,7 @@ def _network(value: str) -> str | None:
     if "/" not in value:
         return None
     try:
-        return str(ipaddress.ip_network(value, strict=False))
+        return str(parse_network(value))
     except ValueError:
         return None
 

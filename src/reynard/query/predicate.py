@@ -35,7 +35,6 @@ Decisions where the AST docstring leaves room (docs/query.md should say the same
 
 from __future__ import annotations
 
-import ipaddress
 import operator
 import re
 import re._constants as sre_constants
@@ -47,6 +46,7 @@ from typing import Any
 
 from reynard.events.fields import ANY_IP, ip_values, leaf_getter, leaves, reacher
 from reynard.events.ips import as_ip
+from reynard.events.ips import network as parse_network
 from reynard.events.timestamps import TimestampError, parse_timestamp
 from reynard.query.ast import (
     TIME_UNITS,
@@ -473,7 +473,7 @@ def _compile_range(node: Range) -> Predicate:
 
 def _compile_cidr(field: str, network: str) -> Predicate:
     try:
-        net = ipaddress.ip_network(network, strict=False)
+        net = parse_network(network)
     except (ValueError, TypeError) as e:
         raise QueryError(f"{field}: not a network: {network!r} ({e})") from None
     version, low, high = net.version, int(net.network_address), int(net.broadcast_address)

@@ -22,7 +22,6 @@ pattern matches when any element matches it. `compile_pattern` checks a pattern 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from typing import Any
 
 from reynard.errors import ReynardError
 from reynard.events.ips import ip_address
+from reynard.events.ips import network as parse_network
 from reynard.query.wildcard import wildcard_regex
 
 Test = Callable[[Any], bool]  # a condition on one present value
@@ -202,7 +202,7 @@ def _numeric(spec: Any, where: str) -> Test:
 
 def _cidr(spec: Any, where: str) -> Test:
     try:
-        network = ipaddress.ip_network(spec, strict=False)
+        network = parse_network(spec)
     except (TypeError, ValueError) as e:
         raise PatternError(f"cidr {json.dumps(spec)} is not a network ({e})", where=where) from None
 

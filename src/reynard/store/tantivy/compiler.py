@@ -25,6 +25,7 @@ import tantivy
 
 from reynard.events.fields import ANY_IP
 from reynard.events.ips import as_ip, mapped
+from reynard.events.ips import network as parse_network
 from reynard.query import ast
 from reynard.query.errors import QueryError
 from reynard.query.values import as_time, bound_kind, term_text, tokens
@@ -340,7 +341,7 @@ class TantivyCompiler:
 
     def _cidr(self, field: str, network: str) -> Compiled:
         try:
-            net = ipaddress.ip_network(network, strict=False)
+            net = parse_network(network)
         except ValueError as e:
             raise QueryError(f"{field}: not a network: {network!r} ({e})") from None
         if field in _IP_FIELDS:
