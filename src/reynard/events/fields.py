@@ -213,7 +213,8 @@ class PathTrie(Generic[T]):
     __slots__ = ("_root",)
 
     def __init__(self, tagged: Iterable[tuple[T, str]]):
-        # A node is a tuple of (key, tags ending there, child node or None), in the paths' order.
+        # Built as nested dicts, then frozen: a branch is a tuple of (key, tags of the paths ending there,
+        # the branch below or None), in the paths' order.
         tree: dict = {}
         for tag, path in tagged:
             node = tree
