@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from reynard.detect.sigma.correlation import evaluate
 from reynard.detect.sigma.model import CorrelationRule, RuleMeta, Threshold
+from reynard.events.timestamps import isoformat
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 GROUP = "details.useridentity.arn"
@@ -46,7 +47,7 @@ def events(count: int, groups: int, seed: int = 7) -> list[dict]:
         out.append(
             {
                 "id": f"{i:032x}",
-                "utctimestamp": moment.isoformat(timespec="microseconds"),
+                "utctimestamp": isoformat(moment),
                 "summary": "DescribeInstances",
                 "details": {
                     "useridentity": {"arn": f"arn:aws:iam::123456789012:user/u{group}"},

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
+from reynard.events.timestamps import isoformat
 from reynard.query.ast import (
     Aggregate,
     Bool,
@@ -143,10 +144,6 @@ TIME_PARTS = {
 IP_FIELDS = ["details.sourceipaddress", "details.destinationipaddress", "details.extra", "ip"]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
 # -- events ---------------------------------------------------------------------------------------------
 def moments() -> st.SearchStrategy[datetime]:
     return st.one_of(
@@ -182,7 +179,7 @@ def _ips() -> st.SearchStrategy[str]:
 
 def details() -> st.SearchStrategy[dict]:
     ports = st.one_of(st.sampled_from(INTS), st.sampled_from(["22", "443"]), st.sampled_from(FLOATS))
-    event_times = st.one_of(moments().map(_iso), st.sampled_from(["2026-11-20", "not a time", "22"]))
+    event_times = st.one_of(moments().map(isoformat), st.sampled_from(["2026-11-20", "not a time", "22"]))
     return st.fixed_dictionaries(
         {},
         optional={
@@ -224,12 +221,12 @@ def events(draw: st.DrawFn) -> dict:
     """One stored MozDef event (the shape `reynard.events.event.finalize` produces)."""
     moment = draw(moments())
     received = moment + draw(st.sampled_from([timedelta(0), timedelta(seconds=1), timedelta(hours=30)]))
-    utc = _iso(moment)
+    utc = isoformat(moment)
     return {
         "id": draw(st.binary(min_size=16, max_size=16)).hex(),
         "utctimestamp": utc,
         "timestamp": utc,
-        "receivedtimestamp": _iso(received),
+        "receivedtimestamp": isoformat(received),
         "category": draw(st.sampled_from(CATEGORIES)),
         "source": draw(st.sampled_from(SOURCES)),
         "hostname": draw(st.sampled_from(HOSTNAMES)),
@@ -317,7 +314,7 @@ def _number_bounds() -> st.SearchStrategy:
 def _time_bounds() -> st.SearchStrategy:
     return st.one_of(
         moments(),
-        moments().map(_iso),
+        moments().map(isoformat),
         st.sampled_from(["2026-11-20", "2026-11-20T10:00:00Z", "2026-11-20T12:00:00+02:00"]),
     )
 
@@ -418,8 +415,8 @@ def windows() -> st.SearchStrategy[TimeWindow]:
 def searches(max_depth: int = 2) -> st.SearchStrategy[Search]:
     after = st.one_of(
         st.none(),
-        st.tuples(moments().map(_iso), st.binary(min_size=16, max_size=16).map(bytes.hex)),
-        st.tuples(moments().map(_iso), st.sampled_from(["0" * 32, "f" * 32, "8" + "0" * 31])),
+        st.tuples(moments().map(isoformat), st.binary(min_size=16, max_size=16).map(bytes.hex)),
+        st.tuples(moments().map(isoformat), st.sampled_from(["0" * 32, "f" * 32, "8" + "0" * 31])),
     )
     limits = st.one_of(st.none(), st.integers(0, 20))
     return st.builds(Search, queries(max_depth), windows(), limits, after)

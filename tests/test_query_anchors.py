@@ -2,9 +2,10 @@
 
 from hypothesis import HealthCheck, given, settings
 
+from reynard.events.fields import values_at
 from reynard.query.anchors import Anchor, anchor, anchors
 from reynard.query.ast import Bool, Exists, Match, Prefix, Term, Terms
-from reynard.query.predicate import compile_predicate, values_at
+from reynard.query.predicate import compile_predicate
 from reynard.query.values import term_text
 from strategies import event_lists, queries
 

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reynard.errors import ReynardError
+from reynard.events.fields import values_at
 from reynard.query.ast import (
     Aggregate,
     Bool,
@@ -38,8 +39,9 @@ from reynard.query.ast import (
     Wildcard,
 )
 from reynard.query.errors import QueryError
-from reynard.query.predicate import compile_predicate, matches, values_at, wildcard_to_regex
+from reynard.query.predicate import compile_predicate, matches
 from reynard.query.reference import aggregate_events, search_events
+from reynard.query.wildcard import wildcard_regex
 
 SSH = {
     "id": "a1",
@@ -451,7 +453,7 @@ def test_wildcard_does_not_backtrack_on_long_values():
 )
 def test_wildcard_agrees_with_its_regex(pattern, value, ci):
     expected = re.fullmatch(
-        wildcard_to_regex(pattern.casefold() if ci else pattern), value.casefold() if ci else value, re.DOTALL
+        wildcard_regex(pattern.casefold() if ci else pattern), value.casefold() if ci else value, re.DOTALL
     )
     assert matches(Wildcard("f", pattern, case_insensitive=ci), {"f": value}) == (expected is not None)
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from reynard.detect.sigma.correlation import Firing, closed_windows, evaluate
 from reynard.detect.sigma.model import CorrelationRule, RuleMeta, Threshold
+from reynard.events.timestamps import isoformat
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)  # on a 10-minute (and hour) boundary
 SPAN = timedelta(minutes=10)
@@ -26,7 +27,7 @@ def ev(n: int, seconds: float, user: object = "bob", **details: object) -> dict:
     body = {"user": user, **details} if user is not None else dict(details)
     return {
         "id": f"e{n:04d}",
-        "utctimestamp": moment.isoformat(timespec="microseconds"),
+        "utctimestamp": isoformat(moment),
         "summary": f"event {n}",
         "details": body,
     }

@@ -11,10 +11,7 @@ from typing import Any
 
 from reynard.cases.phases import CLOSED, PHASES, PhaseChange, entered, mozdef_dates
 from reynard.cases.values import is_technique
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+from reynard.events.timestamps import iso_or_none
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,7 @@ class TimelineEntry:
         return {
             "id": self.id,
             "incident_id": self.incident_id,
-            "at": iso(self.at),
+            "at": iso_or_none(self.at),
             "by": self.by,
             "kind": self.kind,
             "text": self.text,
@@ -112,9 +109,9 @@ class Incident:
             "phase": self.phase,
             "phase_index": PHASES.index(self.phase),
             "owner": self.owner,
-            "created": iso(self.created),
+            "created": iso_or_none(self.created),
             "created_by": self.created_by,
-            "updated": iso(self.updated),
+            "updated": iso_or_none(self.updated),
             "version": self.version,
             "tags": list(self.tags),
             "techniques": self.techniques,
@@ -124,19 +121,19 @@ class Incident:
             "references": list(self.references),
             "runbook": self.runbook,
             "members": [
-                {"name": m.name, "role": m.role, "added_at": iso(m.added_at), "added_by": m.added_by}
+                {"name": m.name, "role": m.role, "added_at": iso_or_none(m.added_at), "added_by": m.added_by}
                 for m in self.members
             ],
             "alert_ids": list(self.alert_ids),
             "event_ids": list(self.event_ids),
             "indicators": [
-                {"kind": i.kind, "value": i.value, "source": i.source, "added_at": iso(i.added_at)}
+                {"kind": i.kind, "value": i.value, "source": i.source, "added_at": iso_or_none(i.added_at)}
                 for i in self.indicators
             ],
             "phase_changes": [
                 {
                     "phase": c.phase,
-                    "at": iso(c.at),
+                    "at": iso_or_none(c.at),
                     "by": c.by,
                     "from_phase": c.source,
                     "backward": c.backward,
@@ -145,7 +142,7 @@ class Incident:
                 }
                 for c in self.phase_changes
             ],
-            "phase_entered": {p: iso(t) for p, t in self.entered().items()},
-            "mozdef_dates": {name: iso(t) for name, t in self.dates().items()},
+            "phase_entered": {p: iso_or_none(t) for p, t in self.entered().items()},
+            "mozdef_dates": {name: iso_or_none(t) for name, t in self.dates().items()},
             "postmortem": dict(self.postmortem),
         }

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reynard.cases.model import Incident, TimelineEntry, iso
+from reynard.cases.model import Incident, TimelineEntry
 from reynard.cases.values import POSTMORTEM_SECTIONS
+from reynard.events.timestamps import iso_or_none
 
 NOT_RECORDED = "Not recorded."
 # Timeline kinds that say what was done (for "What was done").
@@ -76,11 +77,11 @@ def _problem(incident: Incident) -> tuple[Block, ...]:
         f"Severity: {incident.severity}",
         f"Category: {incident.category or NOT_RECORDED}",
         f"Phase: {incident.phase}",
-        f"Opened: {iso(incident.created)} by {incident.created_by}",
+        f"Opened: {iso_or_none(incident.created)} by {incident.created_by}",
     ]
     closed = incident.dates()["dateClosed"]
     if closed is not None:
-        facts.append(f"Closed: {iso(closed)}")
+        facts.append(f"Closed: {iso_or_none(closed)}")
     free = [t for t in incident.tags if t not in incident.techniques]
     if free:
         facts.append(f"Tags: {', '.join(free)}")
@@ -107,7 +108,7 @@ def _ordered(timeline: Sequence[TimelineEntry]) -> list[TimelineEntry]:
 
 
 def _timeline(timeline: Sequence[TimelineEntry]) -> tuple[Block, ...]:
-    rows = tuple((iso(e.at) or "", e.by, e.kind, e.text) for e in _ordered(timeline))
+    rows = tuple((iso_or_none(e.at) or "", e.by, e.kind, e.text) for e in _ordered(timeline))
     return (Table(("Time (UTC)", "Who", "Kind", "What"), rows),) if rows else (Paragraph(NOT_RECORDED),)
 
 
@@ -116,7 +117,7 @@ def _actions(incident: Incident, timeline: Sequence[TimelineEntry]) -> tuple[Blo
     if incident.mitigations:
         blocks.append(Paragraph("Mitigations:"))
         blocks.append(Bullets(incident.mitigations))
-    done = [f"{iso(e.at)} {e.by}: {e.text}" for e in _ordered(timeline) if e.kind in DONE_KINDS]
+    done = [f"{iso_or_none(e.at)} {e.by}: {e.text}" for e in _ordered(timeline) if e.kind in DONE_KINDS]
     if done:
         blocks.append(Paragraph("Steps taken:"))
         blocks.append(Bullets(tuple(done)))

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reynard.cases.runbook_file import Runbook, RunbookError, read_runbook
+from reynard.query.wildcard import wildcard_regex
 
 if TYPE_CHECKING:
     from reynard.settings import Settings
@@ -49,7 +50,7 @@ def rule_key(name: str) -> str:
 
 
 def _pattern(text: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in text.split("*")), re.IGNORECASE)
+    return re.compile(wildcard_regex(text, one=False), re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from reynard.cases.model import Incident, TimelineEntry, iso
+from reynard.cases.model import Incident, TimelineEntry
 from reynard.cases.reports import Mean, Report
+from reynard.events.timestamps import display, iso_or_none
 
 
 def describe(
@@ -14,7 +15,7 @@ def describe(
     lines = [
         f"incident {incident.id}: {incident.title}",
         f"  phase {incident.phase}, severity {incident.severity}, version {incident.version}",
-        f"  opened {iso(incident.created)} by {incident.created_by}",
+        f"  opened {iso_or_none(incident.created)} by {incident.created_by}",
     ]
     for label, value in (
         ("category", incident.category),
@@ -45,12 +46,12 @@ def describe(
         lines += [f"    {i.kind:<10} {i.value}" for i in incident.indicators]
     dates = {k: v for k, v in incident.dates().items() if v is not None}
     if dates:
-        lines.append("  dates: " + ", ".join(f"{k} {iso(v)}" for k, v in dates.items()))
+        lines.append("  dates: " + ", ".join(f"{k} {iso_or_none(v)}" for k, v in dates.items()))
     lines.append("timeline:")
     for entry in timeline:
         link = f"  [{entry.link}]" if entry.link else ""
         lines.append(
-            f"  #{entry.id:<5} {iso(entry.at)[:19]}  {entry.by:<12} {entry.kind:<12} {entry.text}{link}"
+            f"  #{entry.id:<5} {display(entry.at)}  {entry.by:<12} {entry.kind:<12} {entry.text}{link}"
         )
     return "\n".join(lines)
 

@@ -4,12 +4,12 @@ value is refused before anything is written."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reynard.cases.errors import InvalidValue
+from reynard.events.ips import ip_address
 
 SEVERITIES = ("critical", "high", "medium", "low")
 # An alert's RFC 5424 severity (DESIGN.md) to an incident's.
@@ -130,10 +130,10 @@ def indicator(kind: str, value: str) -> Indicator:
     """A checked indicator in canonical form (IPs compressed, domains lowercased without the dot)."""
     text = str(value).strip()
     if kind == "ip":
-        try:
-            return Indicator(kind, str(ipaddress.ip_address(text)))
-        except ValueError:
-            raise InvalidValue(f"{text!r} is not an IP address") from None
+        address = ip_address(text)  # as written: an IPv4-mapped address stays IPv6
+        if address is None:
+            raise InvalidValue(f"{text!r} is not an IP address")
+        return Indicator(kind, str(address))
     checks = {
         "principal": (PRINCIPAL, "an IAM or STS principal ARN"),
         "access_key": (ACCESS_KEY, "an AWS access key id (AKIA... or ASIA..., 20 characters)"),

@@ -17,6 +17,7 @@ import click
 import orjson
 
 from reynard.cli.options import by_option, data_dir_option, runtime_of, user_errors, who
+from reynard.events.timestamps import display
 
 if TYPE_CHECKING:
     from reynard.cases.model import Incident
@@ -106,8 +107,7 @@ def list_incidents(
             click.echo(orjson.dumps(item.as_dict()).decode())
         else:
             click.echo(
-                f"{item.id:>5}  {item.created.isoformat()[:19]}  {item.phase:<15} {item.severity:<8} "
-                f"{item.title}"
+                f"{item.id:>5}  {display(item.created)}  {item.phase:<15} {item.severity:<8} {item.title}"
             )
     if fmt == "table":
         click.echo(f"{len(found)} incidents")

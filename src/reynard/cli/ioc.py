@@ -15,6 +15,7 @@ import click
 import orjson
 
 from reynard.cli.options import ExitStatus, by_option, data_dir_option, runtime_of, user_errors
+from reynard.events.timestamps import display
 from reynard.intel.indicators import KINDS, Indicator, IndicatorError
 
 if TYPE_CHECKING:  # the store and the formats load with the command that needs them: `reynard` starts fast
@@ -30,7 +31,7 @@ def _store(ctx: click.Context, data_dir: Path | None) -> IndicatorStore:
 
 
 def _line(item: Indicator, now: datetime) -> str:
-    expires = f" expires {item.expires.isoformat()[:19]}" if item.expires else ""
+    expires = f" expires {display(item.expires)}" if item.expires else ""
     source = f" source {item.source}" if item.source else ""
     comment = f"  # {item.comment}" if item.comment else ""
     return f"{item.id:>6}  {item.kind:<10} {item.value}  [{item.state(now)}]{expires}{source}{comment}"

@@ -18,6 +18,7 @@ from reynard.cli.options import (
     user_errors,
     write_json_lines,
 )
+from reynard.events.timestamps import display
 
 if TYPE_CHECKING:
     from reynard.detect.schedule import Schedule
@@ -94,7 +95,7 @@ def rules_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
             info.kind,
             "enabled" if info.enabled else "disabled",
             info.schedule.text,
-            info.last_run.isoformat()[:19] if info.last_run else "never",
+            display(info.last_run) if info.last_run else "never",
             f"failed: {info.last_error}"
             if info.last_error
             else (f"{info.last_alerts} alerts" if info.last_alerts is not None else ""),

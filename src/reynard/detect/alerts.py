@@ -25,6 +25,7 @@ import orjson
 from sqlalchemy import Connection, CursorResult, Engine, Table, insert, select, update
 
 from reynard.errors import NotFound, ReynardError
+from reynard.events.timestamps import iso_or_none
 from reynard.state.tables import ALERT_STATUSES, alert_events, alert_status_changes, alerts
 
 # Ids per `IN (...)` look-up: well under SQLite's bound-parameter limit.
@@ -37,10 +38,6 @@ class AlertError(ReynardError):
 
 class UnknownAlert(AlertError, NotFound):
     """An alert id that does not exist."""
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 @dataclass(frozen=True)
@@ -167,7 +164,7 @@ class AlertStore:
             result = _as_dict(row)
             result["event_ids"] = list(event_ids)
         result["history"] = [
-            {"status": c.status, "by": c.by, "at": _iso(c.at), "comment": c.comment} for c in changes
+            {"status": c.status, "by": c.by, "at": iso_or_none(c.at), "comment": c.comment} for c in changes
         ]
         return result
 
@@ -312,9 +309,9 @@ def _as_dict(row: Any) -> dict:
         "url": row.url,
         "events": orjson.loads(row.events),
         "group_key": row.group_key,
-        "created": _iso(row.created),
+        "created": iso_or_none(row.created),
         "utctimestamp": row.utctimestamp,
         "status": row.status,
         "status_by": row.status_by,
-        "status_at": _iso(row.status_at),
+        "status_at": iso_or_none(row.status_at),
     }

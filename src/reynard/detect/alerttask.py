@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 
 from reynard.detect.errors import RuleError
 from reynard.detect.sources import EventSource
+from reynard.events.fields import get_path, split_path
 from reynard.query.mozdef import ExistsMatch, SearchQuery
 
 # MozDef's alert status before the triage bot has asked anybody.
@@ -62,15 +63,12 @@ def keypaths(nested: Mapping) -> Iterator[tuple[list[str], Any]]:
 
 
 def dictpath(path: str) -> Iterator[str]:
-    yield from path.split(".")
+    yield from split_path(path)
 
 
 def getValueByPath(input_dict: Mapping, path_string: str) -> Any:
-    """The value at a dotted path; `{}` when a key is missing (as in MozDef)."""
-    value: Any = input_dict
-    for chunk in path_string.split("."):
-        value = value.get(chunk, {}) if isinstance(value, Mapping) else {}
-    return value
+    """The value at a dotted path; `{}` when a key is missing or a list is on the way (as in MozDef)."""
+    return get_path(input_dict, path_string, {}, lists=False)
 
 
 _hostname_resolver: Callable[[str], str | None] | None = None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reynard.detect.schedule import Schedule
+from reynard.events.timestamps import iso_or_none
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class RuleInfo:
             "enabled": self.enabled,
             "schedule": self.schedule.text,
             "config": self.config,
-            "last_run": self.last_run.isoformat() if self.last_run else None,
+            "last_run": iso_or_none(self.last_run),
             "last_error": self.last_error,
             "last_alerts": self.last_alerts,
         }

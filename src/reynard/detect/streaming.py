@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING
 
 from reynard.detect.alerts import AlertStore, NewAlert
 from reynard.detect.alerttask import EVENT_INDEX, AlertTask
+from reynard.events.fields import leaf_getter
 from reynard.events.timestamps import parse_timestamp
 from reynard.query import ast
 from reynard.query.anchors import Anchor, anchors
 from reynard.query.mozdef import SearchQuery
-from reynard.query.predicate import compile_predicate, leaf_getter
+from reynard.query.predicate import compile_predicate
 from reynard.query.values import term_text
 
 if TYPE_CHECKING:

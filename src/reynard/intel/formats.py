@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from reynard.events.timestamps import TimestampError, parse_timestamp
+from reynard.events.timestamps import TimestampError, iso_or_none, parse_timestamp
 from reynard.intel.indicators import Checked, Indicator, IndicatorError, check
 from reynard.intel.store import IndicatorStore, NewIndicator
 
@@ -243,10 +243,6 @@ def import_indicators(
     return report
 
 
-def _iso(value: datetime | None) -> str:
-    return value.isoformat() if value else ""
-
-
 def export_csv(items: Iterable[Indicator]) -> str:
     """The indicators as CSV with the header `COLUMNS` (what `parse(..., "csv")` reads back)."""
     out = io.StringIO()
@@ -257,12 +253,12 @@ def export_csv(items: Iterable[Indicator]) -> str:
             [
                 item.kind,
                 item.value,
-                _iso(item.expires),
+                iso_or_none(item.expires) or "",
                 item.source or "",
                 item.reference or "",
                 item.comment or "",
                 item.creator,
-                _iso(item.created),
+                iso_or_none(item.created) or "",
             ]
         )
     return out.getvalue()

@@ -28,6 +28,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from reynard.errors import NotFound, ReynardError
+from reynard.events.ips import is_ip, unmapped
+from reynard.events.timestamps import iso_or_none
 
 Kind = Literal["ip", "domain", "access_key", "principal", "hash", "term"]
 KINDS: tuple[Kind, ...] = ("ip", "domain", "access_key", "principal", "hash", "term")
@@ -116,9 +118,7 @@ def _ip(text: str) -> Checked:
         if "/" in text:
             network = ipaddress.ip_network(text, strict=True)
         else:
-            address = ipaddress.ip_address(text)
-            if address.version == 6 and address.ipv4_mapped is not None:
-                address = address.ipv4_mapped
+            address = unmapped(ipaddress.ip_address(text))
             return Checked("ip", str(address), str(address))
     except ValueError:
         if "/" in text:
@@ -144,11 +144,7 @@ def _domain(text: str) -> Checked:
         raise IndicatorError(f"{_show(text)} is a URL, not a domain: give its host name ({host})")
     if name.startswith("*."):
         name = name[2:]
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        pass
-    else:
+    if is_ip(name.strip("[]")):
         raise IndicatorError(f"{_show(text)} is an IP address, not a domain: give it as kind ip")
     if not name.isascii():
         try:
@@ -271,8 +267,8 @@ class Indicator:
             "creator": self.creator,
             "created": self.created.isoformat(),
             "updated": self.updated.isoformat(),
-            "expires": self.expires.isoformat() if self.expires else None,
-            "removed": self.removed.isoformat() if self.removed else None,
+            "expires": iso_or_none(self.expires),
+            "removed": iso_or_none(self.removed),
             "removed_by": self.removed_by,
             "state": self.state(now),
             "active": self.active(now),

@@ -27,9 +27,7 @@ the field run. Each indicator is reported once per event, with the first field i
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,7 +35,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from reynard.events.fields import IP_KEYS
+from reynard.events.fields import IP_KEYS, PathTrie, leaves
+from reynard.events.ips import ip_number, parse_ip
 from reynard.intel.indicators import HASH_LENGTHS, Indicator, words
 
 DOMAIN_FIELDS = (
@@ -103,50 +102,15 @@ class Hit:
 
 @lru_cache(maxsize=65_536)
 def _address(text: str) -> tuple[int, int] | None:
-    """(version, integer) of an address, or None."""
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.version, int(ip)
-
-
-class _Node:
-    """A node of the field trie: the fields that end here (kind, dotted path), and the deeper ones."""
-
-    __slots__ = ("children", "leaves")
-
-    def __init__(self) -> None:
-        self.children: dict[str, _Node] = {}
-        self.leaves: list[tuple[str, str]] = []
-
-
-def _network_address(address: str) -> tuple[int, int]:
-    """(version, integer) of a canonical address (as `check` writes it; fast for IPv4)."""
-    if ":" in address:
-        return 6, int(ipaddress.IPv6Address(address))
-    return 4, int.from_bytes(socket.inet_aton(address), "big")
-
-
-def _trie(fields: Iterable[tuple[str, str]]) -> _Node:
-    """One walk of the event visits every field of every kind (`details.useridentity` once, not 7 times)."""
-    root = _Node()
-    for kind, path in fields:
-        node = root
-        for part in path.split("."):
-            node = node.children.setdefault(part, _Node())
-        node.leaves.append((kind, path))
-    return root
+    """(version, integer) of an address as `parse_ip` reads it, or None (remembered: looked up per event)."""
+    address = parse_ip(text)
+    return None if address is None else (address.version, int(address))
 
 
 def _strings(value: Any) -> list[str]:
     if type(value) is str:
         return [value]
-    if type(value) is list:
-        return [s for item in value for s in _strings(item)]
-    return []
+    return [leaf for leaf in leaves(value) if type(leaf) is str]
 
 
 def _walk(value: Any, path: str, out: list[tuple[str, str]]) -> None:
@@ -192,7 +156,7 @@ class IndicatorSet:
             self.count += 1
             if item.kind == "ip":
                 address, _, length = item.key.partition("/")  # canonical: `check` wrote it
-                version, number = _network_address(address)
+                version, number = ip_number(address)
                 shift = (32 if version == 4 else 128) - int(length) if length else 0
                 networks[version].setdefault(shift, {})[number >> shift] = ref
             elif item.kind == "domain":
@@ -213,7 +177,7 @@ class IndicatorSet:
             *(("access_key", f) for f in ACCESS_KEY_FIELDS if self.access_keys),
             *(("principal", f) for f in PRINCIPAL_FIELDS if self.principals),
         ]
-        self._fields = _trie(fields) if fields else None
+        self._fields = PathTrie(((kind, path), path) for kind, path in fields) if fields else None
         self._walks = bool(self.hashes or self.terms)
         self._first_words = frozenset(self.terms)
 
@@ -260,10 +224,10 @@ class IndicatorSet:
                     if ref is not None and ref.id not in found:
                         found[ref.id] = Hit(ref, field, text)
 
-    def _match_fields(self, node: _Node, value: Any, found: dict[int, Hit]) -> None:
-        if node.leaves:
+    def _match_fields(self, fields: PathTrie[tuple[str, str]], event: dict, found: dict[int, Hit]) -> None:
+        for tags, value in fields.reach(event):
             for text in _strings(value):
-                for kind, field in node.leaves:
+                for kind, field in tags:
                     if kind == "domain":
                         self._match_domain(text, field, found)
                         continue
@@ -272,17 +236,6 @@ class IndicatorSet:
                     ref = table.get(key.upper() if kind == "access_key" else key.lower())
                     if ref is not None and ref.id not in found:
                         found[ref.id] = Hit(ref, field, text)
-        if not node.children:
-            return
-        if type(value) is dict:
-            for part, child in node.children.items():
-                inner = value.get(part)
-                if inner is not None:
-                    self._match_fields(child, inner, found)
-        elif type(value) is list:  # a list on the way: each element continues the path
-            for item in value:
-                if type(item) is dict:
-                    self._match_fields(node, item, found)
 
     def _match_domain(self, text: str, field: str, found: dict[int, Hit]) -> None:
         name = _domain_name(text)

@@ -36,7 +36,6 @@ under that place. A query string only ever becomes data: nothing in it runs.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import threading
 from collections.abc import Callable
@@ -47,6 +46,7 @@ from luqum.exceptions import IllegalCharacterError, ParseSyntaxError
 from luqum.head_tail import TokenValue
 from luqum.visitor import TreeVisitor, camel_to_lower
 
+from reynard.events.ips import network as parse_network
 from reynard.query.ast import (
     Bool,
     Cidr,
@@ -64,6 +64,7 @@ from reynard.query.ast import (
 )
 from reynard.query.errors import QueryError
 from reynard.query.values import bound_kind, tokens
+from reynard.query.wildcard import Part, Wild, regex_of, split_wildcard
 
 __all__ = ["MAX_DEPTH", "MAX_QUERY_CHARS", "MAX_TOKENS", "parse_query", "summary_words"]
 
@@ -500,42 +501,17 @@ def _unescape(raw: str) -> str:
     return _ESCAPED.sub(r"\1", raw)
 
 
-def _scan(raw: str) -> tuple[list[str], bool]:
-    """Split a raw term into literal runs and unescaped `*`/`?` wildcards; `(parts, has_wildcard)`.
-    Literal runs are unescaped; a wildcard is its own part, the string "*" or "?" (`_pattern` tells a
-    wildcard from an escaped literal "*" by its position in the list: odd indexes are wildcards)."""
-    parts: list[str] = []
-    literal: list[str] = []
-    wild = False
-    i = 0
-    while i < len(raw):
-        ch = raw[i]
-        if ch == "\\" and i + 1 < len(raw):
-            literal.append(raw[i + 1])
-            i += 2
-            continue
-        if ch in "*?":
-            parts.append("".join(literal))
-            parts.append(ch)
-            literal = []
-            wild = True
-        else:
-            literal.append(ch)
-        i += 1
-    parts.append("".join(literal))
-    return parts, wild
+def _scan(raw: str) -> tuple[list[Part], bool]:
+    """Split a raw term into unescaped literal runs and `*`/`?` wildcards; `(parts, has_wildcard)`."""
+    parts = split_wildcard(raw, escapes=True)
+    return parts, any(isinstance(part, Wild) for part in parts)
 
 
-def _pattern(field: str, parts: list[str]) -> Node:
-    literals, wildcards = parts[0::2], parts[1::2]
-    if wildcards == ["*"] and not literals[1]:
-        return Prefix(field, literals[0])
-    if any("*" in lit or "?" in lit for lit in literals):  # escaped wildcard characters: only a regex
-        regex = "".join(
-            (re.escape(part) if i % 2 == 0 else (".*" if part == "*" else "."))
-            for i, part in enumerate(parts)
-        )
-        return Regex(field, regex, dotall=True)
+def _pattern(field: str, parts: list[Part]) -> Node:
+    if parts[-1] is Wild.RUN and not any(isinstance(part, Wild) for part in parts[:-1]):
+        return Prefix(field, "".join(parts[:-1]))
+    if any(not isinstance(part, Wild) and ("*" in part or "?" in part) for part in parts):
+        return Regex(field, regex_of(parts), dotall=True)  # escaped wildcard characters: only a regex
     return Wildcard(field, "".join(parts))
 
 
@@ -544,7 +520,7 @@ def _network(value: str) -> str | None:
     if "/" not in value:
         return None
     try:
-        return str(ipaddress.ip_network(value, strict=False))
+        return str(parse_network(value))
     except ValueError:
         return None
 

@@ -43,10 +43,10 @@ Differs:
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
+from reynard.events.ips import network as parse_network
 from reynard.query.ast import (
     Aggregate,
     Bool,
@@ -155,7 +155,7 @@ def LessThanMatch(field_name: str, to_value: Any) -> Range:
 def SubnetMatch(key: str, value: str) -> Cidr:
     """IP values inside the network `value` (`10.0.0.0/8`)."""
     try:
-        network = ipaddress.ip_network(value, strict=False)
+        network = parse_network(value)
     except (TypeError, ValueError):
         raise QueryError(f"SubnetMatch takes a network such as 10.0.0.0/8, not {value!r}") from None
     return Cidr(_field(key, "SubnetMatch"), str(network))

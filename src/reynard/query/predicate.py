@@ -35,7 +35,6 @@ Decisions where the AST docstring leaves room (docs/query.md should say the same
 
 from __future__ import annotations
 
-import ipaddress
 import operator
 import re
 import re._constants as sre_constants
@@ -45,7 +44,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from reynard.events.fields import ANY_IP, IP_KEYS
+from reynard.events.fields import ANY_IP, ip_values, leaf_getter, leaves, reacher
+from reynard.events.ips import as_ip
+from reynard.events.ips import network as parse_network
 from reynard.events.timestamps import TimestampError, parse_timestamp
 from reynard.query.ast import (
     TIME_UNITS,
@@ -68,7 +69,8 @@ from reynard.query.ast import (
     Wildcard,
 )
 from reynard.query.errors import QueryError
-from reynard.query.values import as_ip, as_number, as_time, bound_kind, leaves, term_text, tokens
+from reynard.query.values import as_number, as_time, bound_kind, term_text, tokens
+from reynard.query.wildcard import wildcard_test
 
 Predicate = Callable[[dict], bool]
 
@@ -78,127 +80,8 @@ LARGE_REPEAT = 10  # a repeat of more than this many (or unbounded) counts as "l
 REMEMBERED = 1_024  # distinct values whose regex answer each regex leaf remembers
 REMEMBERED_CHARS = 256
 
-_SCALARS = (str, int, float, bool)
 
-
-# -- field lookup ---------------------------------------------------------------------------------------
-def _flatten(items: list) -> Iterable[Any]:
-    for item in items:
-        if isinstance(item, list):
-            yield from _flatten(item)
-        else:
-            yield item
-
-
-def _reach(doc: Any, parts: tuple[str, ...]) -> list[Any]:
-    """Every value (scalar, list or dict) at `parts` under `doc`; lists on the way fan out."""
-    current = [doc]
-    for part in parts:
-        found = []
-        for value in current:
-            if isinstance(value, dict):
-                if part in value:
-                    found.append(value[part])
-            elif isinstance(value, list):
-                found.extend(
-                    item[part] for item in _flatten(value) if isinstance(item, dict) and part in item
-                )
-        if not found:
-            return []
-        current = found
-    return current
-
-
-def _any_ip(event: dict) -> list[Any]:
-    """The virtual field `ip`: every valid address under the details keys that hold addresses."""
-    details = event.get("details")
-    if type(details) is not dict:
-        return []
-    found = []
-    for key in IP_KEYS:
-        value = details.get(key)
-        if value is not None:
-            found.extend(v for v in leaves(value) if as_ip(v) is not None)
-    return found
-
-
-def _reacher(path: str) -> Callable[[dict], list[Any]]:
-    """A compiled `_reach` for one path."""
-    if path == ANY_IP:
-        return _any_ip
-    parts = tuple(path.split("."))
-
-    def reach(event: dict) -> list[Any]:
-        value: Any = event
-        for i, part in enumerate(parts):
-            if type(value) is dict:
-                value = value.get(part)
-                if value is None:
-                    return []
-            elif isinstance(value, list):
-                return _reach(value, parts[i:])
-            else:
-                return []
-        return [value]
-
-    def reach_dicts(event: dict) -> list[Any]:
-        """`reach` for the usual case, dicts all the way, in as few steps as Python allows (a streamed
-        event looks up a dozen paths); anything else takes the general walk."""
-        value: Any = event
-        for part in parts:
-            if type(value) is not dict:
-                return reach(event)
-            value = value.get(part)
-            if value is None:
-                return []
-        return [value]
-
-    return reach_dicts
-
-
-def _leaf_getter(path: str) -> Callable[[dict], list[Any]]:
-    """A compiled `values_at` for one path."""
-    reach = _reacher(path)
-
-    def get(event: dict) -> list[Any]:
-        found = reach(event)
-        if len(found) == 1 and type(found[0]) in _SCALARS:
-            return found
-        out: list[Any] = []
-        for value in found:
-            out.extend(leaves(value))
-        return out
-
-    if path == ANY_IP:
-        return get
-    parts = tuple(path.split("."))
-
-    def get_scalar(event: dict) -> list[Any]:
-        """`get` in one step for the usual case, one scalar under dicts all the way."""
-        value: Any = event
-        for part in parts:
-            if type(value) is not dict:
-                return get(event)
-            value = value.get(part)
-            if value is None:
-                return []
-        return [value] if type(value) in _SCALARS else get(event)
-
-    return get_scalar
-
-
-leaf_getter = _leaf_getter  # compiled once per path, for callers that look up many events
-
-
-def values_at(event: dict, path: str) -> list[Any]:
-    """The scalar leaves at a dotted path: `values_at(e, "details.tags")` -> ["a", "b"]; [] when absent.
-
-    Like `reynard.events.fields.get_path`, but a list anywhere on the way contributes all its elements,
-    so "any element matches" is a loop over this list.
-    """
-    return _leaf_getter(path)(event)
-
-
+# -- exists ---------------------------------------------------------------------------------------------
 def _has_value(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_value(item) for item in value)
@@ -277,7 +160,7 @@ def compile_predicate(node: Node) -> Predicate:
             test, ci = _pattern_test(node)
             return _compile_text_test(node.field, test, ci)
         case Exists(field=field):
-            reach = _reacher(field)
+            reach = reacher(field)
             return lambda event: any(_has_value(value) for value in reach(event))
         case Range():
             return _compile_range(node)
@@ -298,7 +181,7 @@ def _pattern_test(node: PatternLeaf) -> tuple[Callable[[str], bool], bool]:
     """A pattern leaf's test of one term text, and whether the text is lowercased before the test."""
     match node:
         case Wildcard(field=field, pattern=pattern, case_insensitive=ci):
-            return _wildcard_matcher(_text(pattern, field), ci), ci
+            return wildcard_test(_fold(_text(pattern, field), ci)), ci
         case Regex():
             compiled = compile_regex(node.pattern, node.case_insensitive, node.multiline, node.dotall)
             fullmatch = compiled.fullmatch
@@ -388,7 +271,7 @@ def _compile_terms(field: str, values: tuple[Any, ...], ci: bool) -> Predicate:
             return _never
 
         def same_address(event: dict) -> bool:
-            return any(as_ip(leaf) in addresses for leaf in _any_ip(event))
+            return any(as_ip(leaf) in addresses for leaf in ip_values(event))
 
         return same_address
     if field == SUMMARY:
@@ -401,7 +284,7 @@ def _compile_terms(field: str, values: tuple[Any, ...], ci: bool) -> Predicate:
 
         return any_token
 
-    get = _leaf_getter(field)
+    get = leaf_getter(field)
     if ci:
         folded = frozenset(text.lower() for text in texts)
 
@@ -456,7 +339,7 @@ def _compile_summary_phrase(text: str) -> Predicate:
 
 def _compile_text_test(field: str, test: Callable[[str], bool], ci: bool) -> Predicate:
     """Any leaf whose term text (lowercased when `ci`) passes `test`."""
-    get = _leaf_getter(field)
+    get = leaf_getter(field)
 
     def check(event: dict) -> bool:
         for leaf in get(event):
@@ -468,54 +351,7 @@ def _compile_text_test(field: str, test: Callable[[str], bool], ci: bool) -> Pre
     return check
 
 
-# -- wildcard and regex ---------------------------------------------------------------------------------
-def wildcard_to_regex(pattern: str) -> str:
-    """The anchored-by-fullmatch regex of a wildcard pattern (`*` any run, `?` one character), for
-    backends that take regexes; use with DOTALL so `*` spans newlines."""
-    out = []
-    for part in re.split(r"(\*+|\?)", pattern):
-        if part == "?":
-            out.append(".")
-        elif part.startswith("*"):
-            out.append(".*")
-        else:
-            out.append(re.escape(part))
-    return "".join(out)
-
-
-def _wildcard_matcher(pattern: str, ci: bool) -> Callable[[str], bool]:
-    """A wildcard test that cannot backtrack badly: the pattern is cut at `*` into fixed-length
-    segments (literals and `?`), the first anchored at the start, the last at the end, the middle ones
-    found leftmost in order, which is exact because every segment has a fixed length. A regex `.*a.*a.*…`
-    would take polynomial time on a long summary."""
-    pattern = _fold(pattern, ci)
-    segments = [
-        re.compile("".join("." if ch == "?" else re.escape(ch) for ch in seg), re.DOTALL)
-        for seg in pattern.split("*")
-    ]
-    lengths = [len(seg) for seg in pattern.split("*")]
-    if len(segments) == 1:
-        only = segments[0].fullmatch
-        return lambda text: only(text) is not None
-    head, tail = segments[0], segments[-1]
-    head_len, tail_len = lengths[0], lengths[-1]
-    middles = [seg for seg, size in zip(segments[1:-1], lengths[1:-1], strict=True) if size]
-
-    def test(text: str) -> bool:
-        end = len(text) - tail_len
-        if end < head_len or not head.match(text) or not tail.match(text, end):
-            return False
-        pos = head_len
-        for seg in middles:
-            found = seg.search(text, pos, end)
-            if found is None:
-                return False
-            pos = found.end()
-        return True
-
-    return test
-
-
+# -- regex --------------------------------------------------------------------------------------------
 def compile_regex(
     pattern: str, case_insensitive: bool = False, multiline: bool = False, dotall: bool = False
 ) -> re.Pattern[str]:
@@ -604,7 +440,7 @@ def _compile_range(node: Range) -> Predicate:
     else:
         convert, extract = _time_bound, as_time
     checks = [(op, convert(bound)) for _name, op, bound in given]
-    get = _leaf_getter(node.field)
+    get = leaf_getter(node.field)
 
     if kind == "ip":
         versions = {bound.version for _op, bound in checks}
@@ -637,11 +473,11 @@ def _compile_range(node: Range) -> Predicate:
 
 def _compile_cidr(field: str, network: str) -> Predicate:
     try:
-        net = ipaddress.ip_network(network, strict=False)
+        net = parse_network(network)
     except (ValueError, TypeError) as e:
         raise QueryError(f"{field}: not a network: {network!r} ({e})") from None
     version, low, high = net.version, int(net.network_address), int(net.broadcast_address)
-    get = _leaf_getter(field)
+    get = leaf_getter(field)
 
     def inside(event: dict) -> bool:
         for leaf in get(event):
@@ -655,7 +491,7 @@ def _compile_cidr(field: str, network: str) -> Predicate:
 
 # -- field references and time parts --------------------------------------------------------------------
 def _compile_field_ref(node: FieldRef) -> Predicate:
-    get, get_other = _leaf_getter(node.field), _leaf_getter(node.other)
+    get, get_other = leaf_getter(node.field), leaf_getter(node.other)
     ci = node.case_insensitive
 
     def texts(found: list[Any]) -> set[str]:
@@ -685,7 +521,7 @@ def _compile_time_part(node: TimePart) -> Predicate:
     if type(node.value) is not int:
         raise QueryError(f"{node.field}: {node.part} must be an integer, not {node.value!r}")
     wanted = node.value
-    get = _leaf_getter(node.field)
+    get = leaf_getter(node.field)
 
     def at(event: dict) -> bool:
         for leaf in get(event):

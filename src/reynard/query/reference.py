@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from reynard.events.fields import values_at
 from reynard.events.timestamps import isoformat
 from reynard.query.ast import (
     Agg,
@@ -34,7 +35,7 @@ from reynard.query.ast import (
     TimeWindow,
 )
 from reynard.query.errors import QueryError
-from reynard.query.predicate import compile_predicate, values_at
+from reynard.query.predicate import compile_predicate
 from reynard.query.values import as_number, as_time, term_text
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
+from reynard.events.ips import as_ip
 from reynard.events.timestamps import TimestampError, parse_timestamp
 
 _TOKEN = re.compile(r"[^\W_]+")
@@ -36,42 +35,12 @@ def tokens(text: str) -> list[str]:
     return [m.lower() for m in _TOKEN.findall(text) if len(m.encode()) < MAX_TOKEN_BYTES]
 
 
-def leaves(value: Any) -> list[Any]:
-    """The scalar values at a path: a list contributes its scalar elements (nested lists flattened)."""
-    if isinstance(value, list):
-        out: list[Any] = []
-        for item in value:
-            out.extend(leaves(item))
-        return out
-    if value is None or isinstance(value, dict):
-        return []
-    return [value]
-
-
 def as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
         return float(value) if value == value else None
     return None
-
-
-def as_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An IP value as an address; IPv4-mapped IPv6 is taken as IPv4 (as the index stores IPv4)."""
-    if not isinstance(value, str):
-        return None
-    return _parse_ip(value)
-
-
-@lru_cache(maxsize=65_536)
-def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def as_time(value: Any) -> datetime | None:

@@ -29,7 +29,7 @@ import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -52,6 +52,7 @@ from botocore.exceptions import (
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 from botocore.response import StreamingBody
 
+from reynard.events.timestamps import zulu
 from reynard.settings import AwsSection, Settings
 
 from .errors import DefinitionError, StatesError
@@ -222,13 +223,9 @@ def to_boto(value: Any, shape: Shape | None) -> Any:
 
 
 def iso_timestamp(value: datetime | date) -> str:
-    """ISO 8601 in UTC with a `Z`, as ASL's timestamp comparisons expect."""
-    if not isinstance(value, datetime):
-        return value.isoformat()
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    spec = "milliseconds" if value.microsecond else "seconds"
-    return value.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
+    """A time boto returned, as JSON: `events.timestamps.zulu` (UTC, `Z`, milliseconds when there is a
+    fraction), as ASL's timestamp comparisons expect; a date as `YYYY-MM-DD`."""
+    return zulu(value) if isinstance(value, datetime) else value.isoformat()
 
 
 def _text(data: bytes) -> str:

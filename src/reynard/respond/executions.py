@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, or_, select, update
 
 from reynard.errors import NotFound, ReynardError
+from reynard.events.timestamps import iso_or_none
 from reynard.respond.asl.ports import Answer, TokenState
 from reynard.respond.asl.timestamps import parse_timestamp
 from reynard.state.tables import EXECUTION_STATUSES, execution_events, executions, task_tokens
@@ -30,10 +31,6 @@ class ExecutionError(ReynardError):
 
 class UnknownExecution(ExecutionError, NotFound):
     """An execution id that does not exist."""
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _dumps(value: Any) -> str:
@@ -291,7 +288,7 @@ class ExecutionStore:
             {
                 "id": row["seq"],
                 "type": row["type"],
-                "timestamp": _iso(row["at"]),
+                "timestamp": iso_or_none(row["at"]),
                 "state": row["state"],
                 "frame": row["frame"],
                 "details": json.loads(row["details"]),
@@ -337,10 +334,10 @@ class ExecutionStore:
             output=json.loads(row["output"]) if row["output"] is not None else None,
             error=row["error"],
             cause=row["cause"],
-            started=_iso(row["started"]) or "",
-            stopped=_iso(row["stopped"]),
+            started=iso_or_none(row["started"]) or "",
+            stopped=iso_or_none(row["stopped"]),
             dry_run=bool(row["dry_run"]),
-            wake_at=_iso(row["wake_at"]),
+            wake_at=iso_or_none(row["wake_at"]),
             definition=row["definition"],
             snapshot=json.loads(row["snapshot"]) if row["snapshot"] else None,
             waiting_for=waiting if row["status"] in ACTIVE else (),

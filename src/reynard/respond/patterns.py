@@ -22,7 +22,6 @@ pattern matches when any element matches it. `compile_pattern` checks a pattern 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -30,6 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from reynard.errors import ReynardError
+from reynard.events.ips import ip_address
+from reynard.events.ips import network as parse_network
+from reynard.query.wildcard import wildcard_regex
 
 Test = Callable[[Any], bool]  # a condition on one present value
 MAX_NUMBER = 5e9
@@ -179,16 +181,7 @@ def _string_test(kind: str, operand: Any, where: str) -> Test:
 def _wildcard(pattern: str, where: str) -> Test:
     if "**" in pattern.replace("\\*", ""):
         raise PatternError("a wildcard cannot have two * in a row", where=where)
-    parts, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*\\":
-            parts.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        parts.append(".*" if char == "*" else re.escape(char))
-        i += 1
-    compiled = re.compile("".join(parts), re.DOTALL)
+    compiled = re.compile(wildcard_regex(pattern, one=False, escapes="*\\"), re.DOTALL)
     return lambda v: isinstance(v, str) and compiled.fullmatch(v) is not None
 
 
@@ -209,17 +202,15 @@ def _numeric(spec: Any, where: str) -> Test:
 
 def _cidr(spec: Any, where: str) -> Test:
     try:
-        network = ipaddress.ip_network(spec, strict=False)
+        network = parse_network(spec)
     except (TypeError, ValueError) as e:
         raise PatternError(f"cidr {json.dumps(spec)} is not a network ({e})", where=where) from None
 
-    def inside(value: Any) -> bool:
+    def inside(value: Any) -> bool:  # the address as written: an IPv4-mapped IPv6 one stays IPv6
         if not isinstance(value, str):
             return False
-        try:
-            return ipaddress.ip_address(value) in network
-        except ValueError:
-            return False
+        address = ip_address(value)
+        return address is not None and address in network
 
     return inside
 

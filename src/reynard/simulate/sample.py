@@ -18,6 +18,8 @@ from pathlib import Path
 
 import orjson
 
+from reynard.events.timestamps import zulu
+
 ACCOUNT = "123456789012"
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
 PUBLIC_IPS = ("203.0.113.17", "198.51.100.23", "192.0.2.44", "185.220.101.4", "45.33.32.156", "8.8.8.8")
@@ -55,10 +57,6 @@ def _time(rng: random.Random, start: datetime, end: datetime) -> datetime:
     return start + (end - start) * rng.random()
 
 
-def _zulu(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def cloudtrail_record(rng: random.Random, moment: datetime) -> dict:
     name, service, _ = rng.choice(_NAMES)
     region = rng.choice(REGIONS)
@@ -81,7 +79,7 @@ def cloudtrail_record(rng: random.Random, moment: datetime) -> dict:
                     "userName": role,
                 },
                 "attributes": {
-                    "creationDate": _zulu(moment - timedelta(minutes=20)),
+                    "creationDate": zulu(moment - timedelta(minutes=20), "seconds"),
                     "mfaAuthenticated": "false",
                 },
             },
@@ -132,7 +130,7 @@ def cloudtrail_record(rng: random.Random, moment: datetime) -> dict:
     record = {
         "eventVersion": "1.08",
         "userIdentity": identity,
-        "eventTime": _zulu(moment),
+        "eventTime": zulu(moment, "seconds"),
         "eventSource": service,
         "eventName": name,
         "awsRegion": region,
@@ -212,7 +210,7 @@ def guardduty_event(rng: random.Random, moment: datetime) -> dict:
             ("UnauthorizedAccess:EC2/SSHBruteForce", 5, f"{instance} is being SSH brute forced."),
         )
     )
-    when = moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    when = zulu(moment.replace(microsecond=0), "milliseconds")
     finding = {
         "schemaVersion": "2.0",
         "accountId": ACCOUNT,

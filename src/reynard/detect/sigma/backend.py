@@ -86,9 +86,11 @@ from reynard.query import ast
 from reynard.query.errors import QueryError
 from reynard.query.predicate import compile_regex
 from reynard.query.values import term_text
+from reynard.query.wildcard import Part, Wild, regex_of
 
 SUMMARY = "summary"
 MULTI, SINGLE = SpecialChars.WILDCARD_MULTI, SpecialChars.WILDCARD_SINGLE
+_WILD = {MULTI: Wild.RUN, SINGLE: Wild.ONE}
 _ANY_RUN, _ANY_ONE = r"[\s\S]*", r"[\s\S]"
 _LEADING_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
 _RANGE_BOUNDS = {
@@ -191,13 +193,13 @@ def string_node(field: str, value: SigmaString, ci: bool) -> ast.Node:
             return ast.Contains(field, text, ci)
         return ast.Suffix(field, text, ci) if lead else ast.Prefix(field, text, ci)
     if any("*" in part or "?" in part for part in parts if isinstance(part, str)):
-        regex = "".join(
-            _ANY_RUN if part is MULTI else _ANY_ONE if part is SINGLE else re.escape(part)  # type: ignore[arg-type]
-            for part in parts
-        )
-        return ast.Regex(field, regex, ci)
-    pattern = "".join("*" if part is MULTI else "?" if part is SINGLE else part for part in parts)  # type: ignore[misc]
-    return ast.Wildcard(field, pattern, ci)
+        return ast.Regex(field, regex_of(_wild(parts), any_run=_ANY_RUN, any_one=_ANY_ONE), ci)
+    return ast.Wildcard(field, "".join(_wild(parts)), ci)
+
+
+def _wild(parts: list[Any]) -> list[Part]:
+    """pySigma's parts of a string (text and wildcards) as `query.wildcard` parts."""
+    return [_WILD.get(part, part) for part in parts]
 
 
 def keyword_node(value: SigmaString, ci: bool) -> ast.Node:

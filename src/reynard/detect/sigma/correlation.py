@@ -37,9 +37,8 @@ from fractions import Fraction
 
 from reynard.detect.sigma.measures import Entry, Number, measure_for
 from reynard.detect.sigma.model import CorrelationRule
-from reynard.events.fields import ANY_IP
+from reynard.events.fields import leaf_getter
 from reynard.events.timestamps import TimestampError, parse_timestamp
-from reynard.query.predicate import values_at
 from reynard.query.values import term_text
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -124,26 +123,7 @@ def _time(event: dict) -> int | None:
         return None  # it cannot be placed in time; the store never holds such an event
 
 
-_SCALARS = (str, int, float, bool)
 Reader = Callable[[dict], list]
-
-
-def _reader(path: str) -> Reader:
-    """`values_at(event, path)` (the query's meaning of a path), without its set-up cost when the path
-    is dicts down to one scalar, as it is for almost every event."""
-    if path == ANY_IP:
-        return lambda event: values_at(event, path)
-    parts = tuple(path.split("."))
-
-    def read(event: dict) -> list:
-        value: object = event
-        for part in parts:
-            if type(value) is not dict:
-                return values_at(event, path)
-            value = value.get(part)  # type: ignore[attr-defined]
-        return [value] if type(value) in _SCALARS else values_at(event, path)
-
-    return read
 
 
 def _texts(leaves: list) -> list[tuple[str, str]]:
@@ -213,8 +193,8 @@ def _entries(rule: CorrelationRule, matches: Mapping[str, Sequence[dict]]) -> li
         field = rule.value_field.get(key)
         if valued and not field:
             raise ValueError(f"{rule.meta.key}: a {kind} correlation needs a value field for {key}")
-        value_of = _reader(field) if valued and field else None
-        readers = [_reader(path) for path in rule.group_by.get(key, ())]
+        value_of = leaf_getter(field) if valued and field else None
+        readers = [leaf_getter(path) for path in rule.group_by.get(key, ())]
         for event in matches.get(key, ()):
             eid = event.get("id")
             if eid is None:

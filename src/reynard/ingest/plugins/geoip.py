@@ -19,7 +19,6 @@ the same addresses), 65,536 per plugin.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, ClassVar
 import maxminddb
 
 from reynard.errors import ConfigError
+from reynard.events.ips import parse_ip
 from reynard.settings import Settings
 
 SHIPPED_DATA = "geoip2fast-asn-ipv6.dat.gz"
@@ -107,13 +107,8 @@ class GeoIP:
 
     def _lookup(self, text: str) -> tuple[dict, str | None] | None:
         """(geolocation, "lat,lon" or None) of a public address; None for others and unknowns."""
-        try:
-            ip = ipaddress.ip_address(text)
-        except ValueError:
-            return None
-        if ip.version == 6 and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if not ip.is_global or ip.is_multicast:
+        ip = parse_ip(text)
+        if ip is None or not ip.is_global or ip.is_multicast:
             return None
         geo: dict[str, Any] = {}
         point = None

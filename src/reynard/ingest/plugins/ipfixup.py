@@ -23,11 +23,11 @@ What it does, for the source side (the destination side is the same with `destin
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from functools import lru_cache
 from typing import ClassVar
 
+from reynard.events.ips import loose_ip
 from reynard.settings import Settings
 
 _SIDES = (
@@ -46,23 +46,10 @@ _HOSTNAME = re.compile(
 
 @lru_cache(maxsize=65_536)
 def parse_ip(text: str) -> tuple[str, int] | None:
-    """(canonical text, version) of an IP address written in `text`, or None when it is not one."""
-    s = text.strip()
-    if s.startswith("["):  # [v6] or [v6]:port
-        end = s.find("]")
-        s = s[1:end] if end > 0 else s
-    elif s.count(":") == 1 and "." in s:  # v4:port
-        s = s.partition(":")[0]
-    try:
-        ip = ipaddress.ip_address(s)
-    except ValueError:
-        return None
-    if ip.version == 6:
-        if ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        elif ip.scope_id:
-            ip = ipaddress.IPv6Address(s.partition("%")[0])
-    return str(ip), ip.version
+    """(canonical text, version) of an IP address written in `text` (`events.ips.loose_ip`: brackets,
+    port and zone taken off, IPv4-mapped IPv6 as IPv4), or None when it is not one."""
+    ip = loose_ip(text)
+    return None if ip is None else (str(ip), ip.version)
 
 
 def _is_service(text: str) -> bool:

@@ -16,11 +16,10 @@ Records with no addresses (`logstatus` NODATA or SKIPDATA) keep the parser's sum
 
 from __future__ import annotations
 
-import ipaddress
 from functools import lru_cache
 from typing import ClassVar
 
-from reynard.ingest.plugins.ipfixup import parse_ip
+from reynard.events.ips import in_networks, loose_ip
 from reynard.settings import Settings
 
 _NO_PORT = (None, "", "-")
@@ -74,8 +73,5 @@ def _endpoint(address: str, port: object) -> str:
 
 def _inside(text: str, networks: tuple) -> bool | None:
     """Whether an address is in one of `networks`; None when `text` is not an address."""
-    parsed = parse_ip(text)
-    if parsed is None:
-        return None
-    ip = ipaddress.ip_address(parsed[0])
-    return any(ip in net for net in networks)
+    ip = loose_ip(text)
+    return None if ip is None else in_networks(ip, networks)

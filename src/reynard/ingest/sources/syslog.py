@@ -21,12 +21,12 @@ them; only sshd's lines are looked at, by their first word, so other programs co
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from reynard.events.event import SEVERITIES
+from reynard.events.ips import is_ip
 from reynard.ingest.reader import Input, iter_lines
 from reynard.ingest.records import Record, Rejected
 from reynard.ingest.sources.base import ReadOptions
@@ -85,10 +85,9 @@ AUTH_ACTIONS = frozenset(("failed", "accepted", "invalid_user", "auth_failure", 
 
 def _peer(details: dict, host: str, port: str | None = None) -> None:
     """Put a remote end under sourceipaddress (an address) or sourcehostname (a name)."""
-    try:
-        ipaddress.ip_address(host)
+    if is_ip(host):
         details["sourceipaddress"] = host
-    except ValueError:
+    else:
         details["sourcehostname"] = host
     if port:
         details["sourceport"] = int(port)

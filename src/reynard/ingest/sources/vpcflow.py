@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from reynard.events.timestamps import zulu
 from reynard.ingest.reader import Input, iter_lines
 from reynard.ingest.records import Record, Rejected
 from reynard.ingest.sources.base import ReadOptions
@@ -84,11 +85,7 @@ def _span(details: dict) -> str:
     parts = []
     for name in ("start", "end"):
         value = details.get(name)
-        parts.append(
-            datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            if isinstance(value, int)
-            else "?"
-        )
+        parts.append(zulu(datetime.fromtimestamp(value, UTC), "seconds") if isinstance(value, int) else "?")
     return f"from {parts[0]} to {parts[1]}"
 
 

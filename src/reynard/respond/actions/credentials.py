@@ -17,7 +17,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ..aws_sdk import AwsCallError, call, iso_timestamp
+from reynard.events.timestamps import zulu
+
+from ..aws_sdk import AwsCallError, call
 from ..errors import StatesError
 from ..resources import TaskContext
 from .base import Action, Arguments, Check, Report
@@ -96,7 +98,7 @@ class RevokeRoleSessions(Action):
                 profile = profile_arn.rsplit("/", 1)[-1]
                 found = call(iam, "get_instance_profile", InstanceProfileName=profile)["InstanceProfile"]
                 roles = sorted({*roles, *(role["RoleName"] for role in found.get("Roles", []))})
-        sid, before = revocation_sid(context), iso_timestamp(wanted.replace(microsecond=0))
+        sid, before = revocation_sid(context), zulu(wanted, "seconds")
         times: dict[str, str] = {}
         for role in roles:
             statement = current_revocation(iam, role)

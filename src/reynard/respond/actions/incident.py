@@ -10,8 +10,8 @@ reading the incident back.
 from __future__ import annotations
 
 from reynard.cases.sink import IncidentSink
+from reynard.events.timestamps import zulu
 
-from ..aws_sdk import iso_timestamp
 from ..errors import StatesError
 from ..resources import TaskContext
 from .base import NOT_CONFIGURED, Action, Arguments, Check, Report
@@ -79,7 +79,7 @@ class AddTimelineEntry(_IncidentAction):
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         incident_id, text = args.text("IncidentId", required=True), args.text("Text", required=True)
         key = args.text("Key") or f"{context.execution_id}:{context.state}"
-        details = {"at": iso_timestamp(self.env.now()), "state": context.state, **args.mapping("Details")}
+        details = {"at": zulu(self.env.now()), "state": context.state, **args.mapping("Details")}
         if context.dry_run and incident_id.startswith(DRY_RUN_PREFIX):  # the dry run's stand-in incident
             report.changes.append(
                 {

@@ -19,8 +19,8 @@ import json
 from typing import Any
 
 from reynard.detect.notifiers import Notifier, SnsNotifier, deliver
+from reynard.events.timestamps import zulu
 
-from ..aws_sdk import iso_timestamp
 from ..errors import StatesError
 from ..resources import TaskContext
 from .base import INVALID_ARGUMENTS, NOT_CONFIGURED, NOTIFY_FAILED, Action, Arguments, Check, Report
@@ -45,7 +45,7 @@ class Notify(Action):
             "summary": args.text("Summary", required=True),
             "severity": severity,
             "category": "response",
-            "utctimestamp": iso_timestamp(self.env.now()),
+            "utctimestamp": zulu(self.env.now()),
             "tags": ["reynard", "playbook"],
             "execution": context.execution_id,
             "state": context.state,

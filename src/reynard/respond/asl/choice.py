@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from reynard.query.wildcard import wildcard_regex
 from reynard.respond.errors import StatesError
 
 from . import jsonpath
@@ -104,13 +105,4 @@ def _relate(relation: str, left: Any, right: Any) -> bool:
 @lru_cache(maxsize=1024)
 def _wildcard(pattern: str) -> re.Pattern[str]:
     """`*` matches any run of characters; `\\*` is a literal star and `\\\\` a backslash."""
-    out, position = [], 0
-    while position < len(pattern):
-        char = pattern[position]
-        if char == "\\" and position + 1 < len(pattern):
-            out.append(re.escape(pattern[position + 1]))
-            position += 2
-            continue
-        out.append(".*" if char == "*" else re.escape(char))
-        position += 1
-    return re.compile("".join(out), re.S)
+    return re.compile(wildcard_regex(pattern, one=False, escapes=True), re.S)

@@ -24,6 +24,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from reynard.events.timestamps import zulu
 from reynard.respond.errors import StatesError
 from reynard.respond.resources import TaskContext, TaskInvoker
 
@@ -41,7 +42,7 @@ from .names import (
 )
 from .ports import Clock, MemoryTokenBox, SystemClock, TokenBox, later
 from .retry import delay, first_match, max_attempts
-from .timestamps import format_timestamp, parse_timestamp
+from .timestamps import parse_timestamp
 
 SNAPSHOT_VERSION = 1
 TOKEN_SUFFIX = ".waitForTaskToken"
@@ -53,7 +54,9 @@ Progress = Callable[[dict[str, Any], list[dict[str, Any]]], bool]
 
 
 def _iso(moment: datetime) -> str:
-    return format_timestamp(moment) if moment.microsecond % 1000 == 0 else moment.isoformat()
+    """Step Functions' form of a time when it says all there is (whole milliseconds), else a form that
+    does (a snapshot must give back the exact time)."""
+    return zulu(moment, "milliseconds") if moment.microsecond % 1000 == 0 else moment.isoformat()
 
 
 def _at(text: str) -> datetime:

@@ -1,9 +1,10 @@
-"""ASL timestamps: RFC 3339 with an explicit offset (`2026-01-02T03:04:05Z`, `...+01:00`, fractions)."""
+"""ASL timestamps: RFC 3339 with an explicit offset (`2026-01-02T03:04:05Z`, `...+01:00`, fractions).
+The form Step Functions writes is `reynard.events.timestamps.zulu(moment, "milliseconds")`."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
@@ -23,9 +24,3 @@ def parse_timestamp(value: object) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
-
-
-def format_timestamp(moment: datetime) -> str:
-    """The form Step Functions writes: UTC, milliseconds, `Z`."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -24,9 +24,12 @@ from datetime import UTC, datetime, timedelta
 import tantivy
 
 from reynard.events.fields import ANY_IP
+from reynard.events.ips import as_ip, mapped
+from reynard.events.ips import network as parse_network
 from reynard.query import ast
 from reynard.query.errors import QueryError
-from reynard.query.values import as_ip, as_time, bound_kind, term_text, tokens
+from reynard.query.values import as_time, bound_kind, term_text, tokens
+from reynard.query.wildcard import wildcard_regex
 from reynard.store.tantivy.schema import CI_DETAILS, DATE_FIELDS, IP_ROLES, KEYWORD_FIELDS
 
 _KEYWORDS = frozenset((*KEYWORD_FIELDS, "id"))
@@ -36,6 +39,7 @@ _INT = re.compile(r"^[+-]?\d{1,18}$")
 _REGEX_META = frozenset("\\.+*?()|[]{}^$#&-~")
 MAX_TERM_BYTES = 32_768  # texts this long are not looked up as terms (see `_too_long`)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_IPV4_FIRST, _IPV4_LAST = ipaddress.IPv4Address(0), ipaddress.IPv4Address(2**32 - 1)
 _US = timedelta(microseconds=1)
 
 Occur = tantivy.Occur
@@ -53,10 +57,6 @@ ALL = Compiled(None, True)
 def rust_escape(text: str) -> str:
     """Escape the regex syntax of Rust's `regex` crate (tantivy's regex queries)."""
     return "".join("\\" + c if c in _REGEX_META else c for c in text)
-
-
-def wildcard_regex(pattern: str) -> str:
-    return "".join(".*" if c == "*" else "." if c == "?" else rust_escape(c) for c in pattern)
 
 
 def _too_long(text: str) -> bool:
@@ -126,7 +126,7 @@ class TantivyCompiler:
                     return self._token(words[0])
                 return Compiled(tantivy.Query.phrase_query(self.schema, "summary", words), True)
             case ast.Wildcard(field, pattern, ci):
-                return self._pattern(field, wildcard_regex(pattern), ci)
+                return self._pattern(field, wildcard_regex(pattern, escape=rust_escape), ci)
             case ast.Prefix(field, value, ci):
                 if not ci and field.startswith("details."):
                     return self._json_prefix(field, value)
@@ -173,7 +173,7 @@ class TantivyCompiler:
             if address is None:
                 return Compiled(self.nothing, True)
             # The virtual address field compares addresses, as the IP field does.
-            ip = _mapped(address)
+            ip = mapped(address)
             query = tantivy.Query.range_query(self.schema, ANY_IP, tantivy.FieldType.IpAddr, ip, ip)
             return Compiled(query, True)
         if field in DATE_FIELDS:
@@ -283,8 +283,8 @@ class TantivyCompiler:
                     self.schema,
                     _IP_FIELDS[node.field],
                     tantivy.FieldType.IpAddr,
-                    _mapped(lo_ip) if lo_ip else "::ffff:0.0.0.0",
-                    _mapped(hi_ip) if hi_ip else "::ffff:255.255.255.255",
+                    mapped(lo_ip or _IPV4_FIRST),
+                    mapped(hi_ip or _IPV4_LAST),
                     include_lower=node.gt is None,
                     include_upper=node.lt is None,
                 )
@@ -341,12 +341,12 @@ class TantivyCompiler:
 
     def _cidr(self, field: str, network: str) -> Compiled:
         try:
-            net = ipaddress.ip_network(network, strict=False)
+            net = parse_network(network)
         except ValueError as e:
             raise QueryError(f"{field}: not a network: {network!r} ({e})") from None
         if field in _IP_FIELDS:
             if net.version == 4:
-                low, high = _mapped(net.network_address), _mapped(net.broadcast_address)
+                low, high = mapped(net.network_address), mapped(net.broadcast_address)
                 exact = True
             else:
                 low, high = str(net.network_address), str(net.broadcast_address)
@@ -404,10 +404,6 @@ class TantivyCompiler:
         if len(clauses) == 1:
             return Compiled(clauses[0][1], exact)
         return Compiled(tantivy.Query.boolean_query(clauses), exact)
-
-
-def _mapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    return f"::ffff:{address}" if address.version == 4 else str(address)
 
 
 def _moment(bound: object) -> datetime:

@@ -20,15 +20,14 @@ clear message rather than read wrongly.
 from __future__ import annotations
 
 import base64
-import ipaddress
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import orjson
 import tantivy
 
 from reynard.events.fields import IP_KEYS as IP_KEY_NAMES
+from reynard.events.ips import is_ip
 from reynard.store.base import Prepared
 
 SCHEMA_VERSION = 3
@@ -76,19 +75,10 @@ def register_tokenizers(index: tantivy.Index) -> None:
     index.register_tokenizer(LOWERCASE, lowercase.build())
 
 
-@lru_cache(maxsize=65_536)
-def valid_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _addresses(value: object) -> list[str]:
     """The valid addresses in a value: a string, or the strings of a (nested) list."""
     if isinstance(value, str):
-        return [value] if valid_ip(value) else []
+        return [value] if is_ip(value) else []
     if isinstance(value, list):
         return [a for item in value for a in _addresses(item)]
     return []
