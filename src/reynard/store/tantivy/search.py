@@ -12,10 +12,10 @@ column for, a value it may not give back exactly), they are computed from the ma
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 import tantivy
@@ -30,15 +30,22 @@ from reynard.store.tantivy.compiler import Compiled, TantivyCompiler, micros
 from reynard.store.tantivy.dictionary import answer_from_dictionary, bucket_text, is_panic
 from reynard.store.tantivy.schema import KEYWORD_FIELDS
 
-if TYPE_CHECKING:
-    from reynard.store.tantivy.store import TantivyEventStore
-
 Occur = tantivy.Occur
 DESC = tantivy.Order.Desc
 BATCH = 10_000
 MAX_BUCKETS = 60_000
 _AGGREGATABLE = frozenset(KEYWORD_FIELDS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Indices(Protocol):
+    """What answering needs of the store (`TantivyEventStore`): its schema and one searcher per day."""
+
+    schema: tantivy.Schema
+
+    def index_days(self) -> list[date]: ...
+
+    def searcher(self, day: date) -> tantivy.Searcher: ...
 
 
 class _Plan(NamedTuple):
@@ -58,7 +65,7 @@ def _and(*queries: tantivy.Query | None) -> tantivy.Query:
     return tantivy.Query.boolean_query([(Occur.Must, q) for q in present])
 
 
-def _window(store: TantivyEventStore, window: ast.TimeWindow) -> tuple[tantivy.Query | None, list]:
+def _window(store: Indices, window: ast.TimeWindow) -> tuple[tantivy.Query | None, list]:
     if window.start is None and window.end is None:
         return None, store.index_days()
 
@@ -83,7 +90,7 @@ def _window(store: TantivyEventStore, window: ast.TimeWindow) -> tuple[tantivy.Q
     return span("utctimestamp"), days
 
 
-def plan(store: TantivyEventStore, query: ast.Node, window: ast.TimeWindow) -> _Plan:
+def plan(store: Indices, query: ast.Node, window: ast.TimeWindow) -> _Plan:
     compiler = TantivyCompiler(store.schema)
     compiled: Compiled = compiler.compile(query)
     window_query, days = _window(store, window)
@@ -108,7 +115,7 @@ def for_day(plan_: _Plan, searcher: tantivy.Searcher) -> _Plan:
 
 
 def _ordered(
-    store: TantivyEventStore,
+    store: Indices,
     searcher: tantivy.Searcher,
     plan_: _Plan,
     upper: tuple[int, str] | None,
@@ -171,15 +178,15 @@ def _in_order(
                 yield moment, event_id, event
 
 
-def _at_most(store: TantivyEventStore, value: int) -> tantivy.Query:
+def _at_most(store: Indices, value: int) -> tantivy.Query:
     return tantivy.Query.range_query(store.schema, "utctimestamp", tantivy.FieldType.Integer, None, value)
 
 
-def _exactly(store: TantivyEventStore, value: int) -> tantivy.Query:
+def _exactly(store: Indices, value: int) -> tantivy.Query:
     return tantivy.Query.range_query(store.schema, "utctimestamp", tantivy.FieldType.Integer, value, value)
 
 
-def iter_matches(store: TantivyEventStore, search: ast.Search) -> Iterator[dict]:
+def iter_matches(store: Indices, search: ast.Search) -> Iterator[dict]:
     """Every matching event, newest first, streaming (`search.limit` only sizes the reads)."""
     plan_ = plan(store, search.query, search.window)
     upper = None
@@ -187,14 +194,14 @@ def iter_matches(store: TantivyEventStore, search: ast.Search) -> Iterator[dict]
         moment, last_id = after_key(search.after)
         upper = (micros(moment), last_id)
     for day in sorted(plan_.days, reverse=True):
-        searcher = store._days[day].searcher()
+        searcher = store.searcher(day)
         if not searcher.num_docs:
             continue
         for _, _, event in _ordered(store, searcher, for_day(plan_, searcher), upper, search.limit):
             yield event
 
 
-def run_search(store: TantivyEventStore, search: ast.Search) -> SearchResult:
+def run_search(store: Indices, search: ast.Search) -> SearchResult:
     if search.limit is not None and search.limit <= 0:
         if search.limit < 0:
             raise QueryError(f"limit must not be negative: {search.limit}")
@@ -209,11 +216,11 @@ def run_search(store: TantivyEventStore, search: ast.Search) -> SearchResult:
     return SearchResult(events, after)
 
 
-def run_count(store: TantivyEventStore, query: ast.Node, window: ast.TimeWindow) -> int:
+def run_count(store: Indices, query: ast.Node, window: ast.TimeWindow) -> int:
     plan_ = plan(store, query, window)
     total = 0
     for day in plan_.days:
-        searcher = store._days[day].searcher()
+        searcher = store.searcher(day)
         if not searcher.num_docs:
             continue
         daily = for_day(plan_, searcher)
@@ -229,7 +236,7 @@ class _Inexact(Exception):
     """The index cannot give this aggregation exactly: compute it from the events."""
 
 
-def run_aggregate(store: TantivyEventStore, request: ast.Aggregate) -> dict[str, Any]:
+def run_aggregate(store: Indices, request: ast.Aggregate) -> dict[str, Any]:
     plan_ = plan(store, request.query, request.window)
     results: dict[str, Any] = {}
     for name, agg in request.aggs.items():
@@ -270,11 +277,11 @@ def _request(agg: ast.Agg) -> dict:
     raise TypeError(f"unknown aggregation {type(agg).__name__}")
 
 
-def _indexed(store: TantivyEventStore, plan_: _Plan, request: ast.Aggregate, agg: ast.Agg) -> Any:
+def _indexed(store: Indices, plan_: _Plan, request: ast.Aggregate, agg: ast.Agg) -> Any:
     body = {"a": _request(agg)}
     partials = []
     for day in plan_.days:
-        searcher = store._days[day].searcher()
+        searcher = store.searcher(day)
         if not searcher.num_docs:
             continue
         daily = for_day(plan_, searcher)
@@ -291,7 +298,7 @@ def _indexed(store: TantivyEventStore, plan_: _Plan, request: ast.Aggregate, agg
     return _merge(store, request, agg, partials)
 
 
-def _merge(store: TantivyEventStore, request: ast.Aggregate, agg: ast.Agg, partials: list[dict]) -> Any:
+def _merge(store: Indices, request: ast.Aggregate, agg: ast.Agg, partials: list[dict]) -> Any:
     match agg:
         case ast.TermsAgg():
             return _merge_terms(store, request, agg, partials)
@@ -325,7 +332,7 @@ def _merge(store: TantivyEventStore, request: ast.Aggregate, agg: ast.Agg, parti
     raise TypeError(f"unknown aggregation {type(agg).__name__}")
 
 
-def _merge_terms(store: TantivyEventStore, request: ast.Aggregate, agg: ast.TermsAgg, partials: list) -> list:
+def _merge_terms(store: Indices, request: ast.Aggregate, agg: ast.TermsAgg, partials: list) -> list:
     counts: dict[str, int] = {}
     subs: dict[str, list] = {}
     tops: dict[str, list[tuple[int, str]]] = {}
@@ -359,7 +366,7 @@ def _merge_terms(store: TantivyEventStore, request: ast.Aggregate, agg: ast.Term
 
 
 def _samples(
-    store: TantivyEventStore,
+    store: Indices,
     request: ast.Aggregate,
     agg: ast.TermsAgg,
     tops: dict[str, list[tuple[int, str]]],
@@ -382,14 +389,14 @@ def _samples(
     return found
 
 
-def _by_id(store: TantivyEventStore, ids: list[str]) -> dict[str, dict]:
+def _by_id(store: Indices, ids: list[str]) -> dict[str, dict]:
     """Stored events by id, one term-set search per day."""
     events: dict[str, dict] = {}
     if not ids:
         return events
     query = tantivy.Query.term_set_query(store.schema, "id", ids)
-    for handle in store._days.values():
-        searcher = handle.searcher()
+    for day in store.index_days():
+        searcher = store.searcher(day)
         if not searcher.num_docs:
             continue
         for _, address in searcher.search(query, limit=len(ids)).hits:

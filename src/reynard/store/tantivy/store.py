@@ -27,6 +27,7 @@ from reynard.store.base import DayCount, Prepared, SearchResult, StoreStats, Wri
 from reynard.store.tantivy import schema
 from reynard.store.tantivy.lock import WriterLock
 from reynard.store.tantivy.schema import SCHEMA_VERSION, build_schema, register_tokenizers
+from reynard.store.tantivy.search import iter_matches, run_aggregate, run_count, run_search
 
 # Time-ordered input needs two (a day and the next); each open writer holds its indexing heap.
 MAX_OPEN_WRITERS = 2
@@ -85,6 +86,10 @@ class TantivyEventStore:
         elif self.writable:
             self.directory.mkdir(parents=True, exist_ok=True)
             marker.write_text(f"{SCHEMA_VERSION}\n")
+
+    def searcher(self, day: date) -> tantivy.Searcher:
+        """The searcher of one day's index (as of the last `refresh` or commit)."""
+        return self._days[day].searcher()
 
     def index_days(self) -> list[date]:
         """The UTC days that have an index (maybe still empty), oldest first."""
@@ -215,8 +220,6 @@ class TantivyEventStore:
 
     def search(self, request: ast.Search) -> SearchResult:
         """Events matching a query (search.py has the how)."""
-        from reynard.store.tantivy.search import run_search
-
         with _index_panics():
             result = run_search(self, request)
         if request.fields:
@@ -225,21 +228,15 @@ class TantivyEventStore:
 
     def stream(self, request: ast.Search) -> Iterator[dict]:
         """Every event matching a query, newest first, without holding them (for NDJSON output)."""
-        from reynard.store.tantivy.search import iter_matches
-
         with _index_panics():
             for event in iter_matches(self, request):
                 yield project(event, request.fields)
 
     def count(self, query: ast.Node = base.EVERYTHING, window: ast.TimeWindow = base.ALL_TIME) -> int:
-        from reynard.store.tantivy.search import run_count
-
         with _index_panics():
             return run_count(self, query, window)
 
     def aggregate(self, request: ast.Aggregate) -> dict:
-        from reynard.store.tantivy.search import run_aggregate
-
         with _index_panics():
             return run_aggregate(self, request)
 
