@@ -18,7 +18,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="module")
 def aws() -> Iterator[str]:
     """moto in server mode on loopback, one per test module: its endpoint URL."""
-    from test_respond_support import moto_server
+    from respond_support import moto_server
 
     with moto_server() as endpoint:
         yield endpoint
@@ -26,8 +26,8 @@ def aws() -> Iterator[str]:
 
 @pytest.fixture
 def world(aws: str):
-    """A fresh AWS account in moto with the workshop's world in it (test_respond_support.World)."""
-    from test_respond_support import build_world, reset
+    """A fresh AWS account in moto with the workshop's world in it (respond_support.World)."""
+    from respond_support import build_world, reset
 
     reset(aws)
     return build_world(aws)

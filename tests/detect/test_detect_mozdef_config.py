@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from paths import ALERTS
 from reynard.cli import main
 from reynard.detect.errors import RuleError
 from reynard.detect.mozdef_config import config_schedule
 from reynard.detect.schedule import parse_schedule
-
-ALERTS = Path(__file__).parent / "alerts"
 
 # Our own configuration, in the shape of MozDef's alerts/lib/config.py. Running it would fail at once.
 CONFIG = """\

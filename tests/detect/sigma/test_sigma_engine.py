@@ -14,7 +14,23 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from detect_support import (
+    INVICTUS_NOW,
+    NOW,
+    STOLEN_ROLE,
+    cloudtrail,
+    create_bucket,
+    flow,
+    ingest,
+    ingest_files,
+    policy,
+    put_acl_canned,
+    put_acl_grant,
+    put_block,
+    put_policy,
+)
 from helpers import Server
+from paths import REPO
 from reynard.cli import main
 from reynard.detect.alerts import AlertStore
 from reynard.detect.registry import RuleRegistry
@@ -22,10 +38,8 @@ from reynard.detect.runner import run_rules
 from reynard.settings import Settings
 from reynard.state import open_state
 from reynard.store.tantivy.store import TantivyEventStore
-from test_detect_rules import INVICTUS_NOW, NOW, STOLEN_ROLE, cloudtrail, flow, ingest, ingest_files
-from test_detect_rules_more import create_bucket, policy, put_acl_canned, put_acl_grant, put_block, put_policy
 
-SHIPPED = Path(__file__).parents[1] / "src" / "reynard" / "detect" / "sigma" / "rules"
+SHIPPED = REPO / "src" / "reynard" / "detect" / "sigma" / "rules"
 PAIRS = {  # built-in rule -> the shipped Sigma rule names that do the same
     "principal_multiple_ips": ("sigma:aws-principal-calling-from-several-addresses",),
     "excessive_describe": (

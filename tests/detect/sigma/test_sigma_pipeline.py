@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString
+from test_sigma_convert import CLOUDTRAIL, LINUX, sigma
 
 from reynard.detect.sigma.backend import convert, search_regex, string_node
 from reynard.detect.sigma.errors import SigmaRuleError, SigmaUnsupported
@@ -18,7 +19,6 @@ from reynard.detect.sigma.pipeline import map_field, reynard_pipeline
 from reynard.query import ast
 from reynard.query.anchors import Anchor, anchors
 from reynard.query.predicate import compile_predicate
-from test_sigma_convert import CLOUDTRAIL, LINUX, sigma
 
 
 # -- logsources and field names ---------------------------------------------------------------------

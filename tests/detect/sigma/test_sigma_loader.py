@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from paths import REPO
 from reynard.cli import main
 from reynard.detect.sigma.loader import load
 from reynard.detect.sigma.model import CorrelationRule, DetectionRule, Threshold
 
-SHIPPED = Path(__file__).parents[1] / "src" / "reynard" / "detect" / "sigma" / "rules"
+SHIPPED = REPO / "src" / "reynard" / "detect" / "sigma" / "rules"
 
 GOOD = """\
 title: CloudTrail logging stopped

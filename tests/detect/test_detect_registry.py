@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from paths import ALERTS
 from reynard.cli import main
 from reynard.detect.alerts import AlertStore
 from reynard.detect.registry import RuleRegistry
@@ -21,7 +22,6 @@ from reynard.settings import Settings
 from reynard.state import open_state
 from reynard.store.tantivy.store import TantivyEventStore
 
-ALERTS = Path(__file__).parent / "alerts"
 NOW = "2024-02-05T17:32:00Z"
 IP = "203.0.113.7"
 

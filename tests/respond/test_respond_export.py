@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import urllib3
 
+from respond_support import World, build_world, client, moto_server, reset, reynard
 from reynard.respond.aws_sdk import AWS_SDK_PREFIX, _member_name, parse_resource
 from reynard.respond.export import export_definition
 from reynard.respond.playbooks import definition
-from test_respond_support import World, build_world, client, moto_server, reset, reynard
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:soc"
 PLACEHOLDERS = {

@@ -8,8 +8,8 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from cases_support import stored_world
 from reynard.cli import main
-from test_cases_support import stored_world
 
 READ_ONLY = ("list", "show", "report")
 

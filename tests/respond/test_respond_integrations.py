@@ -14,12 +14,12 @@ import zipfile
 import pytest
 import urllib3
 
+from respond_support import answering, client, context, free_port, reset, reynard, settings
 from reynard.errors import ConfigError
 from reynard.respond.actions import ACTIONS, PythonActions, register_all
 from reynard.respond.dispatch import Dispatch
 from reynard.respond.errors import StatesError
 from reynard.respond.resources import TaskContext
-from test_respond_support import answering, client, context, free_port, reset, reynard, settings
 
 SNS = "arn:aws:states:::sns:publish"
 LAMBDA = "arn:aws:states:::lambda:invoke"

@@ -8,12 +8,12 @@ from typing import Any, ClassVar
 
 import pytest
 
+from respond_support import context
 from reynard.respond.actions import Action, ActionEnv
 from reynard.respond.actions.base import Arguments, Check, Report
 from reynard.respond.actions.config import RespondConfig
 from reynard.respond.aws_sdk import AwsClients, AwsConfig
 from reynard.respond.errors import StatesError
-from test_respond_support import context
 
 
 class SetFlag(Action):

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from paths import ALERTS
 from reynard.cli import main
 from reynard.detect.alerts import AlertStore
 from reynard.state import open_state
 
-ALERTS = Path(__file__).parent / "alerts"
 NOW = "2024-02-05T17:32:00Z"
 
 

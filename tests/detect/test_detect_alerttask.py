@@ -4,10 +4,10 @@ events, runs an alert at a fixed `now` and checks the alert (or that none fired)
 import copy
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
+from paths import ALERTS
 from reynard.detect import (
     AlertTask,
     MemorySource,
@@ -22,7 +22,6 @@ from reynard.events.timestamps import isoformat
 from reynard.query.mozdef import SearchQuery, TermMatch
 from reynard.store.tantivy.store import TantivyEventStore
 
-ALERTS = Path(__file__).parent / "alerts"
 NOW = datetime(2017, 1, 1, 1, 0, tzinfo=UTC)  # MozDef's harness froze time here
 
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from loopback import Recorder, recording
+from respond_support import client, context, free_port, reset, reynard, settings
 from reynard.respond.actions import register_all
 from reynard.respond.dispatch import Dispatch
 from reynard.respond.errors import StatesError
-from test_respond_support import client, context, free_port, reset, reynard, settings
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from respond_support import World, context, reynard
 from reynard.respond.errors import StatesError
-from test_respond_support import World, context, reynard
 
 
 def thrice(tasks, action: str, arguments: dict) -> tuple[dict, dict, dict]:

@@ -2,9 +2,9 @@
 
 import pytest
 
+from cases_support import sample_events
 from reynard.cases.extraction import indicators_in
 from reynard.cases.values import Indicator
-from test_cases_support import sample_events
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,7 @@ import json
 import pytest
 from botocore.model import ShapeResolver
 
-from reynard.respond.aws_sdk import boto_service_name, parse_resource, pascal, sdk_error_name, to_boto
-from reynard.respond.errors import DefinitionError, StatesError
-from test_respond_support import (
+from respond_support import (
     AMI,
     answering,
     context,
@@ -20,6 +18,8 @@ from test_respond_support import (
     reset,
     reynard,
 )
+from reynard.respond.aws_sdk import boto_service_name, parse_resource, pascal, sdk_error_name, to_boto
+from reynard.respond.errors import DefinitionError, StatesError
 
 SDK = "arn:aws:states:::aws-sdk:"
 

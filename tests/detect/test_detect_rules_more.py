@@ -10,11 +10,24 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from detect_support import (
+    ALICE,
+    NOW,
+    api_call,
+    cloudtrail,
+    create_bucket,
+    host,
+    ingest,
+    policy,
+    put_acl_canned,
+    put_acl_grant,
+    put_block,
+    put_policy,
+    run,
+    s3_call,
+)
 from reynard.detect.rules import BUILTIN_RULES
 from reynard.ingest.sources.base import ReadOptions
-from test_detect_rules import NOW, api_call, cloudtrail, ingest, run
-
-ALICE = "arn:aws:sts::123456789012:assumed-role/dev/alice"
 
 
 def test_new_rules_are_registered():
@@ -23,89 +36,6 @@ def test_new_rules_are_registered():
 
 
 # -- s3_bucket_public -------------------------------------------------------------------------------------
-def s3_call(
-    name: str, request: dict, minutes_ago: int = 5, source: str = "s3.amazonaws.com", **extra
-) -> dict:
-    record = api_call(ALICE, "198.51.100.7", minutes_ago, name=name, requestParameters=request, **extra)
-    record["eventSource"] = source
-    record["eventID"] = f"{name}-{minutes_ago}-{json.dumps(request, sort_keys=True)}"
-    return record
-
-
-def host(bucket: str) -> dict:
-    return {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com"}
-
-
-def put_acl_canned(bucket: str, acl: str, minutes_ago: int = 5) -> dict:
-    return s3_call("PutBucketAcl", {**host(bucket), "acl": [""], "x-amz-acl": [acl]}, minutes_ago)
-
-
-def put_acl_grant(bucket: str, group_uri: str) -> dict:
-    request = {
-        **host(bucket),
-        "acl": [""],
-        "AccessControlPolicy": {
-            "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
-            "Owner": {"ID": "8f5d1e2c0a9b"},
-            "AccessControlList": {
-                "Grant": [
-                    {
-                        "Grantee": {
-                            "xsi:type": "CanonicalUser",
-                            "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
-                            "ID": "8f5d1e2c0a9b",
-                        },
-                        "Permission": "FULL_CONTROL",
-                    },
-                    {
-                        "Grantee": {
-                            "xsi:type": "Group",
-                            "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
-                            "URI": group_uri,
-                        },
-                        "Permission": "READ",
-                    },
-                ]
-            },
-        },
-    }
-    return s3_call("PutBucketAcl", request)
-
-
-def policy(bucket: str, principal: object, condition: dict | None = None) -> dict:
-    statement = {
-        "Sid": "Read",
-        "Effect": "Allow",
-        "Principal": principal,
-        "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{bucket}/*",
-    }
-    if condition:
-        statement["Condition"] = condition
-    return {"Version": "2012-10-17", "Statement": [statement]}
-
-
-def put_policy(bucket: str, bucket_policy: object) -> dict:
-    return s3_call("PutBucketPolicy", {**host(bucket), "policy": [""], "bucketPolicy": bucket_policy})
-
-
-def put_block(bucket: str, **blocks: bool) -> dict:
-    config = {
-        "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
-        "BlockPublicAcls": True,
-        "IgnorePublicAcls": True,
-        "BlockPublicPolicy": True,
-        "RestrictPublicBuckets": True,
-        **blocks,
-    }
-    return s3_call(
-        "PutPublicAccessBlock",
-        {**host(bucket), "publicAccessBlock": [""], "PublicAccessBlockConfiguration": config},
-    )
-
-
-def create_bucket(bucket: str, minutes_ago: int = 8) -> dict:
-    return s3_call("CreateBucket", {**host(bucket), "CreateBucketConfiguration": {}}, minutes_ago)
 
 
 def summaries(alerts: list[dict]) -> list[str]:

@@ -22,6 +22,7 @@ import pytest
 
 from asl_support import FakeClock
 from loopback import Recorder, recording
+from respond_support import World, settings
 from reynard.cases.playbook_sink import PlaybookIncidents
 from reynard.cases.store import IncidentStore
 from reynard.respond.actions import ACTIONS, register_all
@@ -32,7 +33,6 @@ from reynard.respond.resources import ACTION_PREFIX
 from reynard.respond.runner import Runner
 from reynard.settings import Settings
 from reynard.state import open_state
-from test_respond_support import World, settings
 
 NAME = "guardduty_crypto_mining"
 WAIT = ".waitForTaskToken"

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from paths import REPO
 from reynard.cli import main
 from reynard.errors import ConfigError
 from reynard.settings import (
@@ -31,7 +32,7 @@ from reynard.settings import (
 from reynard.settings.locate import json_lines, toml_lines
 from reynard.settings.sections import NOTIFIER_TYPES
 
-DOCS = Path(__file__).parent.parent / "docs" / "configuration.md"
+DOCS = REPO / "docs" / "configuration.md"
 
 
 def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> Settings:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from respond_support import World, context, reynard
 from reynard.respond.errors import StatesError
-from test_respond_support import World, context, reynard
 
 EVERYWHERE = [
     {

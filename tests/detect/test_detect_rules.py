@@ -6,56 +6,22 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
+from detect_support import (
+    INVICTUS_NOW,
+    NOW,
+    STOLEN_ROLE,
+    api_call,
+    cloudtrail,
+    flow,
+    ingest,
+    ingest_files,
+    run,
+)
 from reynard.detect import MemorySource, RuleError
 from reynard.detect.rules import BUILTIN_RULES
-from reynard.events.event import finalize, stable_id
-from reynard.ingest.pipeline import Pipeline
-from reynard.ingest.plugins import default_plugins
-from reynard.ingest.reader import open_bytes
-from reynard.ingest.sources import SOURCES
-from reynard.ingest.sources.base import ReadOptions
-from reynard.settings import Settings
-
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-RECEIVED = "2026-03-02T12:00:00+00:00"
-
-
-def ingest(
-    data: bytes, source: str, options: ReadOptions | None = None, received: str = RECEIVED
-) -> list[dict]:
-    """Finalized events from raw input, as `reynard ingest` makes them (see ingest/runner.py).
-
-    MozDef's windows hold an event when its `utctimestamp` or its `receivedtimestamp` is inside, so
-    events meant to be old are ingested with an old `received`."""
-    pipeline = Pipeline(default_plugins(Settings()))
-    events = []
-    for item in SOURCES[source].read(open_bytes(data, "test"), options or ReadOptions(reference_time=NOW)):
-        assert not hasattr(item, "reason"), item
-        draft = item.draft
-        draft["id"] = stable_id(item.source, item.key)
-        event = pipeline.run(draft)
-        if event is not None:
-            finalize(event, received=received)
-            events.append(event)
-    return events
-
-
-def ingest_files(
-    paths: list[Path], source: str, received: str, options: ReadOptions | None = None
-) -> list[dict]:
-    return [event for path in sorted(paths) for event in ingest(path.read_bytes(), source, options, received)]
-
-
-def run(name: str, events: list[dict], now: datetime = NOW, config: dict | None = None) -> list[dict]:
-    return BUILTIN_RULES[name](MemorySource(events), config=config).run(now=now)
-
-
-def epoch(dt: datetime) -> int:
-    return int(dt.timestamp())
 
 
 def test_registry_names_classes():
@@ -70,12 +36,6 @@ def test_unknown_config_key_is_refused():
 
 
 # -- ssh_from_outside -------------------------------------------------------------------------------------
-def flow(src: str, dst: str, dport: int, action: str = "ACCEPT", minutes_ago: int = 3) -> bytes:
-    start = epoch(NOW - timedelta(minutes=minutes_ago))
-    return (
-        f"2 123456789010 eni-0a1b2c3d4e5f67890 {src} {dst} 49152 {dport} 6 20 4249 "
-        f"{start - 60} {start} {action} OK\n"
-    ).encode()
 
 
 def test_ssh_from_outside_one_alert_per_source():
@@ -123,10 +83,6 @@ def test_ssh_from_outside_config():
 
 
 # -- principal_multiple_ips -------------------------------------------------------------------------------
-INVICTUS_NOW = datetime(2023, 7, 10, 12, 40, tzinfo=UTC)  # the data spans 11:42-12:37 UTC
-STOLEN_ROLE = (
-    "arn:aws:sts::123837392027:assumed-role/stratus-red-team-ec2-steal-credentials-role/i-0dbc91f429e48eeed"
-)
 
 
 @pytest.fixture(scope="module")
@@ -136,34 +92,6 @@ def invictus(shared_data) -> list[dict]:
         "cloudtrail",
         received="2023-07-10T12:38:00+00:00",
     )
-
-
-def cloudtrail(*records: dict) -> list[dict]:
-    return ingest(json.dumps({"Records": list(records)}).encode(), "cloudtrail")
-
-
-def api_call(arn: str, ip: str, minutes_ago: int = 5, name: str = "ListBuckets", **extra) -> dict:
-    return {
-        "eventVersion": "1.08",
-        "userIdentity": {
-            "type": "AssumedRole",
-            "arn": arn,
-            "accountId": "123456789012",
-            "accessKeyId": "ASIAEXAMPLE",
-        },
-        "eventTime": (NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": "s3.amazonaws.com",
-        "eventName": name,
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": ip,
-        "userAgent": "aws-cli/2.13.0",
-        "requestParameters": None,
-        "responseElements": None,
-        "eventID": f"{arn}-{ip}-{minutes_ago}-{name}",
-        "eventType": "AwsApiCall",
-        "recipientAccountId": "123456789012",
-        **extra,
-    }
 
 
 def test_principal_multiple_ips_finds_the_stolen_instance_role(invictus):

@@ -7,9 +7,9 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from cases_support import stored_world
 from reynard.runtime import Runtime
 from reynard.web.app import create_app
-from test_cases_support import stored_world
 
 SECTIONS = (
     "Problem description",

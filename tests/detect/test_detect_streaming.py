@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from helpers import Server
+from paths import ALERTS
 from reynard.detect.alerts import AlertStore
 from reynard.detect.alerttask import AlertTask
 from reynard.detect.registry import RuleRegistry
@@ -110,10 +111,9 @@ def test_raising_task_is_isolated(alert_store):
 
 
 def test_mozdef_alert_file(alert_store, tmp_path):
-    from pathlib import Path
 
     registry = RuleRegistry(alert_store.engine, tmp_path / "rules")
-    registry.add_mozdef(Path(__file__).parent / "alerts" / "cloudtrail_logging_disabled.py")
+    registry.add_mozdef(ALERTS / "cloudtrail_logging_disabled.py")
     tasks = {"cloudtrail_logging_disabled": registry.tasks("cloudtrail_logging_disabled")}
     matcher = StreamingMatcher(tasks, alert_store)
     assert matcher.streaming_rules == {"cloudtrail_logging_disabled"}
@@ -186,7 +186,6 @@ def test_events_run_only_the_rules_filed_under_their_values(alert_store):
 
 
 def test_live_matcher_rebuilds_when_the_rules_change(alert_store, tmp_path):
-    from pathlib import Path
 
     settings = Settings(data_dir=tmp_path / "data", rules_reload_seconds=0)
     registry = RuleRegistry(alert_store.engine, tmp_path / "rules")
@@ -196,7 +195,7 @@ def test_live_matcher_rebuilds_when_the_rules_change(alert_store, tmp_path):
     assert isinstance(live, LiveMatcher)
     assert "cloudtrail_logging_disabled" not in live.streaming_rules
     assert not live.refresh()  # nothing changed
-    registry.add_mozdef(Path(__file__).parent / "alerts" / "cloudtrail_logging_disabled.py")
+    registry.add_mozdef(ALERTS / "cloudtrail_logging_disabled.py")
     created = live.match([stop_logging(1)])
     assert live.rebuilds == 1
     assert {alert_store.get(i)["rule"] for i in created} == {
@@ -260,13 +259,12 @@ def test_server_alerts_on_posted_cloudtrail_event(server):
 
 def test_a_rule_added_while_the_server_runs_is_streamed(server):
     """`reynard rules add` in another process: the server streams the new rule without a restart."""
-    from pathlib import Path
 
     from click.testing import CliRunner
 
     from reynard.cli import main
 
-    alert_file = Path(__file__).parent / "alerts" / "cloudtrail_logging_disabled.py"
+    alert_file = ALERTS / "cloudtrail_logging_disabled.py"
     added = CliRunner().invoke(
         main, ["--data-dir", str(server.data_dir), "rules", "add", "--mozdef", str(alert_file)]
     )
