@@ -124,7 +124,7 @@ def test_a_good_file_gives_typed_sections(tmp_path):
         forensics=ForensicsSection(memory_capture_command="avml /var/tmp/memory.lime", timeout_seconds=900.0),
         actions=ActionsSection(verify_delay_seconds=0.0),
     )
-    assert settings.extra["sigma_placeholders"] == {"admins": ["alice", "bob"]}
+    assert dict(settings.sigma_placeholders) == {"admins": ("alice", "bob")}
     # Typed values remember where they were written, for the errors found when they are used.
     assert mail.place.where("password") == f"{tmp_path / 'reynard.toml'}:14"
     assert settings.triggers[0].place.where("pattern") == f"{tmp_path / 'reynard.toml'}:21"
@@ -309,6 +309,16 @@ SCALARS = [
     ('port = "eighty"\n', "1: setting port: invalid literal for int() with base 10: 'eighty'"),
     ('data_dir = "x"\n\ninternal_cidrs = ["10.0.0.0/33"]\n', "3: setting internal_cidrs:"),
     ("port = \n", "1: invalid TOML: Invalid value (column 8)"),
+    (
+        'event_store = "elastic"\n',
+        "1: setting event_store: unknown event store 'elastic' (known: tantivy, memory)",
+    ),
+    (
+        '[sigma_placeholders]\nadmins = ["alice", 3]\n',
+        "2: sigma_placeholders.admins: must be a string or an array",
+    ),
+    ("[sigma_placeholders]\nadmins = []\n", "2: sigma_placeholders.admins: must not be empty"),
+    ('sigma_placeholders = "admins"\n', "1: sigma_placeholders: must be a table, not a string"),
 ]
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from reynard.errors import ConfigError
 
+from .check import Frozen
 from .sections import SECTIONS, NotifierSpec, RespondSection, TriggerSpec
 
 # The event stores Reynard has (`reynard.store.backends` opens them by these names).
@@ -68,7 +69,9 @@ class Settings:
     triggers: tuple[TriggerSpec, ...] = field(default=(), hash=False)
     # The response engine: [respond.aws], [respond.notifiers.NAME], [respond.forensics], [respond.actions].
     respond: RespondSection = field(default_factory=RespondSection, hash=False)
-    # The file's other keys, as read (e.g. `sigma_placeholders`).
+    # The values of each `%name%` placeholder Sigma's `|expand` names ([sigma_placeholders]).
+    sigma_placeholders: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: Frozen({}), hash=False)
+    # The file's other keys, as read.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property

@@ -254,8 +254,23 @@ def _named_notifiers(value: Any, place: Place) -> Mapping[str, NotifierSpec]:
     return Frozen({key: NotifierSpec.parse(spec, place.at(key)) for key, spec in value.items()})
 
 
+def _placeholders(value: Any, place: Place) -> Mapping[str, tuple[str, ...]]:
+    """`[sigma_placeholders]`: the values of each `%name%` a Sigma `|expand` modifier names."""
+    if not isinstance(value, Mapping):
+        raise place.error(f"must be a table, not {kind_of(value)}")
+    found = {}
+    for name, values in value.items():
+        if not name:
+            raise place.error("a placeholder needs a name", name)
+        try:
+            found[name] = strings(values)
+        except Invalid as e:
+            raise place.at(name).error(str(e)) from None
+    return Frozen(found)
+
+
 # -- the file ----------------------------------------------------------------------------------------------
-SECTIONS = ("notifiers", "triggers", "respond")
+SECTIONS = ("notifiers", "triggers", "respond", "sigma_placeholders")
 
 
 def parse_sections(values: Mapping[str, Any], root: Place) -> dict[str, Any]:
@@ -264,7 +279,13 @@ def parse_sections(values: Mapping[str, Any], root: Place) -> dict[str, Any]:
     triggers = tuple(TriggerSpec.parse(*table) for table in _array_of_tables(values, "triggers", root))
     unique_triggers(triggers)
     respond = RespondSection.parse(values.get("respond", {}), root.at("respond"))
-    return {"notifiers": notifiers, "triggers": triggers, "respond": respond}
+    placeholders = _placeholders(values.get("sigma_placeholders", {}), root.at("sigma_placeholders"))
+    return {
+        "notifiers": notifiers,
+        "triggers": triggers,
+        "respond": respond,
+        "sigma_placeholders": placeholders,
+    }
 
 
 def _array_of_tables(values: Mapping[str, Any], key: str, root: Place) -> Iterator[tuple[Any, Place]]:

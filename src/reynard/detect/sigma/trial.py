@@ -16,8 +16,7 @@ from reynard.settings import Settings
 
 def placeholders(settings: Settings) -> dict[str, list[str]]:
     """`sigma_placeholders` of the settings file: values for `|expand` (`%admins%`)."""
-    table = settings.extra.get("sigma_placeholders") or {}
-    return {str(k): [str(v) for v in (vs if isinstance(vs, list) else [vs])] for k, vs in table.items()}
+    return {name: list(values) for name, values in settings.sigma_placeholders.items()}
 
 
 def trial(result: LoadResult, events: list[dict], now: datetime) -> Iterator[dict[str, Any]]:
