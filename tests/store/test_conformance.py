@@ -316,6 +316,24 @@ def test_count_with_a_query_and_a_window(store):
     )
 
 
+def test_patterns_on_a_keyword_run_over_line_breaks_as_the_predicate_does(store):
+    """A keyword value may hold a line break (a hostname from a hostile log line): `*`, `?`, prefixes,
+    suffixes and substrings match across it on every backend, as in the reference."""
+    odd = [event(1, hostname="web\n1"), event(2, hostname="web1"), event(3, hostname="db\nweb\n2")]
+    store.write(odd, commit=True)
+    for query, expected in [
+        (ast.Wildcard("hostname", "web*1"), 2),
+        (ast.Wildcard("hostname", "web?1"), 1),
+        (ast.Wildcard("hostname", "WEB*", case_insensitive=True), 2),
+        (ast.Prefix("hostname", "db"), 1),
+        (ast.Suffix("hostname", "\n2"), 1),
+        (ast.Contains("hostname", "b\nw"), 1),
+        (ast.Regex("hostname", "web.1"), 0),  # a regex's `.` is not a line break without dotall
+        (ast.Regex("hostname", "web.1", dotall=True), 1),
+    ]:
+        assert store.count(query) == expected == len(search_events(odd, ast.Search(query, limit=None))), query
+
+
 # -- aggregations -----------------------------------------------------------------------------------------
 HOSTS = ["web1", "web1", "web2", "web1", "db1", "web2", "web1", "db1", "web3"]
 

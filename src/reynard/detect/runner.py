@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reynard.detect.alerts import AlertStore
 from reynard.detect.alerttask import AlertTask
@@ -28,7 +28,7 @@ from reynard.detect.schedule import Schedule, interval_times
 from reynard.detect.sources import EventSource, StoreSource, UnalertedSource
 
 if TYPE_CHECKING:
-    from reynard.store.tantivy.store import TantivyEventStore
+    from reynard.store.base import EventStore
 
 log = logging.getLogger("reynard.detect.runner")
 
@@ -134,7 +134,7 @@ def _store_new(alerts: list[dict], task: AlertTask, alert_store: AlertStore, nam
 
 def run_rules(
     registry: RuleRegistry,
-    store: TantivyEventStore | Any,
+    store: EventStore,
     alert_store: AlertStore,
     now: datetime,
     since: datetime | None = None,

@@ -13,7 +13,7 @@ from reynard.query import ast, render
 from reynard.query.errors import QueryError
 from reynard.query.lucene import parse_query
 from reynard.query.window import interval_seconds, window
-from reynard.store.tantivy.store import TantivyEventStore
+from reynard.store.base import EventStore
 
 
 class SearchBody(BaseModel):
@@ -72,7 +72,7 @@ def _json(body: Any) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-def search_router(reader: TantivyEventStore) -> APIRouter:
+def search_router(reader: EventStore) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["search"])
 
     def do_search(body: SearchBody) -> Response:

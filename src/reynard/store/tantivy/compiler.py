@@ -211,8 +211,10 @@ class TantivyCompiler:
         return Compiled(tantivy.Query.boolean_query([(Occur.Should, c) for c in clauses]), True)
 
     def _pattern(self, field: str, regex: str, ci: bool) -> Compiled:
+        """A wildcard, prefix, suffix or substring as a regex on a keyword field's terms. `(?s)`: a `*`
+        runs over line breaks too, as the predicate's does (a keyword value may hold one)."""
         if field in _KEYWORDS:
-            return self._regex(field, ("(?i)" if ci else "") + regex)
+            return self._regex(field, ("(?si)" if ci else "(?s)") + regex)
         return self._narrow(field)
 
     def _regex(self, field: str, pattern: str) -> Compiled:
