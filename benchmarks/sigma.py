@@ -72,7 +72,7 @@ from sigma_reference import flatten, records_of, sqlite_queries  # noqa: E402
 # -- the Reynard side ----------------------------------------------------------------------------------
 def reynard_events(records: list[dict], work: Path, name: str) -> list[dict]:
     """The records parsed and finalized by Reynard's real pipeline (as `reynard ingest` would)."""
-    from reynard.detect.commands import load_events
+    from reynard.detect.replay import load_events
     from reynard.settings import Settings
 
     path = work / f"{name}.json"
@@ -137,7 +137,8 @@ def streaming(rules: list[DetectionRule], queries: dict[str, str], n: int, work:
     from reynard.detect.alerts import AlertStore, NewAlert
     from reynard.detect.sigma.tasks import DetectionTask
     from reynard.detect.streaming import StreamingMatcher
-    from reynard.state import open_state
+    from reynard.runtime import Runtime
+    from reynard.settings import Settings
 
     records = generated(n, seed=5)
     events = reynard_events(records, work, "stream")
@@ -157,7 +158,7 @@ def streaming(rules: list[DetectionRule], queries: dict[str, str], n: int, work:
             finally:
                 self.spent += time.perf_counter() - mark
 
-    store = TimedAlertStore(open_state(f"sqlite:///{_fresh(work / 'stream-alerts.db')}"))
+    store = TimedAlertStore(Runtime(Settings(data_dir=_fresh(work / "stream-alerts"))).state)
     matcher = StreamingMatcher({r.meta.key: [DetectionTask(r)] for r in rules}, store)
     _quiet()
     started = time.perf_counter()
@@ -202,12 +203,13 @@ def streaming(rules: list[DetectionRule], queries: dict[str, str], n: int, work:
 
 def scheduled(rules: list[DetectionRule], queries: dict[str, str], n: int, work: Path) -> dict:
     from reynard.query import ast
-    from reynard.store.tantivy.store import TantivyEventStore
+    from reynard.runtime import Runtime
+    from reynard.settings import Settings
 
-    store_dir = _fresh(work / f"scheduled-{n}")
+    runtime = Runtime(Settings(data_dir=_fresh(work / f"scheduled-{n}")))
     records = generated(n, seed=9)
     started = time.perf_counter()
-    store = TantivyEventStore(store_dir, writable=True)
+    store = runtime.event_writer
     for i in range(0, n, 100_000):
         store.write(reynard_events(records[i : i + 100_000], work, f"chunk{i}"), commit=True)
     store.close()
@@ -220,7 +222,7 @@ def scheduled(rules: list[DetectionRule], queries: dict[str, str], n: int, work:
     load_s = time.perf_counter() - started
     del records  # both passes read only what their store holds
 
-    reader = TantivyEventStore(store_dir)
+    reader = runtime.events
     _quiet()
     started = time.perf_counter()
     matched = 0
