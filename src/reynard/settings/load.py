@@ -83,13 +83,15 @@ def _cast(name: str, value: Any, where: str) -> Any:
     try:
         if name in ("data_dir",):
             return Path(value)
-        if name in ("geoip_mmdb", "geoip_asn_mmdb", "runbooks_dir"):
+        if name in ("geoip_mmdb", "geoip_asn_mmdb", "runbooks_dir", "tls_cert", "tls_key"):
             return Path(value) if value else None
         if name in ("port", "commit_every", "writer_heap_bytes", "max_record_bytes", "ingest_workers"):
             return int(value)
+        if name in ("max_body_bytes", "max_ingest_requests"):
+            return int(value)
         if name in ("commit_interval", "scheduler_tick", "rules_reload_seconds"):
             return float(value)
-        if name == "internal_cidrs":
+        if name in ("internal_cidrs", "allowed_hosts", "cors_origins"):
             items = value.split(",") if isinstance(value, str) else value
             return tuple(str(c).strip() for c in items if str(c).strip())
         return str(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -45,6 +46,16 @@ class Settings:
     state_database: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
+    # HTTP (docs/security.md#http): the Host names the server answers besides the loopback names and
+    # `host` ("*.example.com" for a domain, "*" for any); the origins allowed to call it cross-site
+    # (none: no CORS at all); TLS (a PEM certificate chain and its key, both or neither); the largest
+    # ingest body (`/events`, the hand-off), and how many ingest requests are served at once.
+    allowed_hosts: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_ingest_requests: int = 8
     # Networks that count as "inside" (VPC flow direction, SSH-from-outside detection).
     internal_cidrs: tuple[str, ...] = DEFAULT_INTERNAL_CIDRS
     # A MaxMind .mmdb (City or Country, optionally ASN) that replaces the shipped GeoIP data.
@@ -110,4 +121,30 @@ def checked(settings: Settings, where: Callable[[str], str | None] = lambda name
         )
     if not 0 < settings.port < 65536:
         raise ConfigError(f"setting port: {settings.port} is not a TCP port", where=where("port"))
+    _check_http(settings, where)
     return settings
+
+
+def _check_http(settings: Settings, where: Callable[[str], str | None]) -> None:
+    for name in ("max_body_bytes", "max_ingest_requests"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"setting {name}: must be at least 1", where=where(name))
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        given, missing = ("tls_cert", "tls_key") if settings.tls_key is None else ("tls_key", "tls_cert")
+        raise ConfigError(f"setting {given} needs {missing} too (both or neither)", where=where(given))
+    for pattern in settings.allowed_hosts:
+        wildcard = pattern == "*" or (pattern.startswith("*.") and "*" not in pattern[2:])
+        if not pattern or ("*" in pattern and not wildcard):
+            raise ConfigError(
+                f"setting allowed_hosts: {pattern!r} is not a host name, '*.domain' or '*'",
+                where=where("allowed_hosts"),
+            )
+    for origin in settings.cors_origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f"setting cors_origins: {origin!r} is not an origin (scheme://host[:port], no path) or '*'",
+                where=where("cors_origins"),
+            )
+
+
+_ORIGIN = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[^/:\s\[\]]+)(:\d{1,5})?")
