@@ -186,7 +186,7 @@ def api(tmp_path):
     app = FastAPI()
     add_error_handlers(app)
     app.include_router(playbooks_router(SimpleNamespace(playbooks=service)))  # type: ignore[arg-type]
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         yield client
     service.close()
     runtime.close()

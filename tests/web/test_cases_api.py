@@ -26,7 +26,7 @@ SECTIONS = (
 def world(shared_data, tmp_path):
     settings, events, alerts = stored_world(shared_data, tmp_path / "data")
     runtime = Runtime(settings)
-    yield TestClient(create_app(runtime)), events, alerts
+    yield TestClient(create_app(runtime), base_url="http://localhost"), events, alerts
     runtime.close()
 
 

@@ -32,7 +32,7 @@ def flow(src: str, dst: str, sport: int = 49152) -> bytes:
 @pytest.fixture
 def client(tmp_path):
     runtime = Runtime(Settings(data_dir=tmp_path / "data", rules_reload_seconds=0.1))
-    with TestClient(create_app(runtime)) as client:
+    with TestClient(create_app(runtime), base_url="http://localhost") as client:
         yield client
     runtime.close()
 
@@ -81,7 +81,7 @@ def test_bad_input_is_400_or_404_with_the_reason(client):
         in client.post("/api/iocs", json={"value": "evil.example", "expires": "soon"}).json()["error"]
     )
     assert client.get("/api/iocs/999").status_code == 404
-    assert client.post("/api/iocs/999/expire").json() == {"error": "no indicator with id 999"}
+    assert client.post("/api/iocs/999/expire", json={}).json() == {"error": "no indicator with id 999"}
     assert client.delete("/api/iocs/999").status_code == 404
 
 
@@ -96,7 +96,12 @@ def test_import_and_export(client):
             {"line": 3, "reason": "'10.0.0.5/24': the network has host bits set (did you mean 10.0.0.0/24?)"}
         ],
     }
-    text = client.post("/api/iocs/import", params={"source": "pools"}, content="pool.minexmr.com # monero\n")
+    text = client.post(
+        "/api/iocs/import",
+        params={"source": "pools"},
+        content="pool.minexmr.com # monero\n",
+        headers={"content-type": "application/octet-stream"},
+    )
     assert text.json()["added"] == 1
     csv = client.get("/api/iocs/export")
     assert csv.headers["content-type"].startswith("text/csv")

@@ -45,7 +45,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 @pytest.fixture
 def client(tmp_path):
     runtime = Runtime(Settings(data_dir=tmp_path))
-    with TestClient(create_app(runtime)) as test_client:
+    with TestClient(create_app(runtime), base_url="http://localhost") as test_client:
         yield test_client
     runtime.close()
 

@@ -73,7 +73,7 @@ def test_empty_and_oversized_bodies(server):
     # A client that declares a 1 GB body is refused before the server reads it.
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
         conn.sendall(
-            b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 1000000000\r\n\r\n{"
         )
         status_line = conn.recv(200).split(b"\r\n")[0]

@@ -1,6 +1,7 @@
 """The one place errors become HTTP answers: a `ReynardError` with its own `http_status` and `payload()`,
 an `HTTPException` (a transport problem: a body too large, an empty body) with the same `{"error": ...}`
-shape. Routes raise domain errors and never map them themselves."""
+shape, and anything else (a bug) a 500 of the same shape. Routes raise domain errors and never map them
+themselves."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from reynard.errors import ReynardError
+from reynard.web.hygiene import security_headers
 
 
 async def _reynard_error(_: Request, error: Exception) -> JSONResponse:
@@ -21,6 +23,14 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
 
 
+async def _unexpected(request: Request, _: Exception) -> JSONResponse:
+    """A bug: the same shape, never a traceback. Starlette sends this answer from outside every
+    middleware (and logs the exception), so it carries the security headers itself."""
+    headers = dict(security_headers(request.scope, "application/json"))
+    return JSONResponse({"error": "internal server error"}, status_code=500, headers=headers)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ReynardError, _reynard_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import ssl
 from pathlib import Path
 
 import orjson
 import uvicorn
+from fastapi import FastAPI
 
+from reynard.errors import ConfigError
 from reynard.ingest.sinks import SERVER_FILE
 from reynard.runtime import Runtime
+from reynard.settings import Settings
 from reynard.web.app import create_app
 
 log = logging.getLogger("reynard.web.server")
+
+# TLS 1.2 suites with forward secrecy and AEAD only (TLS 1.3's are all of that); uvicorn's default
+# ("TLSv1") would also offer CBC and SHA-1 suites.
+TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL"
 
 
 def serve(runtime: Runtime) -> None:
@@ -25,15 +34,11 @@ def serve(runtime: Runtime) -> None:
     committed batch and each new alert goes through the triggers, which start playbooks on the
     playbook service's workers."""
     settings = runtime.settings
+    check_tls(settings)
     app = create_app(runtime)
     announce = settings.data_dir / SERVER_FILE
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    _write_atomically(
-        announce, orjson.dumps({"host": settings.host, "port": settings.port, "pid": os.getpid()})
-    )
+    server = uvicorn.Server(server_config(app, settings))
+    _write_atomically(announce, orjson.dumps(announcement(settings)))
     runtime.scheduler.start()
     runtime.playbooks.start_background()
     try:
@@ -41,6 +46,89 @@ def serve(runtime: Runtime) -> None:
     finally:
         runtime.close()
         announce.unlink(missing_ok=True)
+
+
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """uvicorn's configuration for `app`: the settings' address, TLS when configured, no `Server` banner."""
+    tls: dict = {}
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        tls = {
+            "ssl_certfile": str(settings.tls_cert),
+            "ssl_keyfile": str(settings.tls_key),
+            "ssl_ciphers": TLS_CIPHERS,
+        }
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        **tls,
+    )
+
+
+def check_tls(settings: Settings) -> None:
+    """ConfigError, naming the files, when the TLS certificate and key cannot be used together."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            settings.tls_cert, settings.tls_key
+        )
+        return
+    except ssl.SSLError as e:
+        problem = e.reason or str(e)
+    except OSError as e:
+        problem = e.strerror or str(e)
+    raise ConfigError(
+        f"settings tls_cert and tls_key: cannot use {settings.tls_cert} with {settings.tls_key}: {problem}"
+    )
+
+
+def base_url(settings: Settings) -> str:
+    """Where a client on this machine reaches the server (loopback for an address that means any)."""
+    host = settings.host.strip("[]")
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    scheme = "https" if settings.tls_cert else "http"
+    return f"{scheme}://[{host}]:{settings.port}" if ":" in host else f"{scheme}://{host}:{settings.port}"
+
+
+def announcement(settings: Settings) -> dict:
+    """What `<data_dir>/server.json` says: the address, the URL `reynard ingest` hands events to, and
+    the certificate it pins when the server speaks TLS."""
+    tls_cert = str(settings.tls_cert.resolve()) if settings.tls_cert else None
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "pid": os.getpid(),
+        "url": base_url(settings),
+        "tls_cert": tls_cert,
+    }
+
+
+def exposure_warning(settings: Settings) -> str | None:
+    """The warning for a server other machines can reach without TLS, or None."""
+    if settings.tls_cert is not None or is_loopback(settings.host):
+        return None
+    return (
+        f"warning: serving on {settings.host} without TLS: anyone on the network path can read and alter"
+        " the API tokens, passwords, events, alerts and incidents that cross it in clear text;"
+        " give a certificate (--tls-cert FILE --tls-key FILE, or tls_cert and tls_key in the settings),"
+        " or keep the default 127.0.0.1 behind a TLS proxy"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
