@@ -17,20 +17,41 @@ from reynard.errors import WriterBusy
 @click.command()
 @click.option("--host", help="Address to bind (default 127.0.0.1: local only).")
 @click.option("--port", type=int, help="Port (default 8000).")
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.",
+)
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), help="Its PEM private key.")
 @data_dir_option
 @click.pass_context
 @user_errors
-def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None) -> None:
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    data_dir: Path | None,
+) -> None:
     """Run the server: HTTP ingest (MozDef loginput compatible) and the API."""
+    from reynard.web.server import check_tls, exposure_warning
     from reynard.web.server import serve as run_server
 
-    runtime = runtime_of(ctx, host=host, port=port, data_dir=data_dir)
+    runtime = runtime_of(ctx, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, data_dir=data_dir)
     settings = runtime.settings
+    check_tls(settings)
     try:
         runtime.event_writer  # noqa: B018 (the writer lock, taken now: a second server fails here)
     except WriterBusy:
         fail(f"another Reynard process is writing to {settings.events_dir}; is a server already running?")
-    click.echo(f"Reynard {__version__} on http://{settings.host}:{settings.port} (data: {settings.data_dir})")
+    warning = exposure_warning(settings)
+    if warning:
+        click.echo(warning, err=True)
+    scheme = "https" if settings.tls_cert else "http"
+    click.echo(
+        f"Reynard {__version__} on {scheme}://{settings.host}:{settings.port} (data: {settings.data_dir})"
+    )
     try:
         run_server(runtime)
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown

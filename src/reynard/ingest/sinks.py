@@ -1,12 +1,14 @@
 """Where ingested events go: straight into the event store, or to the running server that owns it.
 
 `reynard ingest` writes directly when it can take the writer lock. When a server holds the lock, the
-events are handed to it over HTTP (`POST /api/ingest/normalized`, NDJSON of finalized events), and
+events are handed to it over HTTP (`POST /api/ingest/normalized`, NDJSON of finalized events), at the
+URL it announced in `<data_dir>/server.json` (over TLS, pinning the certificate announced there), and
 the server acknowledges only once they are durable.
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,12 +66,28 @@ class StoreSink:
         self.store.close()
 
 
+class ServerURL(str):
+    """The URL of a running server, with how to verify it when it speaks TLS: its own certificate,
+    pinned (read from the data directory, so neither a CA nor the host name is needed)."""
+
+    tls_cert: str | None = None
+
+    def verify(self) -> ssl.SSLContext | bool:
+        if not self.tls_cert:
+            return True
+        context = ssl.create_default_context(cafile=self.tls_cert)
+        context.check_hostname = False  # the certificate itself is pinned
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # trusted as it is, CA-issued or not
+        return context
+
+
 class ServerSink:
     """Hands finalized events to the Reynard server that holds the writer lock."""
 
     def __init__(self, base_url: str, timeout: float = 120.0):
         self.base_url = base_url.rstrip("/")
-        self.client = httpx.Client(timeout=timeout)
+        verify = base_url.verify() if isinstance(base_url, ServerURL) else True
+        self.client = httpx.Client(timeout=timeout, verify=verify)
 
     def write(self, events: list[dict]) -> WriteResult:
         body = b"\n".join(orjson.dumps(e) for e in events)
@@ -96,16 +114,19 @@ class ServerSink:
         self.client.close()
 
 
-def running_server(data_dir: Path) -> str | None:
-    """The base URL of the server that announced itself in this data directory, if it answers."""
+def running_server(data_dir: Path) -> ServerURL | None:
+    """The base URL of the server that announced itself in this data directory, if it answers (over
+    TLS, with the certificate it announced)."""
     path = data_dir / SERVER_FILE
     try:
         info = orjson.loads(path.read_bytes())
-        url = f"http://{info['host']}:{info['port']}"
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        url = ServerURL(info.get("url") or f"http://{info['host']}:{info['port']}")
+        url.tls_cert = info.get("tls_cert")
+        verify = url.verify()
+    except (OSError, ssl.SSLError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return None
     try:
-        httpx.get(f"{url}/status", timeout=2.0).raise_for_status()
+        httpx.get(f"{url}/status", timeout=2.0, verify=verify).raise_for_status()
     except httpx.HTTPError:
         return None
     return url
