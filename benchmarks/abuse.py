@@ -1,0 +1,283 @@
+"""What a client on the network can do to the server's resources (issue 12), measured on `reynard serve`.
+
+Three runs, each on a fresh server in a child process (data under --work, deleted after):
+
+1. A 1 GiB chunked `POST /events`, made on the fly (never in memory) and sent as fast as loopback
+   takes it: the server's peak RSS (VmHWM, the whole process's high-water mark) and its RSS before,
+   the answer's status, the body bytes sent before it, how long it took, and whether /status still
+   answers after.
+2. `/status` latency while heavy searches run: 200 stored events with a 40-character `details.g`,
+   then --searchers clients each asking `details.g:/(a|a)*c/` (the worst query the API takes today)
+   while /status is asked every 50 ms for --seconds; a /status that times out (2 s) counts as 2,000 ms
+   and in `status_timeouts`. The server is killed (SIGKILL) after.
+3. The server's threads after ingesting 3,000 events on 3,000 distinct days (NDJSON, 100 a request).
+
+Prints one JSON line:
+
+    python benchmarks/abuse.py [--work /tmp] [--gib 1] [--seconds 10] [--searchers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+
+MIB = 1024 * 1024
+STATUS_TIMEOUT = 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    """`reynard serve` on loopback in a child process."""
+
+    def __init__(self, data_dir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [
+            sys.executable,
+            "-m",
+            "reynard",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(self.port),
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(self.process.stderr.read().decode())
+            try:
+                if httpx.get(f"{self.url}/status", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def proc_status(self, field: str) -> int:
+        """A number from /proc/PID/status (VmRSS and VmHWM in kB, Threads)."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+        raise KeyError(field)
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def events_ndjson(count: int, chunk_bytes: int = 64 * 1024) -> Iterator[bytes]:
+    pad = b"x" * 900
+    number = 0
+    while True:
+        lines = []
+        for _ in range(chunk_bytes // 1024):
+            lines.append(
+                b'{"summary": "bulk %d", "hostname": "h", "details": {"pad": "%s"}}\n' % (number, pad)
+            )
+            number += 1
+        yield b"".join(lines)
+        if count and number >= count:
+            return
+
+
+def huge_post(served: Served, total: int) -> dict:
+    """POST /events with `total` bytes chunked; stop sending as soon as the server answers."""
+    sent = 0
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", served.port), timeout=60) as conn:
+        conn.sendall(
+            b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        for chunk in events_ndjson(0):
+            if sent >= total or select.select([conn], [], [], 0)[0]:
+                break
+            try:
+                conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:
+                break
+            sent += len(chunk)
+        if sent >= total:
+            conn.sendall(b"0\r\n\r\n")
+        answer = b""
+        try:
+            while b"\r\n" not in answer:
+                more = conn.recv(4096)
+                if not more:
+                    break
+                answer += more
+        except OSError:
+            pass
+    seconds = time.perf_counter() - started
+    status_line = answer.split(b"\r\n")[0].split()
+    return {
+        "status": int(status_line[1]) if len(status_line) > 1 else None,
+        "sent_mb": round(sent / MIB, 1),
+        "seconds": round(seconds, 2),
+    }
+
+
+def run_rss(work: Path, gib: float) -> dict:
+    served = Served(work / "rss")
+    try:
+        before = served.proc_status("VmRSS")
+        answer = huge_post(served, int(gib * 1024 * MIB))
+        time.sleep(0.5)
+        peak = served.proc_status("VmHWM")
+        alive = httpx.get(f"{served.url}/status", timeout=5).status_code == 200
+    finally:
+        served.stop()
+    return {
+        "rss_before_mb": round(before / 1024),
+        "peak_rss_mb": round(peak / 1024),
+        "huge_post_status": answer["status"],
+        "huge_post_sent_mb": answer["sent_mb"],
+        "huge_post_seconds": answer["seconds"],
+        "status_after_huge_post": alive,
+    }
+
+
+def run_regex(work: Path, seconds: float, searchers: int) -> dict:
+    served = Served(work / "regex")
+    now = datetime.now(UTC)
+    events = [
+        {
+            "summary": f"g {i}",
+            "hostname": "h",
+            "utctimestamp": (now - timedelta(minutes=i)).isoformat(),
+            "details": {"g": "a" * 40},
+        }
+        for i in range(200)
+    ]
+    body = b"\n".join(orjson.dumps(e) for e in events)
+    stored = httpx.post(
+        f"{served.url}/events", content=body, headers={"content-type": "application/x-ndjson"}, timeout=60
+    ).json()["stored"]
+    stop = threading.Event()
+    searches = {"started": 0, "answered": 0}
+
+    def search() -> None:
+        with httpx.Client(timeout=seconds + 5) as http:
+            while not stop.is_set():
+                searches["started"] += 1
+                try:
+                    http.get(f"{served.url}/api/search", params={"q": "details.g:/(a|a)*c/", "since": "7d"})
+                    searches["answered"] += 1
+                except httpx.HTTPError:
+                    return
+
+    threads = [threading.Thread(target=search, daemon=True) for _ in range(searchers)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    latencies, timeouts = [], 0
+    end = time.monotonic() + seconds
+    with httpx.Client(timeout=STATUS_TIMEOUT) as http:
+        while time.monotonic() < end:
+            started = time.perf_counter()
+            try:
+                http.get(f"{served.url}/status")
+                latencies.append((time.perf_counter() - started) * 1000)
+            except httpx.HTTPError:
+                latencies.append(STATUS_TIMEOUT * 1000)
+                timeouts += 1
+            time.sleep(0.05)
+    stop.set()
+    served.stop(kill=True)  # a frozen server answers no SIGINT
+    for t in threads:
+        t.join(10)
+    return {
+        "regex_events": stored,
+        "status_p99_ms": round(statistics.quantiles(latencies, n=100)[98], 1),
+        "status_median_ms": round(statistics.median(latencies), 1),
+        "status_requests": len(latencies),
+        "status_timeouts": timeouts,
+        "heavy_searches_started": searches["started"],
+        "heavy_searches_answered": searches["answered"],
+    }
+
+
+def run_threads(work: Path, days: int) -> dict:
+    served = Served(work / "threads")
+    start = datetime(2016, 1, 1, 12, tzinfo=UTC)
+    stored = 0
+    began = time.perf_counter()
+    try:
+        with httpx.Client(timeout=600) as http:
+            for first in range(0, days, 100):
+                events = [
+                    {
+                        "summary": f"day {d}",
+                        "hostname": "h",
+                        "utctimestamp": (start + timedelta(days=d)).isoformat(),
+                    }
+                    for d in range(first, min(days, first + 100))
+                ]
+                body = b"\n".join(orjson.dumps(e) for e in events)
+                answer = http.post(
+                    f"{served.url}/events", content=body, headers={"content-type": "application/x-ndjson"}
+                )
+                stored += answer.json()["stored"]
+        threads = served.proc_status("Threads")
+        rss = served.proc_status("VmRSS")
+    finally:
+        served.stop()
+    return {
+        "distinct_days_stored": stored,
+        "distinct_days_seconds": round(time.perf_counter() - began, 1),
+        "threads_after_distinct_days": threads,
+        "rss_after_distinct_days_mb": round(rss / 1024),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--gib", type=float, default=1.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--searchers", type=int, default=2)
+    parser.add_argument("--days", type=int, default=3000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="reynard-abuse-", dir=args.work))
+    try:
+        figures = {"cpus": os.cpu_count()}
+        figures |= run_rss(work, args.gib)
+        figures |= run_threads(work, args.days)
+        figures |= run_regex(work, args.seconds, args.searchers)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
