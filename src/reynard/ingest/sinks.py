@@ -2,7 +2,9 @@
 
 `reynard ingest` writes directly when it can take the writer lock. When a server holds the lock, the
 events are handed to it over HTTP (`POST /api/ingest/normalized`, NDJSON of finalized events), and
-the server acknowledges only once they are durable.
+the server acknowledges only once they are durable. The hand-off authenticates with the secret the
+server wrote into `<data_dir>/server.json` (readable by its owner only): only a process that can read
+the data directory may hand over finalized events.
 """
 
 from __future__ import annotations
@@ -67,9 +69,9 @@ class StoreSink:
 class ServerSink:
     """Hands finalized events to the Reynard server that holds the writer lock."""
 
-    def __init__(self, base_url: str, timeout: float = 120.0):
+    def __init__(self, base_url: str, secret: str, timeout: float = 120.0):
         self.base_url = base_url.rstrip("/")
-        self.client = httpx.Client(timeout=timeout)
+        self.client = httpx.Client(timeout=timeout, headers={"authorization": f"Bearer {secret}"})
 
     def write(self, events: list[dict]) -> WriteResult:
         body = b"\n".join(orjson.dumps(e) for e in events)
@@ -96,16 +98,18 @@ class ServerSink:
         self.client.close()
 
 
-def running_server(data_dir: Path) -> str | None:
-    """The base URL of the server that announced itself in this data directory, if it answers."""
+def running_server(data_dir: Path) -> tuple[str, str] | None:
+    """The base URL and local secret of the server that announced itself in this data directory, if it
+    answers."""
     path = data_dir / SERVER_FILE
     try:
         info = orjson.loads(path.read_bytes())
         url = f"http://{info['host']}:{info['port']}"
+        secret = str(info["secret"])
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
         return None
     try:
         httpx.get(f"{url}/status", timeout=2.0).raise_for_status()
     except httpx.HTTPError:
         return None
-    return url
+    return url, secret

@@ -18,12 +18,16 @@ from reynard import __version__
 from reynard.errors import InvalidEvent, NotFound
 from reynard.events.event import finalize
 from reynard.events.timestamps import TimestampError, isoformat, parse_timestamp
+from reynard.identity.roles import Permission
 from reynard.ingest.records import Rejected
 from reynard.ingest.runner import Ingestor
 from reynard.query import ast
 from reynard.runtime import Runtime
 from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
+from reynard.web.audit import AuditMiddleware, audit_router
+from reynard.web.auth import CanIngest, allow
+from reynard.web.docs import docs_router
 from reynard.web.errors import add_error_handlers
 from reynard.web.incidents import incidents_router
 from reynard.web.iocs import iocs_router
@@ -53,11 +57,23 @@ class _ServiceSink:
 
 def create_app(runtime: Runtime) -> FastAPI:
     """The app over `runtime`; it takes the event store's writer lock (through `runtime.writer`)."""
-    app = FastAPI(title="Reynard", version=__version__, summary="SIEM and incident response")
+    app = FastAPI(
+        title="Reynard",
+        version=__version__,
+        summary="SIEM and incident response",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     writer = runtime.writer
     reader = runtime.events
+    app.state.identity = runtime.identity
+    app.state.local_secret = runtime.local_secret
+    app.add_middleware(AuditMiddleware, trail=runtime.audit)
 
     add_error_handlers(app)
+    app.include_router(docs_router(app))
+    app.include_router(audit_router(runtime.audit))
     app.include_router(search_router(reader))
     app.include_router(runbooks_router(runtime.runbooks))
     app.include_router(playbooks_router(runtime))
@@ -91,9 +107,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         summary = ingestor.ingest_bytes(body, origin)
         return {**summary.as_dict(), "errors": messages}
 
-    @app.post("/events")
-    @app.put("/events", include_in_schema=False)  # MozDef's loginput took PUT too
-    @app.api_route("/events/", methods=["POST", "PUT"], include_in_schema=False)
+    ingest = [allow(Permission.INGEST)]
+
+    @app.post("/events", dependencies=ingest)
+    @app.put("/events", include_in_schema=False, dependencies=ingest)  # MozDef's loginput took PUT too
+    @app.api_route("/events/", methods=["POST", "PUT"], include_in_schema=False, dependencies=ingest)
     async def post_events(request: Request) -> dict:
         """One JSON event or NDJSON in bulk (MozDef loginput format, or any log Reynard can parse).
 
@@ -104,8 +122,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         return await run_in_threadpool(_ingest, body, f"http:{client}")
 
     @app.post("/api/ingest/normalized", include_in_schema=False)
-    async def post_normalized(request: Request) -> dict:
-        """Finalized events from `reynard ingest` while this server holds the writer lock."""
+    async def post_normalized(request: Request, who: CanIngest) -> dict:
+        """Finalized events from `reynard ingest` while this server holds the writer lock. Only the local
+        process that can read the data directory may: a shipper's token cannot choose event ids."""
+        if who.kind != "local":
+            raise HTTPException(403, "only `reynard ingest` on this machine hands over normalized events")
         body = await _body(request)
         return await run_in_threadpool(_store_normalized, body)
 
@@ -125,7 +146,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             failed.append({"id": event_id, "reason": reason})
         return {"stored": result.stored, "duplicates": result.duplicates, "failed": failed}
 
-    @app.get("/api/events/{event_id}")
+    @app.get("/api/events/{event_id}", dependencies=[allow(Permission.READ)])
     def get_event(event_id: str) -> Response:
         reader.refresh()
         event = reader.get(event_id)
@@ -133,7 +154,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             raise NotFound(f"no event with id {event_id}")
         return Response(orjson.dumps(event), media_type="application/json")
 
-    @app.get("/api/events")
+    @app.get("/api/events", dependencies=[allow(Permission.READ)])
     def list_events(
         since: str | None = Query(None, description="ISO 8601 or epoch; inclusive"),
         until: str | None = Query(None, description="ISO 8601 or epoch; exclusive"),
@@ -145,7 +166,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         events = reader.search(ast.Search(window=ast.TimeWindow(start, end), limit=limit)).events
         return Response(orjson.dumps({"events": events, "count": len(events)}), media_type="application/json")
 
-    @app.get("/api/stats")
+    @app.get("/api/stats", dependencies=[allow(Permission.READ)])
     def stats() -> dict:
         reader.refresh()
         days = reader.days()
@@ -155,7 +176,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             "dead_letters": runtime.dead_letters.count(),
         }
 
-    @app.get("/api/alerts")
+    @app.get("/api/alerts", dependencies=[allow(Permission.READ)])
     def list_alerts(
         status: str | None = Query(None, description="new, acknowledged, escalated or closed"),
         limit: int = Query(100, ge=1, le=10_000),

@@ -31,9 +31,8 @@ def serve(runtime: Runtime) -> None:
         app, host=settings.host, port=settings.port, log_level="warning", access_log=False
     )
     server = uvicorn.Server(config)
-    _write_atomically(
-        announce, orjson.dumps({"host": settings.host, "port": settings.port, "pid": os.getpid()})
-    )
+    info = {"host": settings.host, "port": settings.port, "pid": os.getpid(), "secret": runtime.local_secret}
+    _write_atomically(announce, orjson.dumps(info))
     runtime.scheduler.start()
     runtime.playbooks.start_background()
     try:
@@ -44,6 +43,9 @@ def serve(runtime: Runtime) -> None:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` whole, readable and writable by this user only (it holds the local secret)."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
     os.replace(tmp, path)
