@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from reynard.detect.registry import RuleRegistry
     from reynard.detect.scheduler import RuleScheduler
     from reynard.detect.streaming import LiveMatcher
+    from reynard.identity.audit import AuditTrail
+    from reynard.identity.store import IdentityStore
     from reynard.ingest.deadletter import DeadLetterStore
     from reynard.ingest.pipeline import Pipeline
     from reynard.ingest.runner import IngestSummary
@@ -153,6 +155,28 @@ class Runtime:
         return IndicatorStore(self.state)
 
     @cached_property
+    def identity(self) -> IdentityStore:
+        """Users and API tokens."""
+        from reynard.identity.store import IdentityStore
+
+        return IdentityStore(self.state)
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        from reynard.identity.audit import AuditTrail
+
+        return AuditTrail(self.state)
+
+    @cached_property
+    def local_secret(self) -> str:
+        """The server's own secret for this run: a process that can read the data directory (`reynard
+        ingest` handing its events over) shows it to act as `local` (ingest role). Never stored hashed or
+        sent anywhere else: it lives in `<data_dir>/server.json`, readable by its owner only."""
+        import secrets
+
+        return secrets.token_urlsafe(32)
+
+    @cached_property
     def executions(self) -> ExecutionStore:
         from reynard.respond.executions import ExecutionStore
 
@@ -185,14 +209,14 @@ class Runtime:
         try:
             store = self.event_writer
         except WriterBusy:
-            url = running_server(settings.data_dir)
-            if url is None:
+            server = running_server(settings.data_dir)
+            if server is None:
                 raise ReynardError(
                     "another process holds the event store's writer lock"
                     " and no Reynard server answers for it",
                     where=str(settings.events_dir),
                 ) from None
-            return ServerSink(url)
+            return ServerSink(*server)
         return StoreSink(store, commit_every=settings.commit_every, commit_interval=settings.commit_interval)
 
     def ingest(

@@ -206,9 +206,8 @@ def test_ingest_hands_events_to_a_running_server(shared_data, tmp_path):
     try:
         result = ingest(data, "--json", str(shared_data / "cloudtrail" / "otrf"))
         assert summary_of(result)["stored"] == 103
-        import httpx
 
-        assert httpx.get(f"{server.url}/api/stats").json()["events"] == 103
+        assert server.get(f"{server.url}/api/stats").json()["events"] == 103
     finally:
         server.stop()
 

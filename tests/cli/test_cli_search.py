@@ -4,7 +4,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -121,18 +120,18 @@ def test_search_and_aggregate_over_http(shared_data, tmp_path):
         CliRunner().invoke(
             main, ["ingest", "--data-dir", str(server.data_dir), str(shared_data / "cloudtrail" / "otrf")]
         )
-        found = httpx.get(
+        found = server.get(
             f"{server.url}/api/search", params={"q": "details.useridentity.username:pedro", "limit": 5}
         )
         assert found.status_code == 200
         body = found.json()
         assert body["count"] == 5 and all(e["details"]["username"] == "pedro" for e in body["events"])
-        nxt = httpx.post(
+        nxt = server.post(
             f"{server.url}/api/search",
             json={"query": "details.useridentity.username:pedro", "limit": 5, "after": body["next_after"]},
         ).json()
         assert not {e["id"] for e in nxt["events"]} & {e["id"] for e in body["events"]}
-        aggs = httpx.post(
+        aggs = server.post(
             f"{server.url}/api/aggregate",
             json={
                 "query": "details.eventverb:Describe",
@@ -145,7 +144,7 @@ def test_search_and_aggregate_over_http(shared_data, tmp_path):
         ).json()["aggregations"]
         assert aggs["who"][0]["value"].endswith("user/pedro") and len(aggs["who"][0]["samples"]) == 1
         assert aggs["verbs"] > 1 and sum(b["count"] for b in aggs["per_minute"]) == aggs["who"][0]["count"]
-        bad = httpx.get(f"{server.url}/api/search", params={"q": "a AND"})
+        bad = server.get(f"{server.url}/api/search", params={"q": "a AND"})
         assert bad.status_code == 400 and "position" in bad.json()["error"]
     finally:
         server.stop()

@@ -5,13 +5,12 @@ import json
 import time
 from types import SimpleNamespace
 
-import httpx
 import pytest
 from click.testing import CliRunner
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from helpers import Server
+from helpers import Server, bearer
 from reynard.cli import main
 from reynard.respond.service import PlaybookService
 from reynard.runtime import Runtime
@@ -178,18 +177,29 @@ def test_stop(cli, files):
 
 # -- the API ------------------------------------------------------------------------------------------------
 @pytest.fixture
-def api(tmp_path):
+def api_runtime(tmp_path):
     runtime = Runtime(Settings(data_dir=tmp_path / "data"))
+    contain = tmp_path / "contain.asl.json"
+    contain.write_text(json.dumps(APPROVAL))
+    runtime.playbook_catalog.add(contain)  # the API starts registered playbooks only
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def api(api_runtime):
+    runtime = api_runtime
     service = PlaybookService(
         runtime.executions, runtime.dispatch(), runtime.playbook_catalog, poll_seconds=0.1
     )
     app = FastAPI()
+    app.state.identity = runtime.identity
     add_error_handlers(app)
     app.include_router(playbooks_router(SimpleNamespace(playbooks=service)))  # type: ignore[arg-type]
     with TestClient(app, base_url="http://localhost") as client:
+        client.headers.update(bearer(runtime.identity.create_token("rita", "responder", by="tests")[1]))
         yield client
     service.close()
-    runtime.close()
 
 
 def wait_for(client, execution_id, status, seconds=5.0):
@@ -202,32 +212,40 @@ def wait_for(client, execution_id, status, seconds=5.0):
     raise AssertionError(f"{execution_id} is {body['status']}, not {status}")
 
 
-def test_api_start_approve_and_history(api):
-    started = api.post(
-        "/api/playbooks/contain/executions", json={"input": {"instance": "i-9"}, "definition": APPROVAL}
-    )
+def test_api_start_approve_and_history(api, api_runtime):
+    started = api.post("/api/playbooks/contain/executions", json={"input": {"instance": "i-9"}})
     assert started.status_code == 202
     execution_id = started.json()["executionId"]
     waiting = wait_for(api, execution_id, "WAITING")
-    token = waiting["waitingFor"][0]["token"]
-    assert (
-        api.post(f"/api/executions/tokens/{token}/approve", json={"output": {"ok": True}}).status_code == 202
+    [asked] = waiting["waitingFor"]
+    assert "token" not in asked  # task tokens never leave the server: an answer names the state
+    tokens = api_runtime.executions.tokens_of(execution_id)
+    assert tokens and not any(token in json.dumps(waiting) for token in tokens)
+    wrong = api.post(f"/api/executions/{execution_id}/approve", json={"state": "Nope", "output": {}})
+    assert wrong.status_code == 404 and asked["state"] in wrong.json()["error"]
+    approved = api.post(
+        f"/api/executions/{execution_id}/approve", json={"state": asked["state"], "output": {"ok": True}}
     )
+    assert approved.status_code == 202
     done = wait_for(api, execution_id, "SUCCEEDED")
     assert done["output"]["approval"] == {"ok": True}
     assert done["definition"] == APPROVAL
-    history = api.get(f"/api/executions/{execution_id}/history").json()["events"]
+    response = api.get(f"/api/executions/{execution_id}/history")
+    assert not any(token in response.text for token in tokens)
+    history = response.json()["events"]
     assert history[0]["type"] == "ExecutionStarted" and history[-1]["type"] == "ExecutionSucceeded"
     assert api.get("/api/executions", params={"status": "SUCCEEDED"}).json()["count"] == 1
     assert api.get("/api/executions/nope").status_code == 404
 
 
 def test_api_reject_validate_and_list(api):
-    execution_id = api.post(
-        "/api/playbooks/contain/executions", json={"input": {"instance": "i"}, "definition": APPROVAL}
-    ).json()["executionId"]
-    token = wait_for(api, execution_id, "WAITING")["waitingFor"][0]["token"]
-    api.post(f"/api/executions/tokens/{token}/reject", json={"error": "Rejected", "cause": "no"})
+    execution_id = api.post("/api/playbooks/contain/executions", json={"input": {"instance": "i"}}).json()[
+        "executionId"
+    ]
+    state = wait_for(api, execution_id, "WAITING")["waitingFor"][0]["state"]
+    api.post(
+        f"/api/executions/{execution_id}/reject", json={"state": state, "error": "Rejected", "cause": "no"}
+    )
     failed = wait_for(api, execution_id, "FAILED")
     assert (failed["error"], failed["cause"]) == ("Rejected", "no")
     assert api.post("/api/playbooks/validate", json=APPROVAL).json() == {"valid": True, "states": 4}
@@ -236,8 +254,16 @@ def test_api_reject_validate_and_list(api):
     ).json()
     assert (answer["valid"], answer["state"], answer["field"]) == (False, "A", "Next")
     listed = api.get("/api/playbooks").json()
-    assert [(p["name"], p["source"]) for p in listed["playbooks"]] == [("guardduty_crypto_mining", "shipped")]
+    assert [(p["name"], p["source"]) for p in listed["playbooks"]] == [
+        ("contain", "registered"),
+        ("guardduty_crypto_mining", "shipped"),
+    ]
     assert api.post("/api/playbooks/unknown/executions", json={}).status_code == 404
+    # never a definition sent with the request, nor a file on the server
+    inline = api.post("/api/playbooks/unknown/executions", json={"definition": APPROVAL})
+    assert inline.status_code == 404
+    a_path = api.post("/api/playbooks/%2Fetc%2Fpasswd/executions", json={})
+    assert a_path.status_code == 404
 
 
 def test_api_on_a_real_server_with_a_cli_approval(tmp_path, files):
@@ -251,24 +277,26 @@ def test_api_on_a_real_server_with_a_cli_approval(tmp_path, files):
     )
     server = Server(data).start()
     try:
-        started = httpx.post(
+        started = server.post(
             f"{server.url}/api/playbooks/contain/executions", json={"input": {"instance": "i-7"}}
         )
         assert started.status_code == 202, started.text
         execution_id = started.json()["executionId"]
         deadline = time.monotonic() + 10
-        while (body := httpx.get(f"{server.url}/api/executions/{execution_id}").json())[
+        while (body := server.get(f"{server.url}/api/executions/{execution_id}").json())[
             "status"
         ] != "WAITING":
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        token = body["waitingFor"][0]["token"]
+        # the token is in the data directory (the CLI on the machine reads it), never in the API
+        shown = runner.invoke(main, ["--data-dir", str(data), "playbook", "show", execution_id, "--json"])
+        token = json.loads(shown.stdout)["waitingFor"][0]["token"]
         approved = runner.invoke(
             main, ["--data-dir", str(data), "playbook", "approve", token, "--output", '{"by": "cli"}']
         )
         assert approved.exit_code == 0, approved.output
         deadline = time.monotonic() + 10
-        while (body := httpx.get(f"{server.url}/api/executions/{execution_id}").json())[
+        while (body := server.get(f"{server.url}/api/executions/{execution_id}").json())[
             "status"
         ] != "SUCCEEDED":
             assert time.monotonic() < deadline

@@ -6,7 +6,6 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from helpers import Server
@@ -235,12 +234,12 @@ def server(tmp_path):
 def test_server_alerts_on_posted_cloudtrail_event(server):
     record = live_stop_logging("3f1e2b9c-0000-4000-8000-000000000001")
     started = time.monotonic()
-    response = httpx.post(f"{server.url}/events", content=json.dumps({"Records": [record]}))
+    response = server.post(f"{server.url}/events", content=json.dumps({"Records": [record]}))
     assert response.status_code == 200, response.text
     assert response.json()["stored"] == 1, response.json()
     alerts = []
     while time.monotonic() - started < 5:
-        alerts = httpx.get(f"{server.url}/api/alerts").json()["alerts"]
+        alerts = server.get(f"{server.url}/api/alerts").json()["alerts"]
         if alerts:
             break
         time.sleep(0.01)
@@ -249,12 +248,12 @@ def test_server_alerts_on_posted_cloudtrail_event(server):
     assert len(alerts) == 1, "no alert within 5 s"
     assert alerts[0]["rule"] == "cloudtrail_logging_stopped"
     assert "audit-trail" in alerts[0]["summary"]
-    assert httpx.get(f"{server.url}/api/alerts", params={"status": "closed"}).json()["count"] == 0
-    assert httpx.get(f"{server.url}/api/alerts", params={"status": "bogus"}).status_code == 400
+    assert server.get(f"{server.url}/api/alerts", params={"status": "closed"}).json()["count"] == 0
+    assert server.get(f"{server.url}/api/alerts", params={"status": "bogus"}).status_code == 400
     # the same record again is a duplicate: no second alert
-    httpx.post(f"{server.url}/events", content=json.dumps({"Records": [record]}))
+    server.post(f"{server.url}/events", content=json.dumps({"Records": [record]}))
     time.sleep(0.3)
-    assert httpx.get(f"{server.url}/api/alerts").json()["count"] == 1
+    assert server.get(f"{server.url}/api/alerts").json()["count"] == 1
 
 
 def test_a_rule_added_while_the_server_runs_is_streamed(server):
@@ -271,10 +270,12 @@ def test_a_rule_added_while_the_server_runs_is_streamed(server):
     assert added.exit_code == 0, added.output
     time.sleep(1.2)  # the matcher looks for changed rules at most once a second
     record = live_stop_logging("3f1e2b9c-0000-4000-8000-000000000002")
-    assert httpx.post(f"{server.url}/events", content=json.dumps({"Records": [record]})).json()["stored"] == 1
+    assert (
+        server.post(f"{server.url}/events", content=json.dumps({"Records": [record]})).json()["stored"] == 1
+    )
     deadline = time.monotonic() + 5
     rules = set()
     while time.monotonic() < deadline and len(rules) < 2:
-        rules = {a["rule"] for a in httpx.get(f"{server.url}/api/alerts").json()["alerts"]}
+        rules = {a["rule"] for a in server.get(f"{server.url}/api/alerts").json()["alerts"]}
         time.sleep(0.02)
     assert rules == {"cloudtrail_logging_stopped", "cloudtrail_logging_disabled"}

@@ -248,7 +248,6 @@ def test_the_server_starts_the_playbook_of_a_posted_finding(tmp_path, shared_dat
     the playbook with the finding's EventBridge event as input, once."""
     import time
 
-    import httpx
     from click.testing import CliRunner
 
     from helpers import Server
@@ -280,10 +279,10 @@ def test_the_server_starts_the_playbook_of_a_posted_finding(tmp_path, shared_dat
     server = Server(data_dir).start()
     try:
         body = finding_file(tmp_path, shared_data, "finding.json").read_bytes()
-        assert httpx.post(f"{server.url}/events", content=body).json()["stored"] == 1
+        assert server.post(f"{server.url}/events", content=body).json()["stored"] == 1
         deadline, executions = time.monotonic() + 10, []
         while time.monotonic() < deadline and not (executions and executions[0]["status"] == "SUCCEEDED"):
-            executions = httpx.get(f"{server.url}/api/executions").json()["executions"]
+            executions = server.get(f"{server.url}/api/executions").json()["executions"]
             time.sleep(0.05)
         (execution,) = executions
         assert execution["playbook"] == "crypto_triage" and execution["status"] == "SUCCEEDED"
@@ -291,8 +290,8 @@ def test_the_server_starts_the_playbook_of_a_posted_finding(tmp_path, shared_dat
             "instance": "i-036cb01d26bb09166",
             "type": CRYPTO["pattern"]["detail"]["type"][0],
         }
-        httpx.post(f"{server.url}/events", content=body)  # the same finding again: a duplicate
+        server.post(f"{server.url}/events", content=body)  # the same finding again: a duplicate
         time.sleep(0.5)
-        assert httpx.get(f"{server.url}/api/executions").json()["count"] == 1
+        assert server.get(f"{server.url}/api/executions").json()["count"] == 1
     finally:
         server.stop()

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from helpers import free_port
+from helpers import bearer, free_port
 from reynard.runtime import Runtime
 from reynard.settings import Settings
 from reynard.web.app import create_app
@@ -31,6 +32,9 @@ class Served:
     port: int
     app: FastAPI
     settings: Settings
+    http: httpx.Client  # as an admin (a token made for the tests)
+    admin: dict[str, str]  # that token's Authorization header
+    shipper: dict[str, str]  # an ingest token's
 
 
 @contextmanager
@@ -39,6 +43,8 @@ def serving(data_dir: Path, **settings: object) -> Iterator[Served]:
     config = Settings(data_dir=data_dir, port=free_port(), **settings)  # type: ignore[arg-type]
     runtime = Runtime(config)
     app = create_app(runtime)
+    admin = bearer(runtime.identity.create_token("hygiene-admin", "admin", by="tests")[1])
+    shipper = bearer(runtime.identity.create_token("shipper-1", "ingest", by="tests")[1])
     server = uvicorn.Server(server_config(app, config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -47,9 +53,12 @@ def serving(data_dir: Path, **settings: object) -> Iterator[Served]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("server did not start")
         time.sleep(0.02)
+    url = f"http://{config.host}:{config.port}"
+    http = httpx.Client(base_url=url, headers=admin, timeout=30)
     try:
-        yield Served(f"http://{config.host}:{config.port}", config.port, app, config)
+        yield Served(url, config.port, app, config, http, admin, shipper)
     finally:
+        http.close()
         server.should_exit = True
         thread.join(20)
         runtime.close()
@@ -74,6 +83,7 @@ def stream_chunked(
     path: str,
     chunks: Iterable[bytes],
     *,
+    headers: dict[str, str],
     content_type: str = "application/x-ndjson",
     host: str = "127.0.0.1",
     finish: bool = True,
@@ -82,7 +92,7 @@ def stream_chunked(
     started = time.perf_counter()
     sent = 0
     with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
-        head = {"Content-Type": content_type, "Transfer-Encoding": "chunked"}
+        head = {**headers, "Content-Type": content_type, "Transfer-Encoding": "chunked"}
         conn.sendall(request_head("POST", path, host, head))
         answered = False
         for chunk in chunks:

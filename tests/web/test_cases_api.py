@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cases_support import stored_world
+from helpers import bearer
 from reynard.runtime import Runtime
 from reynard.web.app import create_app
 
@@ -26,7 +27,9 @@ SECTIONS = (
 def world(shared_data, tmp_path):
     settings, events, alerts = stored_world(shared_data, tmp_path / "data")
     runtime = Runtime(settings)
-    yield TestClient(create_app(runtime), base_url="http://localhost"), events, alerts
+    client = TestClient(create_app(runtime), base_url="http://localhost")
+    client.headers.update(bearer(runtime.identity.create_token("alice", "analyst", by="tests")[1]))
+    yield client, events, alerts
     runtime.close()
 
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from helpers import Server
+from helpers import Server, bearer
 from reynard.cli import main
 from reynard.runtime import Runtime
 from reynard.settings import Settings
@@ -33,6 +32,7 @@ def flow(src: str, dst: str, sport: int = 49152) -> bytes:
 def client(tmp_path):
     runtime = Runtime(Settings(data_dir=tmp_path / "data", rules_reload_seconds=0.1))
     with TestClient(create_app(runtime), base_url="http://localhost") as client:
+        client.headers.update(bearer(runtime.identity.create_token("alice", "admin", by="tests")[1]))
         yield client
     runtime.close()
 
@@ -47,7 +47,7 @@ def test_add_list_show_expire_remove(client):
         "ip",
         "203.0.113.0/24",
         "active",
-        "ana",
+        "alice",  # who the token is: a "creator" in the body is not listened to
     )
     again = client.post("/api/iocs", json={"value": "203.0.113.0/24", "comment": "scanner", "creator": "ben"})
     assert again.status_code == 200 and again.json()["created"] is False
@@ -61,13 +61,13 @@ def test_add_list_show_expire_remove(client):
     ] == ["svc-backup"]
 
     one = client.get(f"/api/iocs/{item['id']}").json()
-    assert [(h["action"], h["by"]) for h in one["history"]] == [("added", "ana"), ("updated", "ben")]
+    assert [(h["action"], h["by"]) for h in one["history"]] == [("added", "alice"), ("updated", "alice")]
 
     expired = client.post(f"/api/iocs/{item['id']}/expire", json={"by": "ana"})
     assert expired.json()["state"] == "expired"
     assert client.get("/api/iocs", params={"state": "expired"}).json()["count"] == 1
     removed = client.delete(f"/api/iocs/{item['id']}", params={"by": "ana", "reason": "feed retired"})
-    assert (removed.json()["state"], removed.json()["removed_by"]) == ("removed", "ana")
+    assert (removed.json()["state"], removed.json()["removed_by"]) == ("removed", "alice")
     assert client.get("/api/iocs", params={"state": "removed"}).json()["count"] == 1
 
 
@@ -142,9 +142,9 @@ def test_a_running_server_sees_an_indicator_added_by_the_cli(tmp_path):
         sport = 40000
         while not tagged and time.monotonic() < deadline:  # the server checks once a second by default
             sport += 1  # a new flow each time (the same line again would be a duplicate)
-            httpx.post(f"{server.url}/events", content=flow("10.0.3.17", "203.0.113.50", sport))
+            server.post(f"{server.url}/events", content=flow("10.0.3.17", "203.0.113.50", sport))
             time.sleep(0.3)
-            tagged = httpx.get(f"{server.url}/api/search", params={"q": "tags:ioc"}).json()["events"]
+            tagged = server.get(f"{server.url}/api/search", params={"q": "tags:ioc"}).json()["events"]
         assert tagged and tagged[0]["details"]["iocs"][0]["value"] == "203.0.113.0/24"
     finally:
         server.stop()

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from helpers import bearer
 from reynard.cases.runbooks import load_runbooks, suggester
 from reynard.cli import main
 from reynard.detect.alerts import AlertStore
@@ -46,6 +47,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 def client(tmp_path):
     runtime = Runtime(Settings(data_dir=tmp_path))
     with TestClient(create_app(runtime), base_url="http://localhost") as test_client:
+        test_client.headers.update(bearer(runtime.identity.create_token("reader", "viewer", by="tests")[1]))
         yield test_client
     runtime.close()
 

@@ -37,44 +37,45 @@ def mozdef_event(i: int, **extra) -> dict:
 
 
 def test_post_one_mozdef_event_and_read_it_back(server):
-    response = httpx.post(f"{server.url}/events", json=mozdef_event(1))
+    response = server.post(f"{server.url}/events", json=mozdef_event(1))
     assert response.status_code == 200
     assert response.json()["stored"] == 1
-    listed = httpx.get(f"{server.url}/api/events", params={"limit": 10}).json()
+    listed = server.get(f"{server.url}/api/events", params={"limit": 10}).json()
     assert listed["count"] == 1
     event = listed["events"][0]
     assert event["summary"] == "request 1" and event["hostname"] == "web-1"
     assert event["utctimestamp"] == "2026-11-27T10:00:00.000000+00:00"
-    got = httpx.get(f"{server.url}/api/events/{event['id']}").json()
+    got = server.get(f"{server.url}/api/events/{event['id']}").json()
     assert got == event
-    assert httpx.get(f"{server.url}/api/events/{'0' * 32}").status_code == 404
+    assert server.get(f"{server.url}/api/events/{'0' * 32}").status_code == 404
 
 
 def test_post_ndjson_in_bulk_with_one_bad_line(server):
     lines = [orjson.dumps(mozdef_event(i)) for i in range(50)]
     lines.insert(10, b"{not json")
-    response = httpx.post(f"{server.url}/events", content=b"\n".join(lines))
+    response = server.post(f"{server.url}/events", content=b"\n".join(lines))
     body = response.json()
     assert response.status_code == 200
     assert (body["read"], body["stored"], body["rejected"]) == (51, 50, 1)
     assert "11" in body["errors"][0]  # the line number of the bad record
-    assert httpx.get(f"{server.url}/api/stats").json()["dead_letters"] == 1
+    assert server.get(f"{server.url}/api/stats").json()["dead_letters"] == 1
 
 
 def test_posting_the_same_event_again_does_not_duplicate(server):
-    httpx.post(f"{server.url}/events", json=mozdef_event(1))
-    again = httpx.post(f"{server.url}/events", json=mozdef_event(1)).json()
+    server.post(f"{server.url}/events", json=mozdef_event(1))
+    again = server.post(f"{server.url}/events", json=mozdef_event(1)).json()
     assert (again["stored"], again["duplicates"]) == (0, 1)
-    assert httpx.get(f"{server.url}/api/stats").json()["events"] == 1
+    assert server.get(f"{server.url}/api/stats").json()["events"] == 1
 
 
 def test_empty_and_oversized_bodies(server):
-    assert httpx.post(f"{server.url}/events", content=b"").status_code == 400
+    assert server.post(f"{server.url}/events", content=b"").status_code == 400
     # A client that declares a 1 GB body is refused before the server reads it.
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
         conn.sendall(
             b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000000000\r\n\r\n{"
+            + f"Authorization: {server.headers['authorization']}\r\n".encode()
+            + b"Content-Length: 1000000000\r\n\r\n{"
         )
         status_line = conn.recv(200).split(b"\r\n")[0]
     assert b" 413 " in status_line
@@ -97,7 +98,7 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path):
     stop = threading.Event()
 
     def client(worker: int) -> None:
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=10, headers=server.headers) as http:
             batch = 0
             while not stop.is_set():
                 ids = [worker * 1_000_000 + batch * 100 + i for i in range(25)]
@@ -134,7 +135,7 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path):
 def test_a_reader_in_another_process_sees_acknowledged_events_at_once(server):
     """The server commits before it answers: another process opening the store sees the events."""
     lines = b"\n".join(orjson.dumps(mozdef_event(i)) for i in range(30))
-    assert httpx.post(f"{server.url}/events", content=lines).json()["stored"] == 30
+    assert server.post(f"{server.url}/events", content=lines).json()["stored"] == 30
     script = (
         "from reynard.store.tantivy.store import TantivyEventStore;"
         f"print(TantivyEventStore({str(server.data_dir / 'events')!r}).count())"
@@ -174,7 +175,7 @@ def test_search_from_another_process_while_the_server_writes(server):
     """`reynard search` opens the store read-only: it answers while the server holds the writer lock."""
     for batch in range(3):
         lines = b"\n".join(orjson.dumps(mozdef_event(batch * 100 + i)) for i in range(20))
-        assert httpx.post(f"{server.url}/events", content=lines).json()["stored"] == 20
+        assert server.post(f"{server.url}/events", content=lines).json()["stored"] == 20
         out = subprocess.run(
             [
                 sys.executable,

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from hygiene_support import self_signed
 
-from helpers import free_port
+from helpers import api_token, bearer, free_port
 from reynard.cli import main
 from reynard.settings import Settings
 from reynard.web.server import exposure_warning
@@ -93,7 +93,8 @@ def test_serve_over_tls_and_hand_ingest_to_it(tmp_path):
             timeout=120,
         )
         assert ingest.returncode == 0, ingest.stderr
-        assert httpx.get(f"{url}/api/stats", verify=pinned(cert)).json()["events"] == 30
+        admin = bearer(api_token(data))
+        assert httpx.get(f"{url}/api/stats", verify=pinned(cert), headers=admin).json()["events"] == 30
     assert f"on https://127.0.0.1:{port}" in output["stdout"]
     assert "without TLS" not in output["stderr"]
 

@@ -24,6 +24,7 @@ from reynard.cli.search import search
 from reynard.cli.serve import demo, serve
 from reynard.cli.sigma import sigma
 from reynard.cli.store import store
+from reynard.cli.users import audit, token, user
 from reynard.errors import ReynardError
 from reynard.settings import load_settings
 
@@ -43,7 +44,23 @@ def main(ctx: click.Context, config: Path | None, data_dir: Path | None, traceba
     ctx.obj = settings.with_overrides(data_dir=data_dir)
 
 
-for group in (ingest, serve, demo, search, store, sigma, alerts, rules, runbook, playbook, incident, ioc):
+for group in (
+    ingest,
+    serve,
+    demo,
+    search,
+    store,
+    sigma,
+    alerts,
+    rules,
+    runbook,
+    playbook,
+    incident,
+    ioc,
+    user,
+    token,
+    audit,
+):
     main.add_command(group)
 
 __all__ = ["main"]

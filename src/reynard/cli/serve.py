@@ -84,6 +84,8 @@ def demo(
     summary = run(runtime, [str(f) for f in files], quiet=not sys.stderr.isatty())
     elapsed = time.perf_counter() - started
     click.echo(f"{summary.line()} in {elapsed:.1f} s")
+    token = runtime.identity.create_token("demo", "admin", by="reynard demo")[1]
+    click.echo(f"an admin API token for this demo (reynard token list|revoke): export TOKEN={token}")
     runtime.close()  # the ingest's writer lock, released for the server
     if no_serve:
         return

@@ -3,7 +3,9 @@
 `reynard ingest` writes directly when it can take the writer lock. When a server holds the lock, the
 events are handed to it over HTTP (`POST /api/ingest/normalized`, NDJSON of finalized events), at the
 URL it announced in `<data_dir>/server.json` (over TLS, pinning the certificate announced there), and
-the server acknowledges only once they are durable.
+the server acknowledges only once they are durable. The hand-off authenticates with the secret the
+server wrote into `<data_dir>/server.json` (readable by its owner only): only a process that can read
+the data directory may hand over finalized events.
 """
 
 from __future__ import annotations
@@ -84,10 +86,12 @@ class ServerURL(str):
 class ServerSink:
     """Hands finalized events to the Reynard server that holds the writer lock."""
 
-    def __init__(self, base_url: str, timeout: float = 120.0):
+    def __init__(self, base_url: str, secret: str, timeout: float = 120.0):
         self.base_url = base_url.rstrip("/")
         verify = base_url.verify() if isinstance(base_url, ServerURL) else True
-        self.client = httpx.Client(timeout=timeout, verify=verify)
+        self.client = httpx.Client(
+            timeout=timeout, verify=verify, headers={"authorization": f"Bearer {secret}"}
+        )
 
     def write(self, events: list[dict]) -> WriteResult:
         body = b"\n".join(orjson.dumps(e) for e in events)
@@ -114,14 +118,15 @@ class ServerSink:
         self.client.close()
 
 
-def running_server(data_dir: Path) -> ServerURL | None:
-    """The base URL of the server that announced itself in this data directory, if it answers (over
-    TLS, with the certificate it announced)."""
+def running_server(data_dir: Path) -> tuple[ServerURL, str] | None:
+    """The base URL and local secret of the server that announced itself in this data directory, if it
+    answers (over TLS, with the certificate it announced)."""
     path = data_dir / SERVER_FILE
     try:
         info = orjson.loads(path.read_bytes())
         url = ServerURL(info.get("url") or f"http://{info['host']}:{info['port']}")
         url.tls_cert = info.get("tls_cert")
+        secret = str(info["secret"])
         verify = url.verify()
     except (OSError, ssl.SSLError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return None
@@ -129,4 +134,4 @@ def running_server(data_dir: Path) -> ServerURL | None:
         httpx.get(f"{url}/status", timeout=2.0, verify=verify).raise_for_status()
     except httpx.HTTPError:
         return None
-    return url
+    return url, secret

@@ -94,6 +94,15 @@ class PlaybookCatalog:
         known = ", ".join(p.name for p in self.list()) or "none"
         raise UnknownPlaybook(f"no such file nor known playbook (known: {known})", where=target)
 
+    def named(self, name: str) -> tuple[str, str]:
+        """(name, definition text) of a known playbook: by name only, never a path (what the API may
+        start; registering a playbook is the admin's `reynard playbook add`)."""
+        for playbook in self.list():
+            if playbook.name == name:
+                return playbook.name, read_text(playbook.path)
+        known = ", ".join(p.name for p in self.list()) or "none"
+        raise UnknownPlaybook(f"no playbook named {name!r} (known: {known})")
+
     def add(self, source: Path) -> Playbook:
         """Register a playbook file (validated first: an invalid one is not copied)."""
         load_definition(read_text(source), where=str(source))

@@ -33,6 +33,10 @@ class UnknownExecution(ExecutionError, NotFound):
     """An execution id that does not exist."""
 
 
+class NoWaitingTask(ExecutionError, NotFound):
+    """No task of an execution waits for an answer at that state."""
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -341,6 +345,25 @@ class ExecutionStore:
             definition=row["definition"],
             snapshot=json.loads(row["snapshot"]) if row["snapshot"] else None,
             waiting_for=waiting if row["status"] in ACTIVE else (),
+        )
+
+    def tokens_of(self, execution_id: str) -> set[str]:
+        """Every task token an execution was given (to keep them out of what leaves the server)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(task_tokens.c.token).where(task_tokens.c.execution_id == execution_id)
+            ).all()
+        return {row[0] for row in rows}
+
+    def waiting_token(self, execution_id: str, state: str) -> str:
+        """The token of the task waiting for an answer at `state` of an active execution."""
+        record = self.get(execution_id)
+        for waiting in record.waiting_for:
+            if waiting["state"] == state:
+                return waiting["token"]
+        states = ", ".join(repr(w["state"]) for w in record.waiting_for) or "none"
+        raise NoWaitingTask(
+            f"execution {execution_id} waits for no answer at state {state!r} (it waits at: {states})"
         )
 
     # -- task tokens (the interpreter's TokenBox) -------------------------------------------------------

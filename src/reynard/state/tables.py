@@ -347,3 +347,44 @@ indicator_changes = Table(
     Column("detail", Text, nullable=True),
     Index("ix_indicator_changes_indicator", "indicator_id"),
 )
+
+# -- identity: who may do what, and what they did ---------------------------------------------------------
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),  # argon2id, with its parameters and salt
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False),  # who acts with it: what the audit trail records
+    Column("role", String(16), nullable=False),
+    Column("prefix", String(16), nullable=False),  # the token's first characters, to tell tokens apart
+    Column("secret_hash", String(64), nullable=False, unique=True),  # SHA-256 of the whole token
+    Column("created", UTCDateTime(), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("expires", UTCDateTime(), nullable=True),
+    Column("revoked", UTCDateTime(), nullable=True),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime(), nullable=False, index=True),
+    Column("actor", String(128), nullable=False, index=True),
+    Column("actor_kind", String(16), nullable=False),  # user, token, local (the CLI on the machine)
+    Column("source", String(128), nullable=False),  # the client address, or "cli"
+    Column("action", String(128), nullable=False),
+    Column("target", Text, nullable=True),
+    Column("result", String(16), nullable=False),  # the HTTP status, or ok / error
+    Column("detail", Text, nullable=True),
+)

@@ -18,12 +18,16 @@ from reynard import __version__
 from reynard.errors import InvalidEvent, NotFound
 from reynard.events.event import finalize
 from reynard.events.timestamps import TimestampError, isoformat, parse_timestamp
+from reynard.identity.roles import Permission
 from reynard.ingest.records import Rejected
 from reynard.ingest.runner import Ingestor
 from reynard.query import ast
 from reynard.runtime import Runtime
 from reynard.store.base import WriteResult
 from reynard.store.service import WriterService
+from reynard.web.audit import AuditMiddleware, audit_router
+from reynard.web.auth import CanIngest, allow
+from reynard.web.docs import docs_router
 from reynard.web.errors import add_error_handlers
 from reynard.web.hygiene import BodyTypes, add_http_hygiene
 from reynard.web.incidents import incidents_router
@@ -67,15 +71,25 @@ class _ServiceSink:
 
 def create_app(runtime: Runtime) -> FastAPI:
     """The app over `runtime`; it takes the event store's writer lock (through `runtime.writer`)."""
-    app = FastAPI(title="Reynard", version=__version__, summary="SIEM and incident response")
+    app = FastAPI(
+        title="Reynard",
+        version=__version__,
+        summary="SIEM and incident response",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     settings = runtime.settings
     writer = runtime.writer
     reader = runtime.events
+    app.state.identity = runtime.identity
+    app.state.local_secret = runtime.local_secret
+    app.add_middleware(AuditMiddleware, trail=runtime.audit)
 
     add_error_handlers(app)
-    # Authentication (issue 12, item 1) goes here: a middleware added now runs inside the HTTP hygiene
-    # layers added next (after the Host check; its 401 and 403 answers carry the security headers), and
-    # a dependency goes on the routers (`include_router(..., dependencies=[...])`) and routes below.
+    # The HTTP hygiene layers (web/hygiene.py) go around everything: a middleware added before this one
+    # (the audit trail, above) runs inside them, after the Host check, and its answers carry the
+    # security headers; authentication is each route's own dependency (`allow`, web/auth.py).
     add_http_hygiene(
         app,
         settings,
@@ -87,6 +101,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         },
         ingest_paths=INGEST_PATHS,
     )
+    app.include_router(docs_router(app))
+    app.include_router(audit_router(runtime.audit))
     app.include_router(search_router(reader))
     app.include_router(runbooks_router(runtime.runbooks))
     app.include_router(playbooks_router(runtime))
@@ -116,11 +132,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         summary = ingestor.ingest_bytes(body, origin)
         return {**summary.as_dict(), "errors": messages}
 
-    ingest_limit = settings.max_body_bytes
+    ingest = [allow(Permission.INGEST)]
+    limit = settings.max_body_bytes
+    hidden = {"include_in_schema": False, "dependencies": ingest, "max_body_size": limit}
 
-    @app.post("/events", max_body_size=ingest_limit, openapi_extra={"requestBody": INGEST_BODY})
-    @app.put("/events", max_body_size=ingest_limit, include_in_schema=False)  # MozDef's loginput took PUT
-    @app.api_route("/events/", methods=["POST", "PUT"], max_body_size=ingest_limit, include_in_schema=False)
+    @app.post("/events", dependencies=ingest, max_body_size=limit, openapi_extra={"requestBody": INGEST_BODY})
+    @app.put("/events", **hidden)  # MozDef's loginput took PUT too
+    @app.api_route("/events/", methods=["POST", "PUT"], **hidden)
     async def post_events(request: Request) -> dict:
         """One JSON event or NDJSON in bulk (MozDef loginput format, or any log Reynard can parse).
 
@@ -130,9 +148,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         client = request.client.host if request.client else "unknown"
         return await run_in_threadpool(_ingest, body, f"http:{client}")
 
-    @app.post("/api/ingest/normalized", max_body_size=ingest_limit, include_in_schema=False)
-    async def post_normalized(request: Request) -> dict:
-        """Finalized events from `reynard ingest` while this server holds the writer lock."""
+    @app.post("/api/ingest/normalized", max_body_size=limit, include_in_schema=False)
+    async def post_normalized(request: Request, who: CanIngest) -> dict:
+        """Finalized events from `reynard ingest` while this server holds the writer lock. Only the local
+        process that can read the data directory may: a shipper's token cannot choose event ids."""
+        if who.kind != "local":
+            raise HTTPException(403, "only `reynard ingest` on this machine hands over normalized events")
         body = await _body(request)
         return await run_in_threadpool(_store_normalized, body)
 
@@ -152,7 +173,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             failed.append({"id": event_id, "reason": reason})
         return {"stored": result.stored, "duplicates": result.duplicates, "failed": failed}
 
-    @app.get("/api/events/{event_id}")
+    @app.get("/api/events/{event_id}", dependencies=[allow(Permission.READ)])
     def get_event(event_id: str) -> Response:
         reader.refresh()
         event = reader.get(event_id)
@@ -160,7 +181,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             raise NotFound(f"no event with id {event_id}")
         return Response(orjson.dumps(event), media_type="application/json")
 
-    @app.get("/api/events")
+    @app.get("/api/events", dependencies=[allow(Permission.READ)])
     def list_events(
         since: str | None = Query(None, description="ISO 8601 or epoch; inclusive"),
         until: str | None = Query(None, description="ISO 8601 or epoch; exclusive"),
@@ -172,7 +193,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         events = reader.search(ast.Search(window=ast.TimeWindow(start, end), limit=limit)).events
         return Response(orjson.dumps({"events": events, "count": len(events)}), media_type="application/json")
 
-    @app.get("/api/stats")
+    @app.get("/api/stats", dependencies=[allow(Permission.READ)])
     def stats() -> dict:
         reader.refresh()
         days = reader.days()
@@ -182,7 +203,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             "dead_letters": runtime.dead_letters.count(),
         }
 
-    @app.get("/api/alerts")
+    @app.get("/api/alerts", dependencies=[allow(Permission.READ)])
     def list_alerts(
         status: str | None = Query(None, description="new, acknowledged, escalated or closed"),
         limit: int = Query(100, ge=1, le=10_000),

@@ -50,15 +50,6 @@ _FRAMING_AND_FORMS = "frame-ancestors 'none'; base-uri 'none'; form-action 'none
 CSP_DATA = f"default-src 'none'; {_FRAMING_AND_FORMS}"
 # The HTML Reynard writes (a postmortem, a runbook): its style is inline; no script, no image, nothing else.
 CSP_HTML = f"default-src 'none'; style-src 'unsafe-inline'; {_FRAMING_AND_FORMS}"
-# FastAPI's /docs (Swagger UI) and /redoc load their script, style and icon from these sites.
-CSP_API_DOCS = (
-    "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; "
-    "img-src data: https://fastapi.tiangolo.com https://cdn.jsdelivr.net; "
-    f"connect-src 'self'; worker-src blob:; {_FRAMING_AND_FORMS}"
-)
-API_DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 HSTS = "max-age=31536000"
 
 
@@ -81,10 +72,7 @@ JSON_ONLY = BodyTypes()
 def security_headers(scope: Scope, content_type: str | None) -> list[tuple[str, str]]:
     """The headers every answer carries (the ones it does not set itself)."""
     media = (content_type or "").split(";")[0].strip().lower()
-    if media == "text/html":
-        csp = CSP_API_DOCS if scope.get("path") in API_DOCS_PATHS else CSP_HTML
-    else:
-        csp = CSP_DATA
+    csp = CSP_HTML if media == "text/html" else CSP_DATA
     headers = [
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),

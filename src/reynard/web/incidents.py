@@ -23,6 +23,8 @@ from reynard.cases.render import to_html, to_markdown
 from reynard.cases.reports import report
 from reynard.cases.services import CaseServices
 from reynard.cases.values import APPEND_KINDS, INDICATOR_KINDS, POSTMORTEM_SECTIONS, SEVERITIES
+from reynard.identity.roles import Permission
+from reynard.web.auth import CanTriage, allow
 
 MAX_SHOWN_EVENTS = 1000
 
@@ -118,7 +120,6 @@ class IncidentList(BaseModel):
 
 class IncidentCreate(BaseModel):
     title: str
-    by: str
     summary: str = ""
     severity: str = Field("medium", description=" | ".join(SEVERITIES))
     category: str | None = None
@@ -127,7 +128,6 @@ class IncidentCreate(BaseModel):
 
 
 class FieldsIn(BaseModel):
-    by: str
     version: int
     title: str | None = None
     summary: str | None = None
@@ -144,7 +144,6 @@ class FieldsIn(BaseModel):
 
 class PhaseIn(BaseModel):
     phase: str = Field(description=" | ".join(PHASES))
-    by: str
     version: int
     reason: str | None = None
     force: bool = Field(False, description="skip forward over phases (needs a reason)")
@@ -152,7 +151,6 @@ class PhaseIn(BaseModel):
 
 
 class CloseIn(BaseModel):
-    by: str
     version: int
     lessons: str | None = None
     skip_lessons: bool = False
@@ -161,14 +159,12 @@ class CloseIn(BaseModel):
 
 
 class NoteIn(BaseModel):
-    by: str
     text: str
     link: str | None = None
 
 
 class EntryIn(BaseModel):
     kind: str = Field(description=" | ".join(APPEND_KINDS))
-    by: str
     text: str
     link: str | None = Field(None, description="scheme:id, e.g. execution:<id>, entry:7 (a correction)")
     at: datetime | None = None
@@ -176,20 +172,17 @@ class EntryIn(BaseModel):
 
 class LinkAlertIn(BaseModel):
     alert_id: int
-    by: str
     version: int | None = None
 
 
 class LinkEventsIn(BaseModel):
     event_ids: list[str]
-    by: str
     version: int | None = None
 
 
 class MemberIn(BaseModel):
     name: str
     role: str
-    by: str
     version: int | None = None
 
 
@@ -200,19 +193,16 @@ class IncidentIndicatorIn(BaseModel):
 
 class IndicatorsIn(BaseModel):
     indicators: list[IncidentIndicatorIn]
-    by: str
     source: str | None = None
     version: int | None = None
 
 
 class SectionIn(BaseModel):
     text: str = Field(description="Markdown-ish text; empty: back to the generated section")
-    by: str
     version: int
 
 
 class EscalateIn(BaseModel):
-    by: str
     incident_id: int | None = Field(None, description="join this open incident; default: open a new one")
     version: int | None = None
 
@@ -280,7 +270,7 @@ def incidents_router(services: CaseServices) -> APIRouter:
             ]
         return body
 
-    @router.get("/incidents", response_model=IncidentList)
+    @router.get("/incidents", response_model=IncidentList, dependencies=[allow(Permission.READ)])
     def list_incidents(
         phase: str | None = Query(None, description=" | ".join(PHASES)),
         open_only: bool = Query(False, alias="open", description="only incidents not closed"),
@@ -303,11 +293,11 @@ def incidents_router(services: CaseServices) -> APIRouter:
         return {"incidents": [out(i, timeline=False) for i in found], "count": len(found)}
 
     @router.post("/incidents", response_model=IncidentOut, status_code=201)
-    def create_incident(body: IncidentCreate) -> dict[str, Any]:
+    def create_incident(body: IncidentCreate, who: CanTriage) -> dict[str, Any]:
         """Open an incident by hand (in Identification)."""
         incident = cases().incidents.open_incident(
             body.title,
-            body.by,
+            who.name,
             summary=body.summary,
             severity=body.severity,
             category=body.category,
@@ -316,7 +306,7 @@ def incidents_router(services: CaseServices) -> APIRouter:
         )
         return out(incident)
 
-    @router.get("/incidents/reports", response_model=ReportOut)
+    @router.get("/incidents/reports", response_model=ReportOut, dependencies=[allow(Permission.READ)])
     def incident_report(
         since: Annotated[datetime | None, Query(description="opened at or after (ISO 8601)")] = None,
         until: Annotated[datetime | None, Query(description="opened before (ISO 8601)")] = None,
@@ -325,7 +315,7 @@ def incidents_router(services: CaseServices) -> APIRouter:
         """By phase, type, tag, technique and month; mean time from opened to contained and to closed."""
         return report(cases().incidents.list(since=since, until=until), top=top).as_dict()
 
-    @router.get("/incidents/{incident_id}", response_model=IncidentOut)
+    @router.get("/incidents/{incident_id}", response_model=IncidentOut, dependencies=[allow(Permission.READ)])
     def get_incident(
         incident_id: int,
         events: int = Query(
@@ -335,24 +325,28 @@ def incidents_router(services: CaseServices) -> APIRouter:
         """The incident with its timeline (and, with `events`, its linked events as stored)."""
         return out(cases().incidents.get(incident_id), events=events)
 
-    @router.get("/incidents/{incident_id}/timeline", response_model=list[EntryOut])
+    @router.get(
+        "/incidents/{incident_id}/timeline",
+        response_model=list[EntryOut],
+        dependencies=[allow(Permission.READ)],
+    )
     def get_timeline(incident_id: int) -> list[dict[str, Any]]:
         return [e.as_dict() for e in cases().incidents.timeline(incident_id)]
 
     @router.patch("/incidents/{incident_id}", response_model=IncidentOut, responses=STALE)
-    def set_fields(incident_id: int, body: FieldsIn) -> dict[str, Any]:
+    def set_fields(incident_id: int, body: FieldsIn, who: CanTriage) -> dict[str, Any]:
         """Set fields (the ones sent; lists replace the old list), against `version`."""
-        changes = body.model_dump(exclude_unset=True, exclude={"by", "version"})
-        incident = cases().incidents.set_fields(incident_id, body.by, changes, expected_version=body.version)
+        changes = body.model_dump(exclude_unset=True, exclude={"version"})
+        incident = cases().incidents.set_fields(incident_id, who.name, changes, expected_version=body.version)
         return out(incident)
 
     @router.post("/incidents/{incident_id}/phase", response_model=IncidentOut, responses=STALE)
-    def change_phase(incident_id: int, body: PhaseIn) -> dict[str, Any]:
+    def change_phase(incident_id: int, body: PhaseIn, who: CanTriage) -> dict[str, Any]:
         """Move to the next phase, or back; further forward only with `force` and a `reason`."""
         incident = cases().incidents.change_phase(
             incident_id,
             body.phase,
-            body.by,
+            who.name,
             reason=body.reason,
             force=body.force,
             skip_lessons=body.skip_lessons,
@@ -361,11 +355,11 @@ def incidents_router(services: CaseServices) -> APIRouter:
         return out(incident)
 
     @router.post("/incidents/{incident_id}/close", response_model=IncidentOut, responses=STALE)
-    def close_incident(incident_id: int, body: CloseIn) -> dict[str, Any]:
+    def close_incident(incident_id: int, body: CloseIn, who: CanTriage) -> dict[str, Any]:
         """Record the lessons (when given) and close, in one step."""
         incident = cases().incidents.close(
             incident_id,
-            body.by,
+            who.name,
             lessons=body.lessons,
             skip_lessons=body.skip_lessons,
             reason=body.reason,
@@ -375,49 +369,49 @@ def incidents_router(services: CaseServices) -> APIRouter:
         return out(incident)
 
     @router.post("/incidents/{incident_id}/notes", response_model=EntryOut, status_code=201)
-    def add_note(incident_id: int, body: NoteIn) -> dict[str, Any]:
-        return cases().incidents.note(incident_id, body.by, body.text, body.link).as_dict()
+    def add_note(incident_id: int, body: NoteIn, who: CanTriage) -> dict[str, Any]:
+        return cases().incidents.note(incident_id, who.name, body.text, body.link).as_dict()
 
     @router.post("/incidents/{incident_id}/entries", response_model=EntryOut, status_code=201)
-    def add_entry(incident_id: int, body: EntryIn) -> dict[str, Any]:
+    def add_entry(incident_id: int, body: EntryIn, who: CanTriage) -> dict[str, Any]:
         """Append a note, playbook step, notification, correction (link `entry:<id>`) or evidence."""
         store = cases().incidents
-        entry_id = store.add_entry(incident_id, body.kind, body.by, body.text, body.link, body.at)
+        entry_id = store.add_entry(incident_id, body.kind, who.name, body.text, body.link, body.at)
         return next(e for e in store.timeline(incident_id) if e.id == entry_id).as_dict()
 
     @router.post("/incidents/{incident_id}/alerts", response_model=EscalationOut, responses=STALE)
-    def link_alert(incident_id: int, body: LinkAlertIn) -> dict[str, Any]:
+    def link_alert(incident_id: int, body: LinkAlertIn, who: CanTriage) -> dict[str, Any]:
         """Link an alert: the same as escalating it into this incident."""
-        return _escalation(body.alert_id, body.by, incident_id, body.version)
+        return _escalation(body.alert_id, who.name, incident_id, body.version)
 
     @router.post("/incidents/{incident_id}/events", response_model=IncidentOut, responses=STALE)
-    def link_events(incident_id: int, body: LinkEventsIn) -> dict[str, Any]:
+    def link_events(incident_id: int, body: LinkEventsIn, who: CanTriage) -> dict[str, Any]:
         """Link stored events by id; their indicators come along."""
         incident = (
             cases()
             .escalator()
-            .link_events(incident_id, body.event_ids, body.by, expected_version=body.version)
+            .link_events(incident_id, body.event_ids, who.name, expected_version=body.version)
         )
         return out(incident)
 
     @router.post("/incidents/{incident_id}/members", response_model=IncidentOut, responses=STALE)
-    def add_member(incident_id: int, body: MemberIn) -> dict[str, Any]:
+    def add_member(incident_id: int, body: MemberIn, who: CanTriage) -> dict[str, Any]:
         """Add a team member with a role (or change a member's role)."""
         incident = cases().incidents.add_member(
-            incident_id, body.name, body.role, body.by, expected_version=body.version
+            incident_id, body.name, body.role, who.name, expected_version=body.version
         )
         return out(incident)
 
     @router.delete("/incidents/{incident_id}/members/{name}", response_model=IncidentOut, responses=STALE)
-    def remove_member(incident_id: int, name: str, by: str, version: int) -> dict[str, Any]:
-        return out(cases().incidents.remove_member(incident_id, name, by, expected_version=version))
+    def remove_member(incident_id: int, name: str, version: int, who: CanTriage) -> dict[str, Any]:
+        return out(cases().incidents.remove_member(incident_id, name, who.name, expected_version=version))
 
     @router.post("/incidents/{incident_id}/indicators", response_model=IncidentOut, responses=STALE)
-    def add_indicators(incident_id: int, body: IndicatorsIn) -> dict[str, Any]:
+    def add_indicators(incident_id: int, body: IndicatorsIn, who: CanTriage) -> dict[str, Any]:
         incident = cases().incidents.add_indicators(
             incident_id,
             [(i.kind, i.value) for i in body.indicators],
-            body.by,
+            who.name,
             source=body.source,
             expected_version=body.version,
         )
@@ -425,6 +419,7 @@ def incidents_router(services: CaseServices) -> APIRouter:
 
     @router.get(
         "/incidents/{incident_id}/postmortem",
+        dependencies=[allow(Permission.READ)],
         response_class=Response,
         responses={200: {"content": {"text/markdown": {}, "text/html": {}}}},
     )
@@ -442,10 +437,10 @@ def incidents_router(services: CaseServices) -> APIRouter:
         responses=STALE,
         description="Sections: " + ", ".join(POSTMORTEM_SECTIONS),
     )
-    def set_section(incident_id: int, section: str, body: SectionIn) -> dict[str, Any]:
+    def set_section(incident_id: int, section: str, body: SectionIn, who: CanTriage) -> dict[str, Any]:
         """Keep an edited postmortem section (empty text: back to the generated one)."""
         incident = cases().incidents.set_postmortem_section(
-            incident_id, section, body.text, body.by, expected_version=body.version
+            incident_id, section, body.text, who.name, expected_version=body.version
         )
         return out(incident)
 
@@ -459,9 +454,9 @@ def incidents_router(services: CaseServices) -> APIRouter:
         }
 
     @router.post("/alerts/{alert_id}/escalate", response_model=EscalationOut, responses=STALE)
-    def escalate(alert_id: int, body: EscalateIn) -> dict[str, Any]:
+    def escalate(alert_id: int, body: EscalateIn, who: CanTriage) -> dict[str, Any]:
         """The alert becomes an incident, or joins the open incident `incident_id`: its events, their
         indicators and a suggested runbook come along; the alert's status becomes `escalated`."""
-        return _escalation(alert_id, body.by, body.incident_id, body.version)
+        return _escalation(alert_id, who.name, body.incident_id, body.version)
 
     return router

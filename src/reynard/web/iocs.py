@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from reynard.identity.roles import Permission
 from reynard.intel.formats import (
     detect_format,
     export,
@@ -22,6 +23,7 @@ from reynard.intel.formats import (
 )
 from reynard.intel.indicators import Indicator
 from reynard.intel.store import IndicatorStore, NewIndicator
+from reynard.web.auth import CanTriage, allow
 from reynard.web.hygiene import BodyTypes
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
@@ -42,7 +44,6 @@ class IndicatorIn(BaseModel):
     source: str | None = None
     reference: str | None = None
     comment: str | None = None
-    creator: str | None = Field(None, description="who adds it (default: the server's user)")
 
 
 class IndicatorOut(BaseModel):
@@ -85,7 +86,6 @@ class IndicatorList(BaseModel):
 
 class ExpireIn(BaseModel):
     at: str | None = Field(None, description="ISO 8601 or a duration from now; default now")
-    by: str | None = None
 
 
 class RowErrorOut(BaseModel):
@@ -113,7 +113,7 @@ def iocs_router(indicators: IndicatorStore) -> APIRouter:
     def one(indicator_id: int) -> Indicator:
         return indicators.get(indicator_id)  # UnknownIndicator: 404
 
-    @router.get("", response_model=IndicatorList)
+    @router.get("", response_model=IndicatorList, dependencies=[allow(Permission.READ)])
     def list_iocs(
         state: Literal["active", "expired", "removed", "all"] = "active",
         kind: KindName | None = None,
@@ -124,7 +124,7 @@ def iocs_router(indicators: IndicatorStore) -> APIRouter:
         return IndicatorList(indicators=[_out(i) for i in items], count=len(items))
 
     @router.post("", response_model=WrittenOut, status_code=201)
-    def add_ioc(body: IndicatorIn) -> JSONResponse:
+    def add_ioc(body: IndicatorIn, who: CanTriage) -> JSONResponse:
         """Add an indicator; the same kind and value again updates it (200 instead of 201)."""
         new = NewIndicator(
             value=body.value,
@@ -133,13 +133,13 @@ def iocs_router(indicators: IndicatorStore) -> APIRouter:
             source=body.source,
             reference=body.reference,
             comment=body.comment,
-            creator=body.creator,
+            creator=who.name,
         )
-        written = store().add(new, by=body.creator)
+        written = store().add(new, by=who.name)
         out = WrittenOut(created=written.created, indicator=_out(written.indicator))
         return JSONResponse(out.model_dump(), status_code=201 if written.created else 200)
 
-    @router.get("/export", response_class=Response)
+    @router.get("/export", response_class=Response, dependencies=[allow(Permission.READ)])
     def export_iocs(
         fmt: Literal["csv", "text"] = Query("csv", alias="format"),
         state: Literal["active", "expired", "all"] = "active",
@@ -158,11 +158,11 @@ def iocs_router(indicators: IndicatorStore) -> APIRouter:
     )
     async def import_iocs(
         request: Request,
+        who: CanTriage,
         fmt: Literal["auto", "csv", "text"] = Query("auto", alias="format"),
         kind: KindName | None = None,
         source: str | None = None,
         expires: str | None = Query(None, description="for rows without one: 30d or ISO 8601"),
-        by: str | None = None,
     ) -> ImportOut:
         """A CSV body (text/csv), or a file as it is (application/octet-stream: a text list or CSV, told
         apart by its content). Bad rows are reported by line; the good ones are written in one
@@ -178,11 +178,11 @@ def iocs_router(indicators: IndicatorStore) -> APIRouter:
             chosen = "csv" if csv_type else detect_format(data)
         defaults = NewIndicator(value="", expires=parse_expiry(expires), source=source)
         report = await run_in_threadpool(
-            import_indicators, store(), data, chosen, kind=kind, defaults=defaults, by=by
+            import_indicators, store(), data, chosen, kind=kind, defaults=defaults, by=who.name
         )
         return ImportOut(**report.as_dict())
 
-    @router.get("/{indicator_id}", response_model=IndicatorDetail)
+    @router.get("/{indicator_id}", response_model=IndicatorDetail, dependencies=[allow(Permission.READ)])
     def get_ioc(indicator_id: int) -> IndicatorDetail:
         """One indicator and its history (added, updated, expired, removed: who and when)."""
         item = one(indicator_id)
@@ -190,16 +190,16 @@ def iocs_router(indicators: IndicatorStore) -> APIRouter:
         return IndicatorDetail(**_out(item).model_dump(), history=history)
 
     @router.post("/{indicator_id}/expire", response_model=IndicatorOut)
-    def expire_ioc(indicator_id: int, body: ExpireIn | None = None) -> IndicatorOut:
+    def expire_ioc(indicator_id: int, who: CanTriage, body: ExpireIn | None = None) -> IndicatorOut:
         """Expire now, or at a time: from then on it no longer matches."""
         body = body or ExpireIn()
         one(indicator_id)
-        return _out(store().expire(indicator_id, parse_expiry(body.at, name="at"), body.by))
+        return _out(store().expire(indicator_id, parse_expiry(body.at, name="at"), who.name))
 
     @router.delete("/{indicator_id}", response_model=IndicatorOut)
-    def remove_ioc(indicator_id: int, by: str | None = None, reason: str | None = None) -> IndicatorOut:
+    def remove_ioc(indicator_id: int, who: CanTriage, reason: str | None = None) -> IndicatorOut:
         """Take it off the lists; the record and its history stay (state `removed`)."""
         one(indicator_id)
-        return _out(store().remove(indicator_id, by, reason))
+        return _out(store().remove(indicator_id, who.name, reason))
 
     return router

@@ -1,37 +1,42 @@
 """`/api/playbooks/...` and `/api/executions/...`: playbooks and their executions over HTTP.
 
-Starting an execution and answering a task token return at once (202): the execution runs on the
-playbook service's workers (the runtime's, started with the app); poll `GET /api/executions/{id}`.
+Starting an execution and answering a waiting task (by execution and state) return at once (202):
+the execution runs on the playbook service's workers (the runtime's, started with the app); poll
+`GET /api/executions/{id}`. Task tokens never leave the server: they are not in any answer, and a
+history shows them redacted.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from reynard.identity.roles import Permission
 from reynard.respond.asl.definition import load_definition
 from reynard.respond.errors import DefinitionError
+from reynard.respond.executions import Execution
 from reynard.respond.service import PlaybookService
 from reynard.runtime import Runtime
+from reynard.web.auth import allow
 
 
 class StartBody(BaseModel):
     input: Any = Field(default_factory=dict, description="The execution's input (any JSON)")
     name: str | None = Field(None, description="Unique per playbook; default: the execution's id")
     dry_run: bool = False
-    definition: dict[str, Any] | None = Field(None, description="Run this ASL definition instead of the file")
 
 
-class SuccessBody(BaseModel):
+class ApproveBody(BaseModel):
+    state: str = Field(description="The state whose task waits for the answer (see `waitingFor`)")
     output: Any = Field(default_factory=dict, description="The task's result (any JSON)")
 
 
-class FailureBody(BaseModel):
+class RejectBody(BaseModel):
+    state: str = Field(description="The state whose task waits for the answer (see `waitingFor`)")
     error: str | None = "Rejected"
     cause: str | None = None
 
@@ -52,12 +57,12 @@ def playbooks_router(runtime: Runtime) -> APIRouter:
 
     router = APIRouter(lifespan=lifespan, tags=["playbooks"])
 
-    @router.get("/api/playbooks")
+    @router.get("/api/playbooks", dependencies=[allow(Permission.READ)])
     def list_playbooks() -> dict:
         found = [p.as_dict() for p in service().catalog.list()]
         return {"playbooks": found, "count": len(found)}
 
-    @router.post("/api/playbooks/validate")
+    @router.post("/api/playbooks/validate", dependencies=[allow(Permission.READ)])
     def validate(definition: dict[str, Any]) -> dict:
         """Check a definition: `{"valid": true}`, or the error naming the state and the field."""
         try:
@@ -66,18 +71,18 @@ def playbooks_router(runtime: Runtime) -> APIRouter:
             return {"valid": False, "error": str(e), "state": e.state, "field": e.field}
         return {"valid": True, "states": len(machine.states)}
 
-    @router.post("/api/playbooks/{name}/executions", status_code=202)
+    @router.post(
+        "/api/playbooks/{name}/executions", status_code=202, dependencies=[allow(Permission.RESPOND)]
+    )
     def start(name: str, body: StartBody) -> dict:
-        """Start an execution of playbook NAME (or of the `definition` given, recorded under NAME)."""
+        """Start an execution of the registered or shipped playbook NAME (never a file or a definition
+        sent with the request: registering a playbook is `reynard playbook add`, on the server)."""
         playbooks = service()
-        if body.definition is not None:
-            definition = json.dumps(body.definition)
-        else:
-            name, definition = playbooks.catalog.resolve(name)
+        name, definition = playbooks.catalog.named(name)
         execution = playbooks.start(name, definition, body.input, name=body.name, dry_run=body.dry_run)
-        return execution.as_dict()
+        return _public(execution)
 
-    @router.get("/api/executions")
+    @router.get("/api/executions", dependencies=[allow(Permission.READ)])
     def list_executions(
         status: str | None = Query(
             None, description="RUNNING, WAITING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED"
@@ -86,40 +91,72 @@ def playbooks_router(runtime: Runtime) -> APIRouter:
         limit: int = Query(100, ge=1, le=10_000),
     ) -> dict:
         found = service().store.list(status=status, playbook=playbook, limit=limit)
-        return {"executions": [e.as_dict() for e in found], "count": len(found)}
+        return {"executions": [_public(e) for e in found], "count": len(found)}
 
-    @router.get("/api/executions/{execution_id}")
+    @router.get("/api/executions/{execution_id}", dependencies=[allow(Permission.READ)])
     def get_execution(execution_id: str, history: bool = False) -> dict:
         store = service().store
-        body = store.get(execution_id).as_dict(definition=True)
+        body = _public(store.get(execution_id), definition=True)
         if history:
-            body["history"] = store.history(execution_id)
+            body["history"] = _redacted(store.history(execution_id), store.tokens_of(execution_id))
         return body
 
-    @router.get("/api/executions/{execution_id}/history")
+    @router.get("/api/executions/{execution_id}/history", dependencies=[allow(Permission.READ)])
     def get_history(execution_id: str) -> dict:
-        events = service().store.history(execution_id)
+        store = service().store
+        events = _redacted(store.history(execution_id), store.tokens_of(execution_id))
         return {"events": events, "count": len(events)}
 
-    @router.post("/api/executions/{execution_id}/stop")
+    @router.post("/api/executions/{execution_id}/stop", dependencies=[allow(Permission.RESPOND)])
     def stop(execution_id: str, body: StopBody) -> dict:
-        return service().stop(execution_id, body.error, body.cause).as_dict()
+        return _public(service().stop(execution_id, body.error, body.cause))
 
-    @router.post("/api/executions/tokens/{token}/approve", status_code=202)
-    def approve(token: str, body: SuccessBody) -> dict:
-        """SendTaskSuccess: the waiting task succeeds with `output`; its execution goes on."""
-        return service().send_task_success(token, body.output).as_dict()
+    @router.post(
+        "/api/executions/{execution_id}/approve", status_code=202, dependencies=[allow(Permission.RESPOND)]
+    )
+    def approve(execution_id: str, body: ApproveBody) -> dict:
+        """SendTaskSuccess for the task waiting at `state`: it succeeds with `output`; the execution goes
+        on. (The task's token never leaves the server: an answer names the execution and the state.)"""
+        token = service().store.waiting_token(execution_id, body.state)
+        return _public(service().send_task_success(token, body.output))
 
-    @router.post("/api/executions/tokens/{token}/reject", status_code=202)
-    def reject(token: str, body: FailureBody) -> dict:
-        """SendTaskFailure: the waiting task fails with `error` and `cause` (its Catch may take them)."""
-        return service().send_task_failure(token, body.error, body.cause).as_dict()
-
-    @router.post("/api/executions/tokens/{token}/heartbeat")
-    def heartbeat(token: str) -> dict:
-        return service().send_task_heartbeat(token).as_dict()
+    @router.post(
+        "/api/executions/{execution_id}/reject", status_code=202, dependencies=[allow(Permission.RESPOND)]
+    )
+    def reject(execution_id: str, body: RejectBody) -> dict:
+        """SendTaskFailure for the task waiting at `state`, with `error` and `cause` (its Catch may take
+        them)."""
+        token = service().store.waiting_token(execution_id, body.state)
+        return _public(service().send_task_failure(token, body.error, body.cause))
 
     return router
+
+
+REDACTED = "(task token: kept on the server)"
+
+
+def _public(execution: Execution, *, definition: bool = False) -> dict[str, Any]:
+    """An execution as the API shows it: what it waits for by state, without the task tokens."""
+    body = execution.as_dict(definition=definition)
+    body["waitingFor"] = [{k: v for k, v in w.items() if k != "token"} for w in body["waitingFor"]]
+    return body
+
+
+def _redacted(value: Any, tokens: set[str]) -> Any:
+    """`value` with every task token in its texts replaced (a history holds `$$.Task.Token` wherever a
+    definition passed it on)."""
+    if not tokens:
+        return value
+    if isinstance(value, str):
+        for token in tokens:
+            if token in value:
+                value = value.replace(token, REDACTED)
+        return value
+    if isinstance(value, list):
+        return [_redacted(item, tokens) for item in value]
+    if isinstance(value, dict):
+        return {key: _redacted(item, tokens) for key, item in value.items()}
+    return value
 
 
 __all__ = ["playbooks_router"]

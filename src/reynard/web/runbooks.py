@@ -15,6 +15,8 @@ from markdown_it import MarkdownIt
 from reynard.cases.runbook_file import missing_sections
 from reynard.cases.runbooks import RunbookLibrary
 from reynard.errors import NotFound
+from reynard.identity.roles import Permission
+from reynard.web.auth import allow
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
@@ -27,7 +29,7 @@ def render_html(markdown: str) -> str:
 def runbooks_router(library: RunbookLibrary) -> APIRouter:
     router = APIRouter(prefix="/api/runbooks", tags=["runbooks"])
 
-    @router.get("")
+    @router.get("", dependencies=[allow(Permission.READ)])
     def list_runbooks() -> dict[str, Any]:
         """Every runbook in force (front matter only), the files that did not load, and the shipped
         runbooks that user runbooks replace."""
@@ -39,7 +41,7 @@ def runbooks_router(library: RunbookLibrary) -> APIRouter:
             "overridden": list(current.overridden),
         }
 
-    @router.get("/suggest")
+    @router.get("/suggest", dependencies=[allow(Permission.READ)])
     def suggest(
         rule: Annotated[
             list[str] | None, Query(description="built-in name, Sigma id/name/title, classname")
@@ -58,7 +60,7 @@ def runbooks_router(library: RunbookLibrary) -> APIRouter:
             return {"runbook": None, "matched": None}
         return {"runbook": found.runbook.front_matter(), "matched": found.as_dict()}
 
-    @router.get("/{name}")
+    @router.get("/{name}", dependencies=[allow(Permission.READ)])
     def get_runbook(name: str) -> dict[str, Any]:
         """One runbook: its front matter, its body as Markdown and as HTML, and the recommended
         sections it lacks."""

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from reynard.identity.roles import Permission
 from reynard.query import ast, render
 from reynard.query.errors import QueryError
 from reynard.query.lucene import parse_query
 from reynard.query.window import interval_seconds, window
 from reynard.store.base import EventStore
+from reynard.web.auth import allow
 
 
 class SearchBody(BaseModel):
@@ -82,7 +84,7 @@ def search_router(reader: EventStore) -> APIRouter:
         events = [render.project(e, body.fields) for e in result.events]
         return _json({"events": events, "count": len(events), "next_after": result.next_after})
 
-    @router.get("/search")
+    @router.get("/search", dependencies=[allow(Permission.READ)])
     def search_get(
         q: str = Query("*", description="Kibana/Lucene query string"),
         since: str | None = None,
@@ -93,7 +95,7 @@ def search_router(reader: EventStore) -> APIRouter:
         columns = [f for f in fields.split(",") if f] if fields else None
         return do_search(SearchBody(query=q, since=since, until=until, limit=limit, fields=columns))
 
-    @router.post("/search")
+    @router.post("/search", dependencies=[allow(Permission.READ)])
     def search_post(body: SearchBody) -> Response:
         return do_search(body)
 
@@ -103,7 +105,7 @@ def search_router(reader: EventStore) -> APIRouter:
         reader.refresh()
         return _json({"aggregations": reader.aggregate(request)})
 
-    @router.get("/aggregate")
+    @router.get("/aggregate", dependencies=[allow(Permission.READ)])
     def aggregate_get(
         field: str,
         q: str = "*",
@@ -114,7 +116,7 @@ def search_router(reader: EventStore) -> APIRouter:
         spec = {field: {"terms": {"field": field, "size": size}}}
         return do_aggregate(AggregateBody(query=q, since=since, until=until, aggs=spec))
 
-    @router.post("/aggregate")
+    @router.post("/aggregate", dependencies=[allow(Permission.READ)])
     def aggregate_post(body: AggregateBody) -> Response:
         return do_aggregate(body)
 

@@ -38,7 +38,7 @@ def serve(runtime: Runtime) -> None:
     app = create_app(runtime)
     announce = settings.data_dir / SERVER_FILE
     server = uvicorn.Server(server_config(app, settings))
-    _write_atomically(announce, orjson.dumps(announcement(settings)))
+    _write_atomically(announce, orjson.dumps(announcement(settings, runtime.local_secret)))
     runtime.scheduler.start()
     runtime.playbooks.start_background()
     try:
@@ -97,9 +97,9 @@ def base_url(settings: Settings) -> str:
     return f"{scheme}://[{host}]:{settings.port}" if ":" in host else f"{scheme}://{host}:{settings.port}"
 
 
-def announcement(settings: Settings) -> dict:
-    """What `<data_dir>/server.json` says: the address, the URL `reynard ingest` hands events to, and
-    the certificate it pins when the server speaks TLS."""
+def announcement(settings: Settings, secret: str) -> dict:
+    """What `<data_dir>/server.json` says: the address, the URL `reynard ingest` hands events to, the
+    certificate it pins when the server speaks TLS, and the local secret it shows."""
     tls_cert = str(settings.tls_cert.resolve()) if settings.tls_cert else None
     return {
         "host": settings.host,
@@ -107,6 +107,7 @@ def announcement(settings: Settings) -> dict:
         "pid": os.getpid(),
         "url": base_url(settings),
         "tls_cert": tls_cert,
+        "secret": secret,
     }
 
 
@@ -132,6 +133,9 @@ def is_loopback(host: str) -> bool:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` whole, readable and writable by this user only (it holds the local secret)."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
     os.replace(tmp, path)

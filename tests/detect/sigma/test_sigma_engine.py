@@ -10,7 +10,6 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -263,11 +262,13 @@ def test_a_sigma_rule_added_while_the_server_runs_alerts_on_posted_events(server
         "additionalEventData": {"MFAUsed": "No"},
         "eventID": "7d1f0000-0000-4000-8000-00000000a001",
     }
-    assert httpx.post(f"{server.url}/events", content=json.dumps({"Records": [record]})).json()["stored"] == 1
+    assert (
+        server.post(f"{server.url}/events", content=json.dumps({"Records": [record]})).json()["stored"] == 1
+    )
     deadline = time.monotonic() + 5
     alerts: list[dict] = []
     while time.monotonic() < deadline and not any(a["rule"].startswith("sigma:") for a in alerts):
-        alerts = httpx.get(f"{server.url}/api/alerts").json()["alerts"]
+        alerts = server.get(f"{server.url}/api/alerts").json()["alerts"]
         time.sleep(0.02)
     (sigma,) = [a for a in alerts if a["rule"] == "sigma:console-login-without-mfa"]
     assert sigma["severity"] == "WARNING" and sigma["summary"].startswith("Console login without MFA: ")
