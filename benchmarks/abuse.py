@@ -49,10 +49,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def admin_token(data_dir: Path) -> str:
+    """An admin API token on the data directory's state database (what `reynard token create` makes)."""
+    from reynard.runtime import Runtime
+    from reynard.settings import Settings
+
+    runtime = Runtime(Settings(data_dir=data_dir))
+    try:
+        return runtime.identity.create_token("abuse-bench", "admin", by="benchmarks/abuse.py")[1]
+    finally:
+        runtime.close()
+
+
 class Served:
-    """`reynard serve` on loopback in a child process."""
+    """`reynard serve` on loopback in a child process; `auth` is an admin token's header."""
 
     def __init__(self, data_dir: Path):
+        self.auth = {"authorization": f"Bearer {admin_token(data_dir)}"}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
@@ -117,7 +130,8 @@ def huge_post(served: Served, total: int) -> dict:
     with socket.create_connection(("127.0.0.1", served.port), timeout=60) as conn:
         conn.sendall(
             b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n"
+            + f"Authorization: {served.auth['authorization']}\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\n\r\n"
         )
         for chunk in events_ndjson(0):
             if sent >= total or select.select([conn], [], [], 0)[0]:
@@ -180,14 +194,13 @@ def run_regex(work: Path, seconds: float, searchers: int) -> dict:
         for i in range(200)
     ]
     body = b"\n".join(orjson.dumps(e) for e in events)
-    stored = httpx.post(
-        f"{served.url}/events", content=body, headers={"content-type": "application/x-ndjson"}, timeout=60
-    ).json()["stored"]
+    ndjson = {**served.auth, "content-type": "application/x-ndjson"}
+    stored = httpx.post(f"{served.url}/events", content=body, headers=ndjson, timeout=60).json()["stored"]
     stop = threading.Event()
     searches = {"started": 0, "answered": 0}
 
     def search() -> None:
-        with httpx.Client(timeout=seconds + 5) as http:
+        with httpx.Client(timeout=seconds + 5, headers=served.auth) as http:
             while not stop.is_set():
                 searches["started"] += 1
                 try:
@@ -233,7 +246,7 @@ def run_threads(work: Path, days: int) -> dict:
     stored = 0
     began = time.perf_counter()
     try:
-        with httpx.Client(timeout=600) as http:
+        with httpx.Client(timeout=600, headers=served.auth) as http:
             for first in range(0, days, 100):
                 events = [
                     {
