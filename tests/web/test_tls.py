@@ -21,7 +21,7 @@ from hygiene_support import self_signed
 from helpers import api_token, bearer, free_port
 from reynard.cli import main
 from reynard.settings import Settings
-from reynard.web.server import exposure_warning
+from reynard.web.server import exposure_warning, server_config
 
 
 @contextmanager
@@ -117,6 +117,22 @@ def test_a_non_loopback_bind_without_tls_warns_on_stderr(tmp_path):
     ) as output:
         pass
     assert "without TLS" not in output["stderr"]
+
+
+def test_tls_1_2_at_least_and_only_aead_suites_with_forward_secrecy(tmp_path):
+    cert, key = self_signed(tmp_path)
+
+    async def app(scope, receive, send) -> None: ...
+
+    config = server_config(app, Settings(tls_cert=cert, tls_key=key))
+    config.load()  # what uvicorn does before it serves: builds its SSLContext
+    assert config.ssl.minimum_version >= ssl.TLSVersion.TLSv1_2
+    suites = [c for c in config.ssl.get_ciphers() if c["protocol"] == "TLSv1.2"]
+    assert suites and all(
+        c["name"].startswith(("ECDHE-RSA-", "ECDHE-ECDSA-", "DHE-RSA-"))
+        and ("GCM" in c["name"] or "CHACHA20" in c["name"])
+        for c in suites
+    )
 
 
 @pytest.mark.parametrize(

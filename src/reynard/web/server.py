@@ -22,7 +22,7 @@ log = logging.getLogger("reynard.web.server")
 
 # TLS 1.2 suites with forward secrecy and AEAD only (TLS 1.3's are all of that); uvicorn's default
 # ("TLSv1") would also offer CBC and SHA-1 suites.
-TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL"
+TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL:!aDSS"
 
 
 def serve(runtime: Runtime) -> None:
