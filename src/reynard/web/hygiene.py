@@ -14,8 +14,10 @@
     RequestBodyLimitMiddleware  (Starlette) every body counted while it streams, chunked included: 413 at
                                 MAX_JSON_BODY_BYTES; a route that takes more says so with `max_body_size`
 
-A middleware added to the app before `add_http_hygiene` runs inside all of these (authentication goes
-there: its 401 and 403 answers come after the Host check and carry the headers).
+A middleware added to the app before `add_http_hygiene` runs inside all of these (the audit trail's:
+it sees only what they let through, and its answers carry the headers). Authentication is each route's
+own dependency (`web/auth.py`), so it comes after them all: a refused content type is a 415, with or
+without a token.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ SAFELISTED_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded",
 _FRAMING_AND_FORMS = "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # JSON, CSV, Markdown, text: nothing in them may run or load anything.
 CSP_DATA = f"default-src 'none'; {_FRAMING_AND_FORMS}"
-# The HTML Reynard writes (a postmortem, a runbook): its style is inline; no script, no image, nothing else.
+# The HTML Reynard writes (a postmortem): its style is inline; no script, no image, nothing else.
 CSP_HTML = f"default-src 'none'; style-src 'unsafe-inline'; {_FRAMING_AND_FORMS}"
 HSTS = "max-age=31536000"
 
