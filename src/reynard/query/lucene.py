@@ -11,7 +11,8 @@ What each form becomes:
 - `field:value` is a `Term` (values stay text as typed: `port:22` is `Term("port", "22")`, which matches
   the number 22); field names are lowercased, since stored keys are (`details.eventName` is
   `details.eventname`). A value with a `/` that is an IP network is a `Cidr` (`ip:10.0.0.0/8`).
-- `field:"a b"` is a `Phrase`; `field:/re/` a `Regex` (Python syntax, anchored, `.` spans newlines);
+- `field:"a b"` is a `Phrase`; `field:/re/` a `Regex` (RE2 syntax, see query/regex.py; anchored, `.`
+  spans newlines; what RE2 cannot run, a backreference or lookaround, is refused with its position);
   `field:fo*` a `Prefix` (one trailing `*`), `field:f?o*` a `Wildcard`; `field:*` and `_exists_:field`
   are `Exists`. Escaped `\\*` and `\\?` are literal (a pattern mixing them with wildcards becomes a
   `Regex`, as `Wildcard` has no escapes).
@@ -63,6 +64,7 @@ from reynard.query.ast import (
     Wildcard,
 )
 from reynard.query.errors import QueryError
+from reynard.query.regex import RegexInvalid, RegexUnsupported, check_regex
 from reynard.query.values import bound_kind, tokens
 from reynard.query.wildcard import Part, Wild, regex_of, split_wildcard
 
@@ -374,12 +376,14 @@ class _Builder(TreeVisitor):
     def visit_regex(self, node: lq.Regex, field: str | None) -> Node:
         pattern = node.value[1:-1].replace("\\/", "/")
         try:
-            re.compile(pattern, re.DOTALL)
-        except re.error as e:
+            check_regex(pattern, dotall=True)
+        except (RegexInvalid, RegexUnsupported) as e:
             offset = 0
-            if e.pos is not None:
-                offset = 1 + e.pos + node.value[1 : 1 + e.pos].count("\\/")
-            raise _error(self.text, (node.pos or 0) + offset, f"invalid regex: {e.msg}") from None
+            if e.offset is not None:  # in the query text: after the opening '/', each '\/' one longer
+                offset = 1 + e.offset + pattern[: e.offset].count("/")
+            raise _error(self.text, (node.pos or 0) + offset, e.message) from None
+        except QueryError as e:
+            raise _error(self.text, node.pos or 0, e.message) from None
         return Regex(field if field is not None else SUMMARY, pattern, dotall=True)
 
     def visit_range(self, node: lq.Range, field: str | None) -> Node:
