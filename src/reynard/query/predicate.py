@@ -127,6 +127,8 @@ def _always(event: dict) -> bool:
 def _text(value: Any, field: str) -> str:
     text = term_text(value)
     if text is None:
+        if type(value) is int:
+            raise QueryError(f"{field}: an integer of {value.bit_length()} bits is too long to compare")
         raise QueryError(f"{field}: {value!r} is not a string, number or boolean")
     return text
 

@@ -91,10 +91,14 @@ def _window(store: Indices, window: ast.TimeWindow) -> tuple[tantivy.Query | Non
 
 
 def plan(store: Indices, query: ast.Node, window: ast.TimeWindow) -> _Plan:
+    # The predicate first, even when the index alone decides: the store then refuses exactly the queries
+    # the predicate refuses, with the same message (a Term of None, an integer of 5,000 digits...).
+    predicate = compile_predicate(query)
     compiler = TantivyCompiler(store.schema)
     compiled: Compiled = compiler.compile(query)
     window_query, days = _window(store, window)
-    predicate = None if compiled.exact else compile_predicate(query)
+    if compiled.exact:
+        predicate = None
     return _Plan(query, _and(compiled.query, window_query), predicate, days, compiler)
 
 
