@@ -20,6 +20,8 @@ from typing import IO, Any
 import ijson
 import orjson
 
+from reynard.events import numbers
+
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 64 * 1024
 WHOLE_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -133,7 +135,7 @@ def iter_json_document(inp: Input, containers: tuple[str, ...] = ()) -> Iterator
     data = b"".join(chunks)
     if len(data) <= WHOLE_DOCUMENT_BYTES:
         try:
-            doc = orjson.loads(data)
+            doc = numbers.loads(data)  # integers beyond 64 bits as text, never rounded
         except orjson.JSONDecodeError as e:
             raise InputError(f"invalid JSON: {e}", 1) from None
         yield from _records_of(doc, containers)
@@ -151,7 +153,7 @@ def _salvage(data: bytes, containers: tuple[str, ...]) -> Iterator[tuple[int, An
         return count
     try:
         for count, item in enumerate(ijson.items(io.BytesIO(data), path, use_float=True), 1):
-            yield count, item
+            yield count, numbers.as_text(item)
     except (ijson.JSONError, ijson.IncompleteJSONError):
         pass
     return count
@@ -205,8 +207,15 @@ def _stream_document(prefix: bytes, inp: Input, containers: tuple[str, ...]) -> 
     number = 0
     try:
         for number, item in enumerate(ijson.items(stream, path, use_float=True), 1):
-            yield number, item
+            yield number, numbers.as_text(item)  # ijson's integers are exact: beyond 64 bits, as text
     except (ijson.JSONError, ijson.IncompleteJSONError) as e:
+        if "integer overflow" in str(e):  # ijson's parser holds signed 64-bit integers only
+            raise InputError(
+                f"record {number + 1} holds an integer beyond 2**63, which Reynard reads exactly only in"
+                f" documents of up to {WHOLE_DOCUMENT_BYTES} bytes and in NDJSON (write it so); the"
+                f" {number} records before it were read",
+                number + 1,
+            ) from None
         raise InputError(f"invalid JSON after record {number}: {e}", number + 1) from None
     except (EOFError, OSError, zlib.error) as e:
         raise InputError(describe(e, inp.compressed), number + 1) from None

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import orjson
 
+from reynard.events import numbers
 from reynard.query import ast
 from reynard.query.reference import after_key, aggregate_events, matching, search_events, sort_key
 from reynard.query.render import project
@@ -33,7 +34,7 @@ from reynard.store.base import DayCount, Prepared, SearchResult, StoreStats, Wri
 def prepare(event: dict) -> Prepared:
     """`EventStore.prepare` for memory: the document is the event's JSON text."""
     # Finalized timestamps are ISO 8601 UTC, so the day is the first ten characters.
-    return Prepared(event["id"], date.fromisoformat(event["utctimestamp"][:10]), orjson.dumps(event))
+    return Prepared(event["id"], date.fromisoformat(event["utctimestamp"][:10]), numbers.dumps(event))
 
 
 def original(prepared: Prepared) -> dict:

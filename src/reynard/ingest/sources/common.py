@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from reynard.events import numbers
 from reynard.ingest.reader import Input, iter_json_document, iter_lines
 from reynard.ingest.records import Rejected
 
@@ -79,7 +80,7 @@ def json_records(
                 yield Rejected(source, inp.origin, number, too_big(len(line), max_bytes), line)
                 continue
             try:
-                value = orjson.loads(line)
+                value = numbers.loads(line)
             except orjson.JSONDecodeError as e:
                 yield Rejected(source, inp.origin, number, json_reason(line, e), line)
                 continue
@@ -92,7 +93,7 @@ def json_records(
             yield number, value, line
         return
     for number, value in iter_json_document(inp, containers):
-        raw = orjson.dumps(value)
+        raw = numbers.dumps(value)
         if len(raw) > max_bytes:
             yield Rejected(source, inp.origin, number, too_big(len(raw), max_bytes), raw)
             continue
