@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from reynard.cli import main
 from reynard.ingest import reader
 from reynard.ingest.reader import InputError, open_bytes
+from reynard.ingest.sources import common
 from reynard.ingest.sources.base import ReadOptions
 from reynard.ingest.sources.cloudtrail import CloudTrail
 from reynard.ingest.sources.mozdef import MozDef
@@ -38,15 +39,15 @@ def test_a_streamed_document_refuses_them_loudly_after_the_records_before(monkey
     # Documents over WHOLE_DOCUMENT_BYTES stream through ijson, whose parser holds signed 64-bit integers
     # only: the records before are kept, then the input is rejected naming the record (never rounded).
     monkeypatch.setattr(reader, "WHOLE_DOCUMENT_BYTES", 1_000)  # stream from 1 KB on
+    monkeypatch.setattr(common, "WHOLE_DOCUMENT_BYTES", 1_000)
     record = {"eventVersion": "1.08", "eventTime": "2026-11-20T10:00:00Z", "eventSource": "s3.amazonaws.com",
               "eventName": "GetObject", "requestParameters": {"pad": "x" * 100_000}}  # fmt: skip
     records = [orjson.dumps({**record, "eventID": f"e{i}", "n": 2**62}) for i in range(3)]
     records.append(orjson.dumps({**record, "eventID": "e3"})[:-1] + b', "n": ' + HUGE.encode() + b"}")
     got = []
     with pytest.raises(InputError) as raised:
-        for item in CloudTrail().read(
-            open_bytes(b'{"Records": [' + b",".join(records) + b"]}", "t"), ReadOptions()
-        ):
+        data = open_bytes(b'{"Records": [' + b",".join(records) + b"]}", "t")
+        for item in CloudTrail().read(data, ReadOptions(max_record_bytes=200_000)):
             got.append(item.draft["details"]["n"])
     assert got == [2**62] * 3
     assert raised.value.position == 4
