@@ -87,7 +87,7 @@ def _cast(name: str, value: Any, where: str) -> Any:
             return Path(value) if value else None
         if name in ("port", "commit_every", "writer_heap_bytes", "max_record_bytes", "ingest_workers"):
             return int(value)
-        if name in ("commit_interval", "scheduler_tick", "rules_reload_seconds"):
+        if name in ("commit_interval", "scheduler_tick", "rules_reload_seconds", "query_timeout_seconds"):
             return float(value)
         if name == "internal_cidrs":
             items = value.split(",") if isinstance(value, str) else value

@@ -26,6 +26,7 @@ from reynard.query import ast
 from reynard.query.render import project
 from reynard.store import base
 from reynard.store.base import DayCount, Prepared, SearchResult, StoreStats, WriteResult
+from reynard.store.budget import Deadline
 from reynard.store.tantivy import schema
 from reynard.store.tantivy.lock import WriterLock
 from reynard.store.tantivy.schema import SCHEMA_VERSION, build_schema, register_tokenizers
@@ -81,8 +82,16 @@ class TantivyEventStore:
     prepare = staticmethod(schema.prepare)
     original = staticmethod(schema.original)
 
-    def __init__(self, directory: Path, *, writable: bool = False, heap_bytes: int = 256_000_000):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        writable: bool = False,
+        heap_bytes: int = 256_000_000,
+        query_timeout: float | None = None,
+    ):
         self.directory = Path(directory)
+        self.query_timeout = query_timeout  # seconds a query may take (store/budget.py); None: no limit
         self.schema = build_schema()
         self.writable = writable
         self.heap_bytes = heap_bytes
@@ -324,24 +333,26 @@ class TantivyEventStore:
     def search(self, request: ast.Search) -> SearchResult:
         """Events matching a query (search.py has the how)."""
         with _index_panics():
-            result = run_search(self, request)
+            result = run_search(self, request, Deadline(self.query_timeout))
         if request.fields:
             return SearchResult([project(e, request.fields) for e in result.events], result.next_after)
         return result
 
     def stream(self, request: ast.Search) -> Iterator[dict]:
         """Every event matching a query, newest first, without holding them (for NDJSON output)."""
+        deadline = Deadline(self.query_timeout)  # the budget bounds the work between two events
         with _index_panics():
-            for event in iter_matches(self, request):
+            for event in iter_matches(self, request, deadline):
                 yield project(event, request.fields)
+                deadline.restart()
 
     def count(self, query: ast.Node = base.EVERYTHING, window: ast.TimeWindow = base.ALL_TIME) -> int:
         with _index_panics():
-            return run_count(self, query, window)
+            return run_count(self, query, window, Deadline(self.query_timeout))
 
     def aggregate(self, request: ast.Aggregate) -> dict:
         with _index_panics():
-            return run_aggregate(self, request)
+            return run_aggregate(self, request, Deadline(self.query_timeout))
 
     def stats(self) -> StoreStats:
         days = self.days()
