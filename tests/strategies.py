@@ -451,3 +451,37 @@ def aggregates(max_depth: int = 2) -> st.SearchStrategy[Aggregate]:
         st.sampled_from(["a", "b", "by_host", "per_hour"]), aggs(), min_size=1, max_size=3
     )
     return st.builds(Aggregate, queries(max_depth), windows(), named)
+
+
+# -- query strings, valid or not (for "parses or is a QueryError" properties) -----------------------------
+_QUERY_FIELDS = ["details.n", "summary", "hostname", "utctimestamp", "ip", "details.g",
+                 "details.sourceipaddress", "_exists_", "*", "details.*", "Details.N"]  # fmt: skip
+_QUERY_VALUES = [
+    "1", "-5", "1.5", "1e400", "-1e400", "1e309", "9" * 25, "9" * 400, "123456789012345678901234567890",
+    "0x10", "1_000", "nan", "inf", "Infinity", "-0", ".5", "5.", "1e-400", "2026-11-20", "2026-13-45T99:00",
+    "2026-11-20T10:00:00Z", '"2026-11-20T10:00:00+00:00"', "10.0.0.1", "10.0.0.0/8", "10.0.0.0/33", "::1",
+    '"::1/129"', "/(a|a)*c/", "/(a)\\1/", "/[/", "/a(?=b)/", "/\\/x/", "a*", "?", "*", "fo?o*", '"a b"',
+    "\\:", "now-1d", "web1", "", "'x'", "\\", "TO", "\\*",
+]  # fmt: skip
+_QUERY_GLUE = [" ", " AND ", " OR ", " NOT ", " && ", " || ", " !", " +", " -", "(", ")", "^2", "~", ":", ">",
+               ">=", "<", "<=", "[", "]", "{", "}", " TO ", '"']  # fmt: skip
+
+
+@st.composite
+def _query_clause(draw: st.DrawFn) -> str:
+    field = draw(st.sampled_from(_QUERY_FIELDS))
+    if draw(st.booleans()):
+        low, high = draw(st.sampled_from(_QUERY_VALUES)), draw(st.sampled_from(_QUERY_VALUES))
+        opening, closing = draw(st.sampled_from("[{")), draw(st.sampled_from("]}"))
+        return f"{field}:{opening}{low} TO {high}{closing}"
+    operator = draw(st.sampled_from([":", ":>", ":>=", ":<", ":<="]))
+    return f"{field}{operator}{draw(st.sampled_from(_QUERY_VALUES))}"
+
+
+def query_texts() -> st.SearchStrategy[str]:
+    """Query strings made of real fields, operators and awkward values (huge numbers, bad regexes, bad
+    networks), glued together right or wrong."""
+    pieces = st.one_of(_query_clause(), st.sampled_from(_QUERY_VALUES), st.sampled_from(_QUERY_GLUE))
+    return st.lists(pieces, min_size=1, max_size=8).map("".join) | st.lists(_query_clause(), max_size=4).map(
+        " AND ".join
+    )

@@ -472,6 +472,52 @@ def test_a_reader_on_another_thread_sees_whole_commits(backend, store, tmp_path)
     assert all(n % 10 == 0 for n in seen) and seen == sorted(seen)
 
 
+# -- numbers ----------------------------------------------------------------------------------------------
+HUGE = 123456789012345678901234567890
+HUGE_TEXT = str(HUGE)
+
+
+def test_integers_beyond_64_bits_are_kept_exactly_as_text_and_found_by_it(store):
+    # Written as numbers (finalize makes them text already: the store must not depend on it), stored
+    # and returned as their decimal text.
+    edges = [HUGE, -(2**63) - 1, 2**64, 10**5000]
+    events = [event(i, BASE + timedelta(minutes=i)) for i in range(len(edges))]
+    for written, n in zip(events, edges, strict=True):
+        written["details"]["n"] = n
+    inside = [event(10 + i, BASE, details={"n": n}) for i, n in enumerate([-(2**63), 2**64 - 1, 2**63])]
+    assert store.write(events + inside, commit=True).stored == 7
+    assert store.get(events[0]["id"])["details"]["n"] == "123456789012345678901234567890"
+    assert store.get(events[3]["id"])["details"]["n"] == "1" + "0" * 5000
+    assert [store.get(e["id"])["details"]["n"] for e in inside] == [-(2**63), 2**64 - 1, 2**63]
+    for n, stored in zip(edges[:3], events[:3], strict=True):
+        assert ids(store.search(ast.Search(ast.Term("details.n", str(n)))).events) == [stored["id"]]
+        assert ids(store.search(ast.Search(ast.Term("details.n", n))).events) == [stored["id"]]
+    assert store.count(ast.Range("details.n", gte=2**65)) == 0  # as text, HUGE and 2**64 are in no range
+    assert store.count(ast.Range("details.n", gte=2**62)) == 2  # 2**64 - 1 and 2**63, as numbers
+
+
+NUMBERS = [0, 7, 22, 1000, 22.5, 0.1, 1000.0, -0.0, 2**53, 2**53 + 1, float(2**53), 2**63 - 1, 2**63,
+           2**64 - 1, -(2**63), 1e19, 1e20, 1.2345678901234568e29, "22", "1e3", HUGE_TEXT, True,
+           1.5e300]  # fmt: skip
+TEXTS = ["22", "22.0", "22.50", "007", "+5", "-0", "0", "1e3", "1E3", "1000", "0.1", "0.10", ".5", "22.5",
+         "9007199254740992", "9007199254740993", "9223372036854775807", "9223372036854775808",
+         "18446744073709551615", "1e20", "100000000000000000000", "123456789012345678901234567890",
+         "1.2345678901234568e+29", "true", "1.5e+300"]  # fmt: skip
+
+
+def test_a_number_is_found_by_its_term_text_only_on_every_backend(store):
+    # The predicate compares term texts (22 is "22", 22.5 is "22.5", 1e20 is "100000000000000000000"):
+    # the index must neither add numbers a text only resembles ("22.0", "007", "1e3") nor miss any.
+    events = [event(i, BASE, details={"n": n}) for i, n in enumerate(NUMBERS)]
+    store.write(events, commit=True)
+    for ci in (False, True):
+        for text in TEXTS:
+            query = ast.Term("details.n", text, ci)
+            assert ids(store.search(ast.Search(query)).events) == ids(
+                search_events(events, ast.Search(query))
+            )
+
+
 # -- choosing a backend -----------------------------------------------------------------------------------
 def test_every_known_backend_is_under_this_suite(tmp_path):
     assert set(EVENT_STORES) <= set(BACKENDS)

@@ -82,7 +82,7 @@ def store(tmp_path):
 def _day_plan(store, query):
     plan_ = plan(store, query, ast.TimeWindow())
     (day,) = store.index_days()
-    return for_day(plan_, store._days[day].searcher())
+    return for_day(plan_, store.searcher(day))
 
 
 def _check(store, docs, query):

@@ -26,7 +26,10 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from reynard.errors import InvalidEvent
+from reynard.events import numbers
 from reynard.events.timestamps import TimestampError, check_range, isoformat, parse_timestamp
 
 SEVERITIES = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
@@ -144,6 +147,8 @@ def finalize(
         draft["details"] = details = {}
     elif not isinstance(details, dict):
         raise InvalidEvent(f"details must be an object, not {type(details).__name__}")
+    else:
+        draft["details"] = _storable(details)
 
     for name in ("category", "source", "hostname", "processname"):
         value = draft.get(name)
@@ -180,6 +185,19 @@ def finalize(
     if not draft.get("mozdefhostname"):
         draft["mozdefhostname"] = MOZDEF_HOSTNAME
     return draft
+
+
+def _storable(details: dict) -> dict:
+    """`details` as JSON can hold it: integers beyond 64 bits as their decimal text (events/numbers.py);
+    InvalidEvent for a value JSON has no form for. One `orjson.dumps` to check (under a microsecond for
+    a CloudTrail record); the walk only when it fails."""
+    try:
+        orjson.dumps(details)
+        return details
+    except TypeError as e:
+        if "64-bit" not in str(e):
+            raise InvalidEvent(f"details: {e}") from None
+    return numbers.as_text(details)
 
 
 def now_utc() -> datetime:

@@ -5,14 +5,16 @@ one process they take turns. With workers, each input file goes to a worker proc
 usual `Ingestor` (sources, pipeline, finalize) and prepares the store's documents (with the store's own
 `prepare`, passed to the worker); the parent receives batches of prepared documents and rejections,
 writes them, and keeps the one writer lock. Used for large inputs only: a worker costs about half a
-second to start.
+second to start. A worker exits on its own when its parent dies, however it dies (`_exit_with_parent`).
 """
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -79,6 +81,27 @@ class _QueueDeadLetters:
         return len(items)
 
 
+def _exit_with_parent(poll: float = 1.0) -> None:
+    """Stop this worker as soon as the process that started it is gone.
+
+    A parent killed with SIGKILL (or by the OOM killer) cannot stop its workers, and a worker waits
+    forever on the full result queue or the task queue no one will feed. A daemon thread waits on the
+    parent's sentinel (a pipe that closes when the parent dies) and, in case it never signals, checks
+    every `poll` seconds that the parent is still this process's parent; then it ends the process at
+    once (`os._exit`: nothing of its work can be delivered any more)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    started_by = os.getppid()
+
+    def watch() -> None:
+        while parent.is_alive() and os.getppid() == started_by:
+            parent.join(poll)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="reynard-parent-watch", daemon=True).start()
+
+
 def _work(
     tasks: Any,
     results: Any,
@@ -90,6 +113,7 @@ def _work(
     pipeline_factory: Callable[[Settings], Pipeline],
     matcher_factory: Callable[[Settings], Any] | None = None,
 ) -> None:
+    _exit_with_parent()
     try:
         pipeline = pipeline_factory(settings)
         match = matcher_factory(settings).match if matcher_factory is not None else None

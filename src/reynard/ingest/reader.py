@@ -20,6 +20,8 @@ from typing import IO, Any
 import ijson
 import orjson
 
+from reynard.events import numbers
+
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 64 * 1024
 WHOLE_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -29,11 +31,13 @@ DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
 class InputError(Exception):
-    """The input itself is damaged (truncated gzip, broken JSON container) at `position`."""
+    """The input itself is damaged (truncated gzip, broken JSON container) at `position`; `partial`, the
+    bytes read before the damage where a caller may salvage records from them."""
 
-    def __init__(self, reason: str, position: int = 0):
+    def __init__(self, reason: str, position: int = 0, partial: bytes = b""):
         self.reason = reason
         self.position = position
+        self.partial = partial
         super().__init__(reason)
 
 
@@ -54,6 +58,42 @@ class Input:
 
     def close(self) -> None:
         self.stream.close()
+
+    def chained(self, prefix: bytes) -> Input:
+        """This input with `prefix` (bytes already read from it) put back in front of what remains."""
+        stream = io.BufferedReader(_Chain(prefix, self.stream), READ_CHUNK)
+        return Input(self.origin, stream, self.compressed)
+
+    def read_line(self, limit: int) -> tuple[bytes, bool]:
+        """The next line with its ending, at most `limit` bytes, and whether it is whole (it ends with
+        its line break or the input ends); b"" at the end. Damage is an InputError whose `partial`
+        holds the bytes of the line read before it (a cut gzip loses nothing before the cut)."""
+        pieces: list[bytes] = []
+        size = 0
+        stream = self.stream
+        try:
+            while size < limit:
+                buffered = stream.peek(1)  # type: ignore[attr-defined]
+                if not buffered:
+                    return b"".join(pieces), True
+                end = buffered.find(b"\n", 0, limit - size)
+                take = end + 1 if end >= 0 else min(len(buffered), limit - size)
+                pieces.append(stream.read(take))
+                size += take
+                if end >= 0:
+                    return b"".join(pieces), True
+            return b"".join(pieces), not stream.peek(1)  # type: ignore[attr-defined]
+        except (EOFError, OSError, zlib.error) as e:
+            raise InputError(describe(e, self.compressed), partial=b"".join(pieces)) from None
+
+    def rest_of_line(self) -> bytes:
+        """The rest of the current line, with its ending (a line's end, after `read_line` cut it)."""
+        pieces = []
+        while True:
+            piece, whole = self.read_line(READ_CHUNK)
+            pieces.append(piece)
+            if whole:
+                return b"".join(pieces)
 
 
 def open_input(path: str | Path) -> Input:
@@ -88,13 +128,16 @@ def describe(error: BaseException, compressed: bool) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def iter_lines(inp: Input, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[tuple[int, bytes]]:
-    """Yield `(line number, line)` without the line ending; blank lines are skipped but counted.
+def iter_lines(
+    inp: Input, max_bytes: int = DEFAULT_MAX_RECORD_BYTES, after: int = 0
+) -> Iterator[tuple[int, bytes]]:
+    """Yield `(line number, line)` without the line ending; blank lines are skipped but counted, from
+    `after + 1` (the lines a caller read itself).
 
     A line longer than `max_bytes` is still yielded whole (the caller rejects it with the reason and
     keeps it in the dead-letter store), so nothing is silently cut.
     """
-    number = 0
+    number = after
     stream = inp.stream
     while True:
         try:
@@ -122,23 +165,32 @@ def iter_json_document(inp: Input, containers: tuple[str, ...] = ()) -> Iterator
         try:
             chunk = inp.stream.read1(READ_CHUNK)  # type: ignore[attr-defined]
         except (EOFError, OSError, zlib.error) as e:
-            # Damaged input: keep the whole records before the damage, then report it.
-            salvaged = yield from _salvage(b"".join(chunks), containers)
-            reason = f"{describe(e, inp.compressed)}; the {salvaged} records before it were read"
-            raise InputError(reason, 0) from None
+            yield from salvage(b"".join(chunks), containers, describe(e, inp.compressed))
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
     data = b"".join(chunks)
     if len(data) <= WHOLE_DOCUMENT_BYTES:
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as e:
-            raise InputError(f"invalid JSON: {e}", 1) from None
-        yield from _records_of(doc, containers)
+        yield from document_records(data, containers)
         return
-    yield from _stream_document(data, inp, containers)
+    yield from stream_document(data, inp, containers)
+
+
+def document_records(data: bytes, containers: tuple[str, ...] = ()) -> Iterator[tuple[int, Any]]:
+    """`iter_json_document` for a whole document held in memory."""
+    try:
+        doc = numbers.loads(data)  # integers beyond 64 bits as text, never rounded
+    except orjson.JSONDecodeError as e:
+        raise InputError(f"invalid JSON: {e}", 1) from None
+    yield from _records_of(doc, containers)
+
+
+def salvage(data: bytes, containers: tuple[str, ...], damage: str) -> Iterator[tuple[int, Any]]:
+    """A damaged document: the whole records before the `damage` (the beginning of the document that
+    was read, `data`), then InputError naming the damage."""
+    salvaged = yield from _salvage(data, containers)
+    raise InputError(f"{damage}; the {salvaged} records before it were read", 0)
 
 
 def _salvage(data: bytes, containers: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
@@ -151,7 +203,7 @@ def _salvage(data: bytes, containers: tuple[str, ...]) -> Iterator[tuple[int, An
         return count
     try:
         for count, item in enumerate(ijson.items(io.BytesIO(data), path, use_float=True), 1):
-            yield count, item
+            yield count, numbers.as_text(item)
     except (ijson.JSONError, ijson.IncompleteJSONError):
         pass
     return count
@@ -191,7 +243,8 @@ class _Chain(io.RawIOBase):
         return len(chunk)
 
 
-def _stream_document(prefix: bytes, inp: Input, containers: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
+def stream_document(prefix: bytes, inp: Input, containers: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
+    """`iter_json_document` streamed through ijson: `prefix` (already read) then the rest of `inp`."""
     start = prefix.lstrip()[:1]
     if start == b"[":
         path = "item"
@@ -205,8 +258,15 @@ def _stream_document(prefix: bytes, inp: Input, containers: tuple[str, ...]) -> 
     number = 0
     try:
         for number, item in enumerate(ijson.items(stream, path, use_float=True), 1):
-            yield number, item
+            yield number, numbers.as_text(item)  # ijson's integers are exact: beyond 64 bits, as text
     except (ijson.JSONError, ijson.IncompleteJSONError) as e:
+        if "integer overflow" in str(e):  # ijson's parser holds signed 64-bit integers only
+            raise InputError(
+                f"record {number + 1} holds an integer beyond 2**63, which Reynard reads exactly only in"
+                f" documents of up to {WHOLE_DOCUMENT_BYTES} bytes and in NDJSON (write it so); the"
+                f" {number} records before it were read",
+                number + 1,
+            ) from None
         raise InputError(f"invalid JSON after record {number}: {e}", number + 1) from None
     except (EOFError, OSError, zlib.error) as e:
         raise InputError(describe(e, inp.compressed), number + 1) from None

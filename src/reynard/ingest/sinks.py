@@ -20,6 +20,7 @@ import httpx
 import orjson
 
 from reynard.errors import StoreError
+from reynard.events import numbers
 from reynard.store.base import EventStore, WriteResult
 
 SERVER_FILE = "server.json"
@@ -94,7 +95,7 @@ class ServerSink:
         )
 
     def write(self, events: list[dict]) -> WriteResult:
-        body = b"\n".join(orjson.dumps(e) for e in events)
+        body = b"\n".join(numbers.dumps(e) for e in events)
         try:
             response = self.client.post(
                 f"{self.base_url}/api/ingest/normalized",

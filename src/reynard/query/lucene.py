@@ -11,7 +11,8 @@ What each form becomes:
 - `field:value` is a `Term` (values stay text as typed: `port:22` is `Term("port", "22")`, which matches
   the number 22); field names are lowercased, since stored keys are (`details.eventName` is
   `details.eventname`). A value with a `/` that is an IP network is a `Cidr` (`ip:10.0.0.0/8`).
-- `field:"a b"` is a `Phrase`; `field:/re/` a `Regex` (Python syntax, anchored, `.` spans newlines);
+- `field:"a b"` is a `Phrase`; `field:/re/` a `Regex` (RE2 syntax, see query/regex.py; anchored, `.`
+  spans newlines; what RE2 cannot run, a backreference or lookaround, is refused with its position);
   `field:fo*` a `Prefix` (one trailing `*`), `field:f?o*` a `Wildcard`; `field:*` and `_exists_:field`
   are `Exists`. Escaped `\\*` and `\\?` are literal (a pattern mixing them with wildcards becomes a
   `Regex`, as `Wildcard` has no escapes).
@@ -21,7 +22,8 @@ What each form becomes:
   (`10.1.2.3`, `ldap_count_entries`), bare or as `summary:10.1.2.3`, is the `Phrase` of them: ES kept
   such a word as one token (`summary_words`).
 - `[a TO b]`, `{a TO b}`, `[a TO b}`, `*` as an open bound, and `>=`, `>`, `<=`, `<` are a `Range`; numeric
-  bounds become int/float, timestamps and IPs stay text; `[* TO *]` is `Exists`.
+  bounds become int/float, timestamps and IPs stay text; `[* TO *]` is `Exists`. A numeric bound no
+  64-bit float can hold (`1e400`, 400 digits) is a `QueryError` at its position ("out of range").
 - `field:(a OR b c)` of plain terms is `Terms`; any other field group is a `Bool` over that field.
 - `AND`/`&&`, `OR`/`||`, `NOT`/`!` are boolean logic, `AND` binding tighter than `OR` (luqum's precedence;
   ES's Lucene parser has none, so write parentheses when mixing). Clauses without an operator are OR'ed,
@@ -63,6 +65,7 @@ from reynard.query.ast import (
     Wildcard,
 )
 from reynard.query.errors import QueryError
+from reynard.query.regex import RegexInvalid, RegexUnsupported, check_regex
 from reynard.query.values import bound_kind, tokens
 from reynard.query.wildcard import Part, Wild, regex_of, split_wildcard
 
@@ -71,6 +74,7 @@ __all__ = ["MAX_DEPTH", "MAX_QUERY_CHARS", "MAX_TOKENS", "parse_query", "summary
 MAX_QUERY_CHARS = 100_000
 MAX_DEPTH = 100  # nested parentheses, field groups, unary operators and boosts
 MAX_TOKENS = 10_000  # luqum merges operands quadratically: 10,000 tokens parse in well under a second
+MAX_NUMBER_DIGITS = 309  # an integer bound with more digits is beyond any 64-bit float
 SUMMARY = "summary"
 
 _LOCK = threading.Lock()  # PLY's lexer and parser keep state on themselves
@@ -374,12 +378,14 @@ class _Builder(TreeVisitor):
     def visit_regex(self, node: lq.Regex, field: str | None) -> Node:
         pattern = node.value[1:-1].replace("\\/", "/")
         try:
-            re.compile(pattern, re.DOTALL)
-        except re.error as e:
+            check_regex(pattern, dotall=True)
+        except (RegexInvalid, RegexUnsupported) as e:
             offset = 0
-            if e.pos is not None:
-                offset = 1 + e.pos + node.value[1 : 1 + e.pos].count("\\/")
-            raise _error(self.text, (node.pos or 0) + offset, f"invalid regex: {e.msg}") from None
+            if e.offset is not None:  # in the query text: after the opening '/', each '\/' one longer
+                offset = 1 + e.offset + pattern[: e.offset].count("/")
+            raise _error(self.text, (node.pos or 0) + offset, e.message) from None
+        except QueryError as e:
+            raise _error(self.text, node.pos or 0, e.message) from None
         return Regex(field if field is not None else SUMMARY, pattern, dotall=True)
 
     def visit_range(self, node: lq.Range, field: str | None) -> Node:
@@ -417,10 +423,8 @@ class _Builder(TreeVisitor):
             text = _unescape(node.value)
         else:
             raise self.error(node, "a range bound is a number, a timestamp or an IP address")
-        if _INT.fullmatch(text):
-            return int(text)
-        if _FLOAT.fullmatch(text):
-            return float(text)
+        if _INT.fullmatch(text) or _FLOAT.fullmatch(text):
+            return self.number(node, text)
         try:
             bound_kind(text)
         except ValueError:
@@ -429,6 +433,29 @@ class _Builder(TreeVisitor):
                 node, f"range bound {text!r} is not a number, a timestamp (ISO 8601) or an IP address{hint}"
             ) from None
         return text
+
+    def number(self, node: lq.Item, text: str) -> int | float:
+        """A numeric bound: an int, or a float, when a 64-bit float can hold it (the predicate and the
+        stores compare numbers as floats); a number beyond ±1.8e308 (`1e400`, 400 digits) is out of
+        range, an error at its place."""
+        digits = len(text.lstrip("+-"))
+        value: int | float
+        try:
+            if _INT.fullmatch(text):
+                if digits > MAX_NUMBER_DIGITS:
+                    raise OverflowError
+                value = int(text)
+                float(value)  # OverflowError beyond a float
+            else:
+                value = float(text)
+                if value in (float("inf"), float("-inf")):
+                    raise OverflowError
+        except OverflowError:
+            shown = text if len(text) <= 40 else f"{text[:20]}...({digits} digits)"
+            raise self.error(
+                node, f"range bound {shown} is out of range: numbers go to ±1.8e308 (64-bit floats)"
+            ) from None
+        return value
 
     def same_kind(self, node: lq.Range, low: object, high: object) -> None:
         if low is not None and high is not None and bound_kind(low) != bound_kind(high):

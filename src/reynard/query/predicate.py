@@ -17,9 +17,9 @@ Decisions where the AST docstring leaves room (docs/query.md should say the same
   "Failed password"` means a substring of the line, which no single token could hold.
 - `Wildcard` has no escapes: every character other than `*` and `?` is literal. `case_insensitive`
   lowercases pattern and value, so `?` stands for one character of the lowercased value.
-- `Regex`: Python `re` has no timeout, so a pattern over 1,000 characters or with a large repeat inside
-  a large repeat (`(a+)+`, `(\\w+\\s?)*`; "large" is more than 10 or unbounded) is refused with
-  `QueryError`. Bounded outer repeats such as `(\\d{1,3}\\.){3}` are fine.
+- `Regex` runs on RE2 (`query/regex.py`): time linear in the value whatever the pattern, so no pattern
+  can run away. A pattern over 1,000 characters, or one using what RE2 cannot run (backreferences,
+  lookaround...), is refused with `QueryError` when the predicate is compiled, never while matching.
 - `Exists`: at least one non-null scalar at or under the path. An empty list, a list of nulls and an
   empty object do not exist (an index has nothing to find for them).
 - `Range` with no bound, with bounds of different kinds, or IPv4 and IPv6 bounds together is a
@@ -36,10 +36,7 @@ Decisions where the AST docstring leaves room (docs/query.md should say the same
 from __future__ import annotations
 
 import operator
-import re
-import re._constants as sre_constants
-import re._parser as sre_parser
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -69,14 +66,13 @@ from reynard.query.ast import (
     Wildcard,
 )
 from reynard.query.errors import QueryError
+from reynard.query.regex import regex_test
 from reynard.query.values import as_number, as_time, bound_kind, term_text, tokens
 from reynard.query.wildcard import wildcard_test
 
 Predicate = Callable[[dict], bool]
 
 SUMMARY = "summary"
-MAX_REGEX = 1_000
-LARGE_REPEAT = 10  # a repeat of more than this many (or unbounded) counts as "large" for the runaway check
 REMEMBERED = 1_024  # distinct values whose regex answer each regex leaf remembers
 REMEMBERED_CHARS = 256
 
@@ -131,6 +127,8 @@ def _always(event: dict) -> bool:
 def _text(value: Any, field: str) -> str:
     text = term_text(value)
     if text is None:
+        if type(value) is int:
+            raise QueryError(f"{field}: an integer of {value.bit_length()} bits is too long to compare")
         raise QueryError(f"{field}: {value!r} is not a string, number or boolean")
     return text
 
@@ -183,9 +181,8 @@ def _pattern_test(node: PatternLeaf) -> tuple[Callable[[str], bool], bool]:
         case Wildcard(field=field, pattern=pattern, case_insensitive=ci):
             return wildcard_test(_fold(_text(pattern, field), ci)), ci
         case Regex():
-            compiled = compile_regex(node.pattern, node.case_insensitive, node.multiline, node.dotall)
-            fullmatch = compiled.fullmatch
-            return _remembering(lambda text: fullmatch(text) is not None), False
+            test = regex_test(node.pattern, node.case_insensitive, node.multiline, node.dotall)
+            return _remembering(test), False
         case Prefix(field=field, value=value, case_insensitive=ci):
             wanted = _fold(_text(value, field), ci)
             return (lambda text: text.startswith(wanted)), ci
@@ -201,9 +198,9 @@ def _pattern_test(node: PatternLeaf) -> tuple[Callable[[str], bool], bool]:
 def _remembering(test: Callable[[str], bool]) -> Callable[[str], bool]:
     """`test` remembering its answer for the last `REMEMBERED` distinct short values.
 
-    A stream brings the same values back (a few hundred ARNs among thousands of events), and a Sigma
-    regex can cost microseconds a value (pySigma's `[\\s\\S]*?(...)[\\s\\S]*` is retried at every
-    position): remembered, an answer costs a dictionary look-up. Values over `REMEMBERED_CHARS`
+    A stream brings the same values back (a few hundred ARNs among thousands of events), and a regex
+    costs a microsecond or two a value (RE2 through its bindings: the value is encoded to UTF-8 each
+    time): remembered, an answer costs a dictionary look-up. Values over `REMEMBERED_CHARS`
     characters are tested every time, so what is held stays small."""
     remembered = lru_cache(maxsize=REMEMBERED)(test)
 
@@ -349,62 +346,6 @@ def _compile_text_test(field: str, test: Callable[[str], bool], ci: bool) -> Pre
         return False
 
     return check
-
-
-# -- regex --------------------------------------------------------------------------------------------
-def compile_regex(
-    pattern: str, case_insensitive: bool = False, multiline: bool = False, dotall: bool = False
-) -> re.Pattern[str]:
-    """A query regex compiled once, or QueryError when it is invalid or could run away."""
-    if not isinstance(pattern, str):
-        raise QueryError(f"regex must be a string, not {pattern!r}")
-    if len(pattern) > MAX_REGEX:
-        raise QueryError(f"regex is {len(pattern)} characters, more than {MAX_REGEX}")
-    flags = (
-        (re.IGNORECASE if case_insensitive else 0)
-        | (re.MULTILINE if multiline else 0)
-        | (re.DOTALL if dotall else 0)
-    )
-    try:
-        compiled = re.compile(pattern, flags)
-        parsed = sre_parser.parse(pattern, flags)
-    except (re.error, OverflowError, RecursionError) as e:
-        raise QueryError(f"invalid regex {pattern!r}: {e}") from None
-    if _nested_large_repeat(parsed, inside_large=False):
-        raise QueryError(
-            f"regex could run away: {pattern!r} repeats a group that itself repeats without a small bound"
-            f" (like (a+)+); bound the outer repeat, e.g. {{1,10}}"
-        )
-    return compiled
-
-
-_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
-
-
-def _subpatterns(arg: Any) -> Iterable[Any]:
-    if isinstance(arg, sre_parser.SubPattern):
-        yield arg
-    elif isinstance(arg, (tuple, list)):
-        for item in arg:
-            yield from _subpatterns(item)
-
-
-def _nested_large_repeat(parsed: Any, inside_large: bool) -> bool:
-    """Whether a large greedy or lazy repeat sits inside another: star height 2, the classic shape of
-    exponential backtracking."""
-    for op, arg in parsed:
-        if op in _REPEATS:
-            _low, high, body = arg
-            large = high is sre_constants.MAXREPEAT or high > LARGE_REPEAT
-            if large and inside_large:
-                return True
-            if _nested_large_repeat(body, inside_large or large):
-                return True
-        else:  # possessive repeats do not backtrack, so they are not "large"; their bodies still count
-            for sub in _subpatterns(arg):
-                if _nested_large_repeat(sub, inside_large):
-                    return True
-    return False
 
 
 # -- ranges and networks --------------------------------------------------------------------------------

@@ -14,14 +14,18 @@ MAX_TOKEN_BYTES = 40  # tantivy's default tokenizer drops tokens of 40 bytes and
 
 
 def term_text(value: Any) -> str | None:
-    """The text a scalar compares as: `True` -> "true", `22.0` -> "22", "x" -> "x"; None for others."""
+    """The text a scalar compares as: `True` -> "true", `22.0` -> "22", "x" -> "x"; None for others (and
+    for an integer of more than 4,300 digits)."""
     kind = type(value)
     if kind is str:
         return value
     if kind is bool:
         return "true" if value else "false"
     if kind is int:
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # over 4,300 digits: Python refuses to write it out (no value can equal it)
+            return None
     if kind is float:
         if value != value or value in (float("inf"), float("-inf")):
             return None
@@ -38,8 +42,13 @@ def tokens(text: str) -> list[str]:
 def as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value) if value == value else None
+    if isinstance(value, float):
+        return value if value == value else None
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # beyond any float: compares with no numeric bound
+            return None
     return None
 
 
@@ -59,7 +68,15 @@ def bound_kind(bound: Any) -> str:
         raise ValueError(f"not a range bound: {bound!r}")
     if isinstance(bound, float) and (bound != bound or bound in (float("inf"), float("-inf"))):
         raise ValueError(f"not a usable number: {bound!r}")
-    if isinstance(bound, (int, float)):
+    if isinstance(bound, int):
+        try:
+            float(bound)
+        except OverflowError:
+            raise ValueError(
+                f"number out of range: {bound.bit_length()} bits, beyond a 64-bit float"
+            ) from None
+        return "number"
+    if isinstance(bound, float):
         return "number"
     if isinstance(bound, datetime):
         return "time"

@@ -89,7 +89,7 @@ def _cast(name: str, value: Any, where: str) -> Any:
             return int(value)
         if name in ("max_body_bytes", "max_ingest_requests"):
             return int(value)
-        if name in ("commit_interval", "scheduler_tick", "rules_reload_seconds"):
+        if name in ("commit_interval", "scheduler_tick", "rules_reload_seconds", "query_timeout_seconds"):
             return float(value)
         if name in ("internal_cidrs", "allowed_hosts", "cors_origins"):
             items = value.split(",") if isinstance(value, str) else value

@@ -72,6 +72,9 @@ class Settings:
     rules_reload_seconds: float = 1.0
     # Worker processes that parse large inputs while this process writes the store (0: one per spare core).
     ingest_workers: int = 0
+    # Seconds a query may take in the event store before it stops with QueryTimeout (0: no limit); a
+    # stream may take this long between two events. See docs/security.md.
+    query_timeout_seconds: float = 10.0
     # The user's runbooks (Markdown with front matter); None: `<data_dir>/runbooks`. See docs/cases.md.
     runbooks_dir: Path | None = None
     # Where new alerts are sent ([[notifiers]]), in order.
@@ -121,6 +124,12 @@ def checked(settings: Settings, where: Callable[[str], str | None] = lambda name
         )
     if not 0 < settings.port < 65536:
         raise ConfigError(f"setting port: {settings.port} is not a TCP port", where=where("port"))
+    timeout = settings.query_timeout_seconds
+    if not (timeout >= 0 and timeout != float("inf")):  # NaN too
+        raise ConfigError(
+            f"setting query_timeout_seconds: {timeout} is not a number of seconds (0 for no limit)",
+            where=where("query_timeout_seconds"),
+        )
     _check_http(settings, where)
     return settings
 

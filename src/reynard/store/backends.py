@@ -18,9 +18,12 @@ from reynard.store.memory import MemoryEventStore
 def _tantivy(settings: Settings, writable: bool) -> EventStore:
     from reynard.store.tantivy.store import TantivyEventStore
 
+    budget = settings.query_timeout_seconds or None
     if writable:
-        return TantivyEventStore(settings.events_dir, writable=True, heap_bytes=settings.writer_heap_bytes)
-    return TantivyEventStore(settings.events_dir)
+        return TantivyEventStore(
+            settings.events_dir, writable=True, heap_bytes=settings.writer_heap_bytes, query_timeout=budget
+        )
+    return TantivyEventStore(settings.events_dir, query_timeout=budget)
 
 
 _memory_stores: dict[Path, MemoryEventStore] = {}
@@ -36,6 +39,7 @@ def _memory(settings: Settings, writable: bool) -> EventStore:
         store = _memory_stores.get(key)
         if store is None:
             store = _memory_stores[key] = MemoryEventStore()
+        store.query_timeout = settings.query_timeout_seconds or None  # the settings of the latest opener
     return store
 
 

@@ -23,17 +23,19 @@ from typing import NamedTuple
 
 import orjson
 
+from reynard.events import numbers
 from reynard.query import ast
 from reynard.query.reference import after_key, aggregate_events, matching, search_events, sort_key
 from reynard.query.render import project
 from reynard.store import base
 from reynard.store.base import DayCount, Prepared, SearchResult, StoreStats, WriteResult
+from reynard.store.budget import Deadline
 
 
 def prepare(event: dict) -> Prepared:
     """`EventStore.prepare` for memory: the document is the event's JSON text."""
     # Finalized timestamps are ISO 8601 UTC, so the day is the first ten characters.
-    return Prepared(event["id"], date.fromisoformat(event["utctimestamp"][:10]), orjson.dumps(event))
+    return Prepared(event["id"], date.fromisoformat(event["utctimestamp"][:10]), numbers.dumps(event))
 
 
 def original(prepared: Prepared) -> dict:
@@ -82,7 +84,8 @@ class MemoryEventStore:
     prepare = staticmethod(prepare)
     original = staticmethod(original)
 
-    def __init__(self) -> None:
+    def __init__(self, query_timeout: float | None = None) -> None:
+        self.query_timeout = query_timeout  # seconds a query may take (store/budget.py); None: no limit
         self._lock = threading.Lock()
         self._view = _View([])
         self._pending: dict[tuple[date, str], _Held] = {}
@@ -128,7 +131,7 @@ class MemoryEventStore:
 
     def search(self, request: ast.Search) -> SearchResult:
         view = self._view
-        found = search_events(view.events(), request)
+        found = search_events(Deadline(self.query_timeout).every(view.events()), request)
         full = request.limit is not None and request.limit > 0 and len(found) == request.limit
         after = (found[-1]["utctimestamp"], found[-1]["id"]) if full else None
         return SearchResult([project(view.copy(e), request.fields) for e in found], after)
@@ -136,16 +139,21 @@ class MemoryEventStore:
     def stream(self, request: ast.Search) -> Iterator[dict]:
         view = self._view
         below = after_key(request.after) if request.after is not None else None
-        for event in matching(view.events(), request.query, request.window):
+        deadline = Deadline(self.query_timeout)  # the budget bounds the work between two events
+        for event in matching(deadline.every(view.events()), request.query, request.window):
             if below is None or sort_key(event) < below:
                 yield project(view.copy(event), request.fields)
+                deadline.restart()
 
     def count(self, query: ast.Node = base.EVERYTHING, window: ast.TimeWindow = base.ALL_TIME) -> int:
-        return sum(1 for _ in matching(self._view.events(), query, window))
+        return sum(
+            1 for _ in matching(Deadline(self.query_timeout).every(self._view.events()), query, window)
+        )
 
     def aggregate(self, request: ast.Aggregate) -> dict:
         view = self._view
-        found = [view.copy(e) for e in matching(view.events(), request.query, request.window)]
+        events = Deadline(self.query_timeout).every(view.events())
+        found = [view.copy(e) for e in matching(events, request.query, request.window)]
         return aggregate_events(found, request)
 
     def days(self) -> list[DayCount]:

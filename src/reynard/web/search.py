@@ -1,14 +1,27 @@
-"""`/api/search` and `/api/aggregate`: the query engine over HTTP, JSON in and out."""
+"""`/api/search` and `/api/aggregate`: the query engine over HTTP, JSON in and out.
+
+Queries run in their own bounded pool of threads (`QueryPool`), not in the thread pool that Starlette
+gives synchronous routes (where `POST /events` acknowledges ingest and `/status` answers): however slow
+the queries, and however many arrive, ingest and liveness keep their threads. Each query is also under
+the store's time budget (`query_timeout_seconds`, store/budget.py): past it, a 503 naming the budget.
+Past `QUERY_WORKERS` running and `QUERY_WAITING` waiting, a query is refused at once with a 503
+(`QueryBusy`) rather than queued without end.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from reynard.errors import ReynardError
 from reynard.identity.roles import Permission
 from reynard.query import ast, render
 from reynard.query.errors import QueryError
@@ -36,6 +49,43 @@ class AggregateBody(BaseModel):
         description='{"name": {"terms": {"field", "size", "min_count", "samples", "sub"}} | '
         '{"distinct": {"field"}} | {"date_histogram": {"interval": "1h"}} | {"stats": {"field"}}}',
     )
+
+
+T = TypeVar("T")
+# Queries are CPU-bound Python (reading events back, the predicate) sharing one interpreter lock: more
+# threads add no speed, and four let a slow query run beside quick ones.
+QUERY_WORKERS = 4
+QUERY_WAITING = 64  # queries that may wait for a worker; beyond them, QueryBusy
+
+
+class QueryBusy(ReynardError):
+    """Too many queries at once: refused at once rather than queued without end (503)."""
+
+    http_status = 503
+
+
+class QueryPool:
+    """A bounded pool of threads for queries: `workers` run, `waiting` more wait, the rest are refused.
+
+    A slot is held until the query's thread has finished (not only until its request is answered), so
+    queries whose clients went away still count while they run."""
+
+    def __init__(self, workers: int = QUERY_WORKERS, waiting: int = QUERY_WAITING):
+        self.workers, self.waiting = workers, waiting
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reynard-query")
+        self._slots = threading.BoundedSemaphore(workers + waiting)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        if not self._slots.acquire(blocking=False):
+            busy = f"{self.workers} running, {self.waiting} waiting"
+            raise QueryBusy(f"too many queries at once ({busy}): try again shortly")
+        try:
+            future = self._executor.submit(work, *args)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        return await asyncio.wrap_future(future)
 
 
 def parse_agg(spec: dict[str, Any], where: str) -> ast.Agg:
@@ -74,8 +124,10 @@ def _json(body: Any) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-def search_router(reader: EventStore) -> APIRouter:
+def search_router(reader: EventStore, pool: QueryPool | None = None) -> APIRouter:
+    """The routes over `reader`, their queries run in `pool` (one of their own by default)."""
     router = APIRouter(prefix="/api", tags=["search"])
+    queries = pool or QueryPool()
 
     def do_search(body: SearchBody) -> Response:
         request = ast.Search(parse_query(body.query), window(body.since, body.until), body.limit, body.after)
@@ -85,7 +137,7 @@ def search_router(reader: EventStore) -> APIRouter:
         return _json({"events": events, "count": len(events), "next_after": result.next_after})
 
     @router.get("/search", dependencies=[allow(Permission.READ)])
-    def search_get(
+    async def search_get(
         q: str = Query("*", description="Kibana/Lucene query string"),
         since: str | None = None,
         until: str | None = None,
@@ -93,11 +145,12 @@ def search_router(reader: EventStore) -> APIRouter:
         fields: str | None = Query(None, description="comma-separated dotted fields"),
     ) -> Response:
         columns = [f for f in fields.split(",") if f] if fields else None
-        return do_search(SearchBody(query=q, since=since, until=until, limit=limit, fields=columns))
+        body = SearchBody(query=q, since=since, until=until, limit=limit, fields=columns)
+        return await queries.run(do_search, body)
 
     @router.post("/search", dependencies=[allow(Permission.READ)])
-    def search_post(body: SearchBody) -> Response:
-        return do_search(body)
+    async def search_post(body: SearchBody) -> Response:
+        return await queries.run(do_search, body)
 
     def do_aggregate(body: AggregateBody) -> Response:
         aggs = {name: parse_agg(spec, f"aggs.{name}") for name, spec in body.aggs.items()}
@@ -106,7 +159,7 @@ def search_router(reader: EventStore) -> APIRouter:
         return _json({"aggregations": reader.aggregate(request)})
 
     @router.get("/aggregate", dependencies=[allow(Permission.READ)])
-    def aggregate_get(
+    async def aggregate_get(
         field: str,
         q: str = "*",
         since: str | None = None,
@@ -114,10 +167,11 @@ def search_router(reader: EventStore) -> APIRouter:
         size: int = Query(20, ge=1, le=10_000),
     ) -> Response:
         spec = {field: {"terms": {"field": field, "size": size}}}
-        return do_aggregate(AggregateBody(query=q, since=since, until=until, aggs=spec))
+        body = AggregateBody(query=q, since=since, until=until, aggs=spec)
+        return await queries.run(do_aggregate, body)
 
     @router.post("/aggregate", dependencies=[allow(Permission.READ)])
-    def aggregate_post(body: AggregateBody) -> Response:
-        return do_aggregate(body)
+    async def aggregate_post(body: AggregateBody) -> Response:
+        return await queries.run(do_aggregate, body)
 
     return router

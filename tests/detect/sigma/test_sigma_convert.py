@@ -35,13 +35,18 @@ FAILED = {"sshd[1001]", "sshd[1002]"}
 PLACEHOLDERS = {"admins": ["bob", "ali*"]}
 
 
-def sigma(logsource: str, detection: str) -> SigmaRule:
-    """A rule from its logsource and the lines of its `detection` block (`condition: sel` when the
-    block has no condition)."""
+def sigma_text(logsource: str, detection: str) -> str:
+    """The YAML of a rule from its logsource and the lines of its `detection` block (`condition: sel`
+    when the block has no condition)."""
     if "condition:" not in detection:
         detection += "\ncondition: sel"
     body = "\n".join(f"    {line}" for line in detection.strip("\n").splitlines())
-    return SigmaRule.from_yaml(f"title: test\nlogsource: {logsource}\ndetection:\n{body}\n")
+    return f"title: test\nlogsource: {logsource}\ndetection:\n{body}\n"
+
+
+def sigma(logsource: str, detection: str) -> SigmaRule:
+    """The rule of `sigma_text`."""
+    return SigmaRule.from_yaml(sigma_text(logsource, detection))
 
 
 # (id, logsource, detection, labels of the events it matches)

@@ -52,10 +52,10 @@ BAD = [
         "line 7: detection.selection.userIdentity.arn|re: Regular expression 'arn:(aws' is invalid",
     ),
     (
-        "regex that could run away",
-        "detection:\n    selection:\n        userAgent|re: '(a+)+$'\n    condition: selection\n",
-        "invalid",
-        "line 7: detection.selection.userAgent|re: ",
+        "regex with a construct RE2 cannot run",
+        "detection:\n    selection:\n        userAgent|re: '(?<=curl)/7'\n    condition: selection\n",
+        "unsupported",
+        "line 7: detection.selection.userAgent|re: regular expression '(?<=curl)/7': lookbehind (?<=...)",
     ),
 ]
 

@@ -84,7 +84,7 @@ from reynard.detect.sigma.pipeline import (
 )
 from reynard.query import ast
 from reynard.query.errors import QueryError
-from reynard.query.predicate import compile_regex
+from reynard.query.regex import RegexUnsupported, check_regex
 from reynard.query.values import term_text
 from reynard.query.wildcard import Part, Wild, regex_of
 
@@ -468,10 +468,11 @@ class ReynardBackend(Backend):
         dotall = SigmaRegularExpressionFlag.DOTALL in flags
         wrapped = search_regex(pattern)
         try:
-            compile_regex(pattern, ci, multiline, dotall)
-            compile_regex(wrapped, ci, multiline, dotall)
-        except QueryError as e:
-            self._fail(cond, e.message.replace("regex", "regular expression", 1))
+            check_regex(pattern, ci, multiline, dotall)
+            check_regex(wrapped, ci, multiline, dotall)
+        except QueryError as e:  # RegexUnsupported: valid, but not on RE2 (a backreference, lookaround)
+            message = e.message.replace("regex", "regular expression", 1)
+            self._fail(cond, message, unsupported=isinstance(e, RegexUnsupported))
         return ast.Regex(field, wrapped, ci, multiline, dotall)
 
     # -- keywords ---------------------------------------------------------------------------------------
@@ -518,8 +519,9 @@ def convert(rule: SigmaRule, placeholders: Mapping[str, Sequence[str]] | None = 
     """The whole query of a Sigma detection rule: its logsource's events AND any of its conditions.
 
     `placeholders` fills `expand` placeholders (`%name%`: the `sigma_placeholders` setting). Raises
-    `SigmaUnsupported` (no such events, a field with no equivalent, an unknown placeholder) or
-    `SigmaRuleError` (a regex the engine cannot run), each with the YAML path it is about."""
+    `SigmaUnsupported` (no such events, a field with no equivalent, an unknown placeholder, a regex
+    construct RE2 cannot run: a backreference, lookaround) or `SigmaRuleError` (an invalid regex), each
+    with the YAML path it is about."""
     logsource = rule.logsource
     source = source_for((logsource.product, logsource.service, logsource.category))
     queries = ReynardBackend(reynard_pipeline(placeholders)).convert_rule(copy.deepcopy(rule))

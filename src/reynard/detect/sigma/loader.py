@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import re2
 import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule, SigmaRuleReference
@@ -34,6 +35,8 @@ from reynard.detect.sigma.model import (
 from reynard.detect.sigma.model import (
     SigmaRule as ReynardRule,
 )
+from reynard.query.errors import QueryError
+from reynard.query.regex import RegexUnsupported, check_regex
 
 Status = Literal["loaded", "unsupported", "invalid"]
 SUPPORTED_CORRELATIONS = (
@@ -89,35 +92,30 @@ class LoadResult:
 
 
 class QuietRE2(RE2RegexEngine):
-    """pySigma's safe regex check (RE2: no backtracking), without RE2 writing its errors to stderr and
-    with its messages as text: an invalid regex is our error to report, once, with its place.
-    Stateless, so a rule copied with its policy shares the engine."""
+    """pySigma's safe regex check (RE2: no backtracking) done as Reynard's predicate will run the regex
+    (`query/regex.py`), so a rule loads only when its regexes run. Its errors are text (RE2 would write
+    them to stderr, as bytes): an invalid regex is our error to report, once, with its place; a construct
+    RE2 cannot run (a backreference, lookaround) is `_Refused` and makes the rule unsupported. Stateless,
+    so a rule copied with its policy shares the engine."""
 
     def __deepcopy__(self, memo: dict) -> QuietRE2:
         return self
 
     def compile(self, pattern: str, flags: int = 0) -> RegexPattern:
-        import re as python_re
-
-        prefix = "".join(
-            letter
-            for flag, letter in (
-                (python_re.IGNORECASE, "i"),
-                (python_re.MULTILINE, "m"),
-                (python_re.DOTALL, "s"),
-            )
-            if int(flags) & int(flag)
-        )
-        options = self._re2.Options()
-        options.log_errors = False
+        ci, multiline, dotall = (bool(int(flags) & int(flag)) for flag in _PYTHON_FLAGS)
         try:
-            return self._re2.compile(f"(?{prefix}){pattern}" if prefix else pattern, options)  # type: ignore[no-any-return]
-        except self._re2.error as e:
-            detail = e.args[0] if e.args else ""
-            text = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
-            raise self._re2.error(text) from None
+            return check_regex(pattern, ci, multiline, dotall)  # type: ignore[no-any-return]
+        except RegexUnsupported as e:
+            raise _Refused(e.message.replace("regex", "regular expression", 1)) from None
+        except QueryError as e:
+            raise self._re2.error(e.message) from None
 
 
+class _Refused(re2.error):
+    """A regular expression RE2 cannot run: valid Sigma that Reynard does not support."""
+
+
+_PYTHON_FLAGS = (re.IGNORECASE, re.MULTILINE, re.DOTALL)
 POLICY = SigmaPolicy(regex_engine=QuietRE2())
 
 
@@ -248,6 +246,8 @@ def _locate(error: BaseException, data: Any) -> list[str | int]:
 def _error(error: BaseException, file: str, doc: _Document, *, unsupported: bool = False) -> SigmaRuleError:
     path = _locate(error, doc.data)
     message = getattr(error, "message", None) if isinstance(error, SigmaRuleError) else None
+    if isinstance(error.__cause__, _Refused):  # pySigma's check of a regex, done by QuietRE2
+        message, unsupported = str(error.__cause__), True
     if message is None:
         message = _message(error)
     if isinstance(error, SigmaRuleError) and error.yaml_path:

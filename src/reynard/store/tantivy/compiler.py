@@ -36,6 +36,7 @@ _KEYWORDS = frozenset((*KEYWORD_FIELDS, "id"))
 _IP_FIELDS = {f"details.{key}": role for key, role in IP_ROLES.items()} | {ANY_IP: ANY_IP}
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 _INT = re.compile(r"^[+-]?\d{1,18}$")
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _REGEX_META = frozenset("\\.+*?()|[]{}^$#&-~")
 MAX_TERM_BYTES = 32_768  # texts this long are not looked up as terms (see `_too_long`)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -195,15 +196,11 @@ class TantivyCompiler:
             ]
         else:
             clauses = [tantivy.Query.term_query(self.schema, field, text)]
-        if _INT.match(text):
-            clauses.append(tantivy.Query.term_query(self.schema, field, int(text)))
-        else:
-            try:
-                number = float(text)
-            except ValueError:
-                number = None
-            if number is not None and number == number and abs(number) != float("inf"):
-                clauses.append(tantivy.Query.term_query(self.schema, field, number))
+        number = _number_term(text)
+        if number is _UNDECIDED:
+            return self._narrow(field)
+        if number is not None:
+            clauses.append(tantivy.Query.term_query(self.schema, field, number))
         if (text.lower() if ci else text) in ("true", "false"):
             clauses.append(tantivy.Query.term_query(self.schema, field, text.lower() == "true"))
         if len(clauses) == 1:
@@ -406,6 +403,32 @@ class TantivyCompiler:
         if len(clauses) == 1:
             return Compiled(clauses[0][1], exact)
         return Compiled(tantivy.Query.boolean_query(clauses), exact)
+
+
+_UNDECIDED = object()
+
+
+def _number_term(text: str) -> int | float | object | None:
+    """The number a term text also matches in `details` (the predicate compares term texts: the number
+    22 has the text "22", 0.5 has "0.5"), None when it matches no number ("1e3", "22.0", "007" match
+    only those strings), or `_UNDECIDED` for a text that may equal a number of magnitude 2**53 or more:
+    the index may hold such a number coerced to another type (a float with an integer's value is
+    indexed as an integer, beyond 2**63 saturated), so the predicate decides."""
+    if not _NUMBER.match(text):
+        return None
+    if len(text) > 16:  # 17 significant characters and more may be 2**53 and more (or round to it)
+        return _UNDECIDED
+    if _INT.match(text):
+        value = int(text)
+        if abs(value) >= 2**53:
+            return _UNDECIDED
+        return value if str(value) == text else None
+    number = float(text)
+    if number != number or abs(number) == float("inf"):
+        return None
+    if abs(number) >= 2**53:
+        return _UNDECIDED
+    return number if term_text(number) == text and not number.is_integer() else None
 
 
 def _moment(bound: object) -> datetime:

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 import tantivy
 
+from reynard.events import numbers
 from reynard.events.fields import IP_KEYS as IP_KEY_NAMES
 from reynard.events.ips import is_ip
 from reynard.store.base import Prepared
@@ -143,5 +144,5 @@ def to_document(event: dict) -> str:
                 doc[role] = found
     if everywhere:
         doc["ip"] = everywhere
-    doc["_doc"] = base64.b64encode(orjson.dumps(event)).decode()
-    return orjson.dumps(doc).decode()
+    doc["_doc"] = base64.b64encode(numbers.dumps(event)).decode()
+    return numbers.dumps(doc).decode()

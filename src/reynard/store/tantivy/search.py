@@ -7,6 +7,7 @@ comes. Results come newest first, ties broken by id (both descending), across da
 from the last event of a page. Aggregations run inside tantivy per day and are merged here; when the
 query is not exact, or the index cannot aggregate a field exactly (too many buckets, a field it has no
 column for, a value it may not give back exactly), they are computed from the matching events instead.
+Every loop checks the query's deadline (store/budget.py): between days and documents read back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from reynard.query.errors import QueryError
 from reynard.query.predicate import compile_predicate
 from reynard.query.reference import after_key, aggregate_events
 from reynard.store.base import SearchResult
+from reynard.store.budget import NO_DEADLINE, Deadline
 from reynard.store.tantivy.compiler import Compiled, TantivyCompiler, micros
 from reynard.store.tantivy.dictionary import answer_from_dictionary, bucket_text, is_panic
 from reynard.store.tantivy.schema import KEYWORD_FIELDS
@@ -54,6 +56,7 @@ class _Plan(NamedTuple):
     predicate: Any  # Callable[[dict], bool] | None: None when the index alone is exact
     days: list
     compiler: TantivyCompiler
+    deadline: Deadline  # checked between days and between the documents read back
 
 
 def _and(*queries: tantivy.Query | None) -> tantivy.Query:
@@ -90,12 +93,16 @@ def _window(store: Indices, window: ast.TimeWindow) -> tuple[tantivy.Query | Non
     return span("utctimestamp"), days
 
 
-def plan(store: Indices, query: ast.Node, window: ast.TimeWindow) -> _Plan:
+def plan(store: Indices, query: ast.Node, window: ast.TimeWindow, deadline: Deadline = NO_DEADLINE) -> _Plan:
+    # The predicate first, even when the index alone decides: the store then refuses exactly the queries
+    # the predicate refuses, with the same message (a Term of None, an integer of 5,000 digits...).
+    predicate = compile_predicate(query)
     compiler = TantivyCompiler(store.schema)
     compiled: Compiled = compiler.compile(query)
     window_query, days = _window(store, window)
-    predicate = None if compiled.exact else compile_predicate(query)
-    return _Plan(query, _and(compiled.query, window_query), predicate, days, compiler)
+    if compiled.exact:
+        predicate = None
+    return _Plan(query, _and(compiled.query, window_query), predicate, days, compiler, deadline)
 
 
 def for_day(plan_: _Plan, searcher: tantivy.Searcher) -> _Plan:
@@ -130,6 +137,7 @@ def _ordered(
     bound = upper[0] if upper else None
     batch = min(BATCH, want + 1) if want else BATCH
     while True:
+        plan_.deadline.check()
         query = plan_.query if bound is None else _and(plan_.query, _at_most(store, bound))
         hits = searcher.search(query, limit=batch, order_by_field="utctimestamp", order=DESC).hits
         if not hits:
@@ -143,7 +151,7 @@ def _ordered(
             hits.extend(
                 (last_time, address) for _, address in searcher.search(same, limit=max(count, 1)).hits
             )
-        yield from _in_order(searcher, hits, upper, plan_.predicate)
+        yield from _in_order(searcher, hits, upper, plan_.predicate, plan_.deadline)
         if not full:
             return
         bound = last_time - 1
@@ -151,7 +159,7 @@ def _ordered(
 
 
 def _in_order(
-    searcher: tantivy.Searcher, hits: list, upper: tuple[int, str] | None, predicate: Any
+    searcher: tantivy.Searcher, hits: list, upper: tuple[int, str] | None, predicate: Any, deadline: Deadline
 ) -> Iterator[tuple[int, str, dict]]:
     """The events of `hits` (`(micros, address)`, by time descending, as the search sorts them) by
     (time, id) descending, below `upper`, that pass `predicate`.
@@ -160,7 +168,9 @@ def _in_order(
     early, and an event that is dropped at once costs a third of one held among thousands (memory
     reused while still in cache, no garbage collection over the batch). Ids are read ahead only where
     they decide: to order equal timestamps and to compare with `upper`."""
+    check = deadline.check
     for time, group in groupby(hits, key=itemgetter(0)):
+        check()
         moment = int(time)
         addresses = [address for _, address in group]
         if len(addresses) == 1 and (upper is None or moment < upper[0]):
@@ -173,6 +183,7 @@ def _in_order(
             documents = [(i, doc) for i, doc in documents if (moment, i) < upper]
         documents.sort(key=itemgetter(0), reverse=True)
         for event_id, doc in documents:
+            check()
             event = orjson.loads(doc.get_first("_doc"))
             if predicate is None or predicate(event):
                 yield moment, event_id, event
@@ -186,14 +197,16 @@ def _exactly(store: Indices, value: int) -> tantivy.Query:
     return tantivy.Query.range_query(store.schema, "utctimestamp", tantivy.FieldType.Integer, value, value)
 
 
-def iter_matches(store: Indices, search: ast.Search) -> Iterator[dict]:
-    """Every matching event, newest first, streaming (`search.limit` only sizes the reads)."""
-    plan_ = plan(store, search.query, search.window)
+def iter_matches(store: Indices, search: ast.Search, deadline: Deadline = NO_DEADLINE) -> Iterator[dict]:
+    """Every matching event, newest first, streaming (`search.limit` only sizes the reads); QueryTimeout
+    past the deadline."""
+    plan_ = plan(store, search.query, search.window, deadline)
     upper = None
     if search.after is not None:
         moment, last_id = after_key(search.after)
         upper = (micros(moment), last_id)
     for day in sorted(plan_.days, reverse=True):
+        deadline.check()
         searcher = store.searcher(day)
         if not searcher.num_docs:
             continue
@@ -201,13 +214,13 @@ def iter_matches(store: Indices, search: ast.Search) -> Iterator[dict]:
             yield event
 
 
-def run_search(store: Indices, search: ast.Search) -> SearchResult:
+def run_search(store: Indices, search: ast.Search, deadline: Deadline = NO_DEADLINE) -> SearchResult:
     if search.limit is not None and search.limit <= 0:
         if search.limit < 0:
             raise QueryError(f"limit must not be negative: {search.limit}")
         return SearchResult([], None)
     events = []
-    for event in iter_matches(store, search):
+    for event in iter_matches(store, search, deadline):
         events.append(event)
         if search.limit is not None and len(events) >= search.limit:
             break
@@ -216,10 +229,13 @@ def run_search(store: Indices, search: ast.Search) -> SearchResult:
     return SearchResult(events, after)
 
 
-def run_count(store: Indices, query: ast.Node, window: ast.TimeWindow) -> int:
-    plan_ = plan(store, query, window)
+def run_count(
+    store: Indices, query: ast.Node, window: ast.TimeWindow, deadline: Deadline = NO_DEADLINE
+) -> int:
+    plan_ = plan(store, query, window, deadline)
     total = 0
     for day in plan_.days:
+        deadline.check()
         searcher = store.searcher(day)
         if not searcher.num_docs:
             continue
@@ -236,14 +252,14 @@ class _Inexact(Exception):
     """The index cannot give this aggregation exactly: compute it from the events."""
 
 
-def run_aggregate(store: Indices, request: ast.Aggregate) -> dict[str, Any]:
-    plan_ = plan(store, request.query, request.window)
+def run_aggregate(store: Indices, request: ast.Aggregate, deadline: Deadline = NO_DEADLINE) -> dict[str, Any]:
+    plan_ = plan(store, request.query, request.window, deadline)
     results: dict[str, Any] = {}
     for name, agg in request.aggs.items():
         try:
             results[name] = _indexed(store, plan_, request, agg)
         except _Inexact:
-            events = iter_matches(store, ast.Search(request.query, request.window, limit=None))
+            events = iter_matches(store, ast.Search(request.query, request.window, limit=None), deadline)
             results[name] = aggregate_events(
                 events, ast.Aggregate(request.query, request.window, {name: agg})
             )[name]
@@ -281,6 +297,7 @@ def _indexed(store: Indices, plan_: _Plan, request: ast.Aggregate, agg: ast.Agg)
     body = {"a": _request(agg)}
     partials = []
     for day in plan_.days:
+        plan_.deadline.check()
         searcher = store.searcher(day)
         if not searcher.num_docs:
             continue
@@ -295,13 +312,15 @@ def _indexed(store: Indices, plan_: _Plan, request: ast.Aggregate, agg: ast.Agg)
             if not is_panic(e):  # tantivy 0.27 panics on a long text cut inside a UTF-8 sequence
                 raise
             raise _Inexact from None
-    return _merge(store, request, agg, partials)
+    return _merge(store, request, agg, partials, plan_.deadline)
 
 
-def _merge(store: Indices, request: ast.Aggregate, agg: ast.Agg, partials: list[dict]) -> Any:
+def _merge(
+    store: Indices, request: ast.Aggregate, agg: ast.Agg, partials: list[dict], deadline: Deadline
+) -> Any:
     match agg:
         case ast.TermsAgg():
-            return _merge_terms(store, request, agg, partials)
+            return _merge_terms(store, request, agg, partials, deadline)
         case ast.DistinctCount():
             texts = {bucket_text(b) for p in partials for b in p.get("buckets", [])}
             if None in texts:
@@ -332,7 +351,9 @@ def _merge(store: Indices, request: ast.Aggregate, agg: ast.Agg, partials: list[
     raise TypeError(f"unknown aggregation {type(agg).__name__}")
 
 
-def _merge_terms(store: Indices, request: ast.Aggregate, agg: ast.TermsAgg, partials: list) -> list:
+def _merge_terms(
+    store: Indices, request: ast.Aggregate, agg: ast.TermsAgg, partials: list, deadline: Deadline
+) -> list:
     counts: dict[str, int] = {}
     subs: dict[str, list] = {}
     tops: dict[str, list[tuple[int, str]]] = {}
@@ -354,13 +375,16 @@ def _merge_terms(store: Indices, request: ast.Aggregate, agg: ast.TermsAgg, part
     ordered = sorted((v for v in counts if counts[v] >= agg.min_count), key=lambda v: (-counts[v], v))
     if agg.size is not None:
         ordered = ordered[: agg.size]
-    samples = _samples(store, request, agg, {v: tops.get(v, []) for v in ordered}) if agg.samples else {}
+    samples = (
+        _samples(store, request, agg, {v: tops.get(v, []) for v in ordered}, deadline) if agg.samples else {}
+    )
     buckets = []
     for value in ordered:
         bucket: dict[str, Any] = {"value": value, "count": counts[value], "samples": samples.get(value, [])}
         if agg.sub is not None:
             narrowed = ast.Bool(must=(request.query, ast.Term(agg.field, value)))
-            bucket["sub"] = _merge(store, ast.Aggregate(narrowed, request.window), agg.sub, subs[value])
+            sub_request = ast.Aggregate(narrowed, request.window)
+            bucket["sub"] = _merge(store, sub_request, agg.sub, subs[value], deadline)
         buckets.append(bucket)
     return buckets
 
@@ -370,6 +394,7 @@ def _samples(
     request: ast.Aggregate,
     agg: ast.TermsAgg,
     tops: dict[str, list[tuple[int, str]]],
+    deadline: Deadline,
 ) -> dict[str, list[dict]]:
     """The newest events of each bucket, from the top hits the aggregation brought back; a bucket whose
     cut falls inside a run of equal timestamps is searched exactly instead (ties go by id)."""
@@ -380,22 +405,23 @@ def _samples(
         cut = agg.samples
         if len(hits) > cut and hits[cut - 1][0] == hits[cut][0]:
             narrowed = ast.Bool(must=(request.query, ast.Term(agg.field, value)))
-            found[value] = run_search(store, ast.Search(narrowed, request.window, limit=cut)).events
+            found[value] = run_search(store, ast.Search(narrowed, request.window, limit=cut), deadline).events
         else:
             wanted[value] = [event_id for _, event_id in hits[:cut]]
-    events = _by_id(store, [i for ids in wanted.values() for i in ids])
+    events = _by_id(store, [i for ids in wanted.values() for i in ids], deadline)
     for value, ids in wanted.items():
         found[value] = [events[i] for i in ids if i in events]
     return found
 
 
-def _by_id(store: Indices, ids: list[str]) -> dict[str, dict]:
+def _by_id(store: Indices, ids: list[str], deadline: Deadline) -> dict[str, dict]:
     """Stored events by id, one term-set search per day."""
     events: dict[str, dict] = {}
     if not ids:
         return events
     query = tantivy.Query.term_set_query(store.schema, "id", ids)
     for day in store.index_days():
+        deadline.check()
         searcher = store.searcher(day)
         if not searcher.num_docs:
             continue

@@ -10,7 +10,9 @@ guarantees are `EventStore`'s (store/base.py); search.py answers queries.
 from __future__ import annotations
 
 import shutil
-from collections import OrderedDict
+import threading
+import time
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -24,6 +26,7 @@ from reynard.query import ast
 from reynard.query.render import project
 from reynard.store import base
 from reynard.store.base import DayCount, Prepared, SearchResult, StoreStats, WriteResult
+from reynard.store.budget import Deadline
 from reynard.store.tantivy import schema
 from reynard.store.tantivy.lock import WriterLock
 from reynard.store.tantivy.schema import SCHEMA_VERSION, build_schema, register_tokenizers
@@ -31,6 +34,16 @@ from reynard.store.tantivy.search import iter_matches, run_aggregate, run_count,
 
 # Time-ordered input needs two (a day and the next); each open writer holds its indexing heap.
 MAX_OPEN_WRITERS = 2
+# Day indices kept open at once, least recently used closed first. Each open index holds one thread of
+# tantivy's (its meta.json watcher) and its files' maps; opening one again costs about a tenth of a
+# millisecond. 64 keeps two months of daily queries warm, whatever the spread of the timestamps.
+MAX_OPEN_DAYS = 64
+# A closed index's watcher thread ends within half a second (it wakes twice a second), so a sweep over
+# thousands of days would still pile up threads: at most this many indices are closed per LINGER
+# seconds, and an open beyond it waits. Threads of day indices stay under MAX_OPEN_DAYS + MAX_CLOSING;
+# a query over 3,000 days not open opens about 256 a second.
+MAX_CLOSING = 128
+LINGER = 0.6
 VERSION_FILE = "schema-version"
 
 
@@ -52,6 +65,16 @@ class _Day:
         return self.index.searcher()
 
 
+class _Empty:
+    """A day with no index (deleted by retention since it was listed): an empty one, in memory."""
+
+    def __init__(self, schema: tantivy.Schema):
+        self.index = tantivy.Index(schema)
+
+    def searcher(self) -> tantivy.Searcher:
+        return self.index.searcher()
+
+
 class TantivyEventStore:
     """`EventStore` on daily tantivy indices. `writable=True` takes the writer lock or raises WriterBusy."""
 
@@ -59,13 +82,25 @@ class TantivyEventStore:
     prepare = staticmethod(schema.prepare)
     original = staticmethod(schema.original)
 
-    def __init__(self, directory: Path, *, writable: bool = False, heap_bytes: int = 256_000_000):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        writable: bool = False,
+        heap_bytes: int = 256_000_000,
+        query_timeout: float | None = None,
+    ):
         self.directory = Path(directory)
+        self.query_timeout = query_timeout  # seconds a query may take (store/budget.py); None: no limit
         self.schema = build_schema()
         self.writable = writable
         self.heap_bytes = heap_bytes
-        self._days: dict[date, _Day] = {}
+        self._days: set[date] = set()  # the days that have an index, open or not
+        self._open: OrderedDict[date, _Day] = OrderedDict()  # least recently used first
         self._writers: OrderedDict[date, _Day] = OrderedDict()
+        self._guard = threading.Lock()  # `_days` and `_open`: readers on several threads open days
+        self._gone = _Empty(self.schema)  # what a day deleted since it was listed reads as
+        self._closed: deque[float] = deque()  # when the day indices closed lately were closed
         self._lock = WriterLock(self.directory)
         if writable:
             self._lock.acquire()
@@ -88,25 +123,100 @@ class TantivyEventStore:
             marker.write_text(f"{SCHEMA_VERSION}\n")
 
     def searcher(self, day: date) -> tantivy.Searcher:
-        """The searcher of one day's index (as of the last `refresh` or commit)."""
-        return self._days[day].searcher()
+        """The searcher of one day's index (as of the last `refresh` or commit; a day opened again
+        after being closed shows its last commit)."""
+        return self._handle(day).searcher()
+
+    def _handle(self, day: date, create: bool = False) -> _Day | _Empty:
+        """One day's open index: opened (or, with `create`, made) when it is not, and the least recently
+        used day closed when more than MAX_OPEN_DAYS are open (never a day whose writer is open), at
+        the pace MAX_CLOSING allows. A searcher taken from a day that is then closed stays usable: it
+        holds what it reads."""
+        while True:
+            with self._guard:
+                handle = self._open.get(day)
+                if handle is not None:
+                    self._open.move_to_end(day)
+                    return handle
+                if day not in self._days and not create:
+                    return self._gone
+                wait = self._closing_wait()
+                if wait <= 0:
+                    return self._open_day(day, create)
+            time.sleep(wait)  # outside the guard: other threads use the open days meanwhile
+
+    def _closing_wait(self) -> float:
+        """Seconds to wait before opening one more day, so that closed indices' threads stay bounded."""
+        if len(self._open) < MAX_OPEN_DAYS:
+            return 0.0
+        now = time.monotonic()
+        closed = self._closed
+        while closed and now - closed[0] >= LINGER:
+            closed.popleft()
+        return 0.0 if len(closed) < MAX_CLOSING else LINGER - (now - closed[0])
+
+    def _open_day(self, day: date, create: bool) -> _Day | _Empty:
+        try:
+            handle = _Day(self.directory / day.isoformat(), self.schema, create=day not in self._days)
+        except (ValueError, OSError):
+            if create:
+                raise
+            self._days.discard(day)  # deleted since it was listed (retention, by the writer)
+            return self._gone
+        self._days.add(day)
+        self._open[day] = handle
+        excess = len(self._open) - MAX_OPEN_DAYS
+        if excess > 0:
+            for old in [d for d in self._open if d not in self._writers][:excess]:
+                del self._open[old]  # dropped: tantivy frees the index, its thread ends soon after
+                self._closed.append(time.monotonic())
+        return handle
+
+    def open_days(self) -> int:
+        """How many day indices are open now (at most MAX_OPEN_DAYS, plus days being written)."""
+        return len(self._open)
 
     def index_days(self) -> list[date]:
         """The UTC days that have an index (maybe still empty), oldest first."""
-        return sorted(self._days)
+        with self._guard:
+            return sorted(self._days)
 
     def days(self) -> list[DayCount]:
-        counts = [DayCount(day, self._days[day].searcher().num_docs) for day in self.index_days()]
+        counts = [DayCount(day, self._count(day)) for day in self.index_days()]
         return [count for count in counts if count.events]
 
+    def _count(self, day: date) -> int:
+        """The events of one day: from its searcher when it is open, else from the segment list of its
+        last commit (meta.json), which tells as much without opening it (and starting its thread)."""
+        with self._guard:
+            handle = self._open.get(day)
+        if handle is None:
+            try:
+                meta = orjson.loads((self.directory / day.isoformat() / "meta.json").read_bytes())
+                return sum(
+                    segment["max_doc"] - ((segment.get("deletes") or {}).get("num_deleted_docs") or 0)
+                    for segment in meta["segments"]
+                )
+            except FileNotFoundError:
+                return 0  # deleted since it was listed
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # a layout this code does not know: open the day
+        return self.searcher(day).num_docs
+
     def refresh(self) -> None:
-        """Open days created since the last look, and reload every reader to see new commits."""
+        """Find days created since the last look, and reload the open readers to see new commits (a day
+        not open is read as of its last commit when it is opened)."""
         if self.directory.is_dir():
-            for entry in self.directory.iterdir():
-                day = _parse_day(entry.name)
-                if day is not None and day not in self._days and (entry / "meta.json").exists():
-                    self._days[day] = _Day(entry, self.schema, create=False)
-        for handle in self._days.values():
+            found = {
+                day
+                for entry in self.directory.iterdir()
+                if (day := _parse_day(entry.name)) is not None and (entry / "meta.json").exists()
+            }
+            with self._guard:
+                self._days.update(found)
+        with self._guard:
+            handles = list(self._open.values())
+        for handle in handles:
             handle.index.reload()
 
     def _day_for_write(self, day: date) -> _Day:
@@ -114,10 +224,9 @@ class TantivyEventStore:
         if handle is not None:
             self._writers.move_to_end(day)
             return handle
-        handle = self._days.get(day)
-        if handle is None:
-            handle = _Day(self.directory / day.isoformat(), self.schema, create=True)
-            self._days[day] = handle
+        opened = self._handle(day, create=True)
+        assert isinstance(opened, _Day)
+        handle = opened
         if len(self._writers) >= MAX_OPEN_WRITERS:
             _, oldest = self._writers.popitem(last=False)
             self._close_writer(oldest)
@@ -189,8 +298,10 @@ class TantivyEventStore:
         handle = self._writers.pop(day, None)
         if handle is not None:
             self._close_writer(handle)
-        handle = self._days.pop(day, None)
-        held = handle is not None and handle.searcher().num_docs > 0
+        held = day in self._days and self.searcher(day).num_docs > 0
+        with self._guard:
+            self._days.discard(day)
+            self._open.pop(day, None)
         path = self.directory / day.isoformat()
         if path.exists():
             shutil.rmtree(path)
@@ -204,13 +315,14 @@ class TantivyEventStore:
         for handle in list(self._writers.values()):
             self._close_writer(handle)
         self._writers.clear()
+        with self._guard:
+            self._open.clear()  # the indices (and their threads) go; a later read opens days again
         self._lock.release()
 
     # -- reading --------------------------------------------------------------------------------------
     def get(self, event_id: str) -> dict | None:
-        for day in sorted(self._days, reverse=True):
-            handle = self._days[day]
-            searcher = handle.searcher()
+        for day in reversed(self.index_days()):
+            searcher = self.searcher(day)
             if not searcher.num_docs:
                 continue
             hits = searcher.search(tantivy.Query.term_query(self.schema, "id", event_id), limit=1).hits
@@ -221,24 +333,26 @@ class TantivyEventStore:
     def search(self, request: ast.Search) -> SearchResult:
         """Events matching a query (search.py has the how)."""
         with _index_panics():
-            result = run_search(self, request)
+            result = run_search(self, request, Deadline(self.query_timeout))
         if request.fields:
             return SearchResult([project(e, request.fields) for e in result.events], result.next_after)
         return result
 
     def stream(self, request: ast.Search) -> Iterator[dict]:
         """Every event matching a query, newest first, without holding them (for NDJSON output)."""
+        deadline = Deadline(self.query_timeout)  # the budget bounds the work between two events
         with _index_panics():
-            for event in iter_matches(self, request):
+            for event in iter_matches(self, request, deadline):
                 yield project(event, request.fields)
+                deadline.restart()
 
     def count(self, query: ast.Node = base.EVERYTHING, window: ast.TimeWindow = base.ALL_TIME) -> int:
         with _index_panics():
-            return run_count(self, query, window)
+            return run_count(self, query, window, Deadline(self.query_timeout))
 
     def aggregate(self, request: ast.Aggregate) -> dict:
         with _index_panics():
-            return run_aggregate(self, request)
+            return run_aggregate(self, request, Deadline(self.query_timeout))
 
     def stats(self) -> StoreStats:
         days = self.days()
