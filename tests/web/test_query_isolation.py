@@ -45,11 +45,11 @@ def timed(call) -> float:
 
 
 def test_status_and_ingest_answer_quickly_while_the_worst_queries_run(server):
-    loaded = httpx.post(f"{server.url}/events", content=b"\n".join(map(event, range(EVENTS))), timeout=300)
+    loaded = server.post(f"{server.url}/events", content=b"\n".join(map(event, range(EVENTS))), timeout=300)
     assert loaded.json()["stored"] == EVENTS
 
     # One client with room for every query at once, so that they all reach the server within a moment.
-    client = httpx.Client(limits=httpx.Limits(max_connections=IN_FLIGHT), timeout=300)
+    client = httpx.Client(limits=httpx.Limits(max_connections=IN_FLIGHT), timeout=300, headers=server.headers)
 
     def search(n: int) -> httpx.Response:
         return client.get(f"{server.url}/api/search", params={"q": WORST[n % len(WORST)]})
@@ -58,12 +58,13 @@ def test_status_and_ingest_answer_quickly_while_the_worst_queries_run(server):
         answers = [clients.submit(search, n) for n in range(IN_FLIGHT)]
         time.sleep(1)  # the queries are running (the summary ones read every event back)
         status = [
-            timed(lambda: httpx.get(f"{server.url}/status", timeout=30).raise_for_status()) for _ in range(20)
+            timed(lambda: server.get(f"{server.url}/status", timeout=30).raise_for_status())
+            for _ in range(20)
         ]
 
         def ingest(n: int) -> None:
             body = b"\n".join(event(EVENTS + 10 * n + i) for i in range(10))
-            assert httpx.post(f"{server.url}/events", content=body, timeout=30).json()["stored"] == 10
+            assert server.post(f"{server.url}/events", content=body, timeout=30).json()["stored"] == 10
 
         acknowledged = [timed(lambda n=n: ingest(n)) for n in range(5)]
         still_running = sum(not answer.done() for answer in answers)
@@ -78,7 +79,7 @@ def test_status_and_ingest_answer_quickly_while_the_worst_queries_run(server):
             assert response.json()["error"].startswith(("too many queries at once", "the query ran past"))
     answered = [r.json() for r in results if r.status_code == 200]
     assert answered and all(body["count"] == 0 for body in answered)  # nothing ends with "c"
-    fast = httpx.get(f"{server.url}/api/search", params={"q": "details.g:/(a|a)*c/"}, timeout=30)
+    fast = server.get(f"{server.url}/api/search", params={"q": "details.g:/(a|a)*c/"}, timeout=30)
     assert fast.status_code == 200 and fast.elapsed.total_seconds() < 1.0
 
 
@@ -107,14 +108,14 @@ def test_a_query_past_the_budget_is_a_503_naming_it(tmp_path, monkeypatch):
     monkeypatch.setenv("REYNARD_QUERY_TIMEOUT_SECONDS", "0.02")
     server = Server(tmp_path / "data").start()
     try:
-        httpx.post(f"{server.url}/events", content=b"\n".join(map(event, range(5_000))), timeout=300)
-        slow = httpx.post(f"{server.url}/api/search", json={"query": "summary:/.*(x|y)z.*/"}, timeout=30)
+        server.post(f"{server.url}/events", content=b"\n".join(map(event, range(5_000))), timeout=300)
+        slow = server.post(f"{server.url}/api/search", json={"query": "summary:/.*(x|y)z.*/"}, timeout=30)
         assert slow.status_code == 503
         assert slow.json() == {
             "error": "the query ran past its time budget of 0.02 s (setting query_timeout_seconds) and was"
             " stopped: narrow it (a shorter time range, an exact field value rather than a pattern)"
         }
-        quick = httpx.get(f"{server.url}/api/search", params={"q": "details.n:42"}, timeout=30)
+        quick = server.get(f"{server.url}/api/search", params={"q": "details.n:42"}, timeout=30)
         assert quick.status_code == 200 and quick.json()["count"] == 1
     finally:
         server.stop()

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from reynard import __version__
 from reynard.errors import InvalidEvent, NotFound
+from reynard.events import numbers
 from reynard.events.event import finalize
 from reynard.events.timestamps import TimestampError, isoformat, parse_timestamp
 from reynard.identity.roles import Permission
@@ -162,7 +163,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         received = isoformat(datetime.now(UTC))
         for number, line in enumerate(body.splitlines(), 1):
             try:
-                event = orjson.loads(line)
+                event = numbers.loads(line)  # integers beyond 64 bits kept as text
                 events.append(finalize(event, received=received, keep_received=True))
             except (orjson.JSONDecodeError, InvalidEvent) as e:
                 reason = f"line {number}: {e}"
