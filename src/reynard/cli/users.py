@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from reynard.cli.options import data_dir_option, runtime_of, user_errors, who, write_json_lines
+from reynard.events.timestamps import display
 from reynard.identity.roles import Role
 
 ROLES = click.Choice([str(r) for r in Role])
@@ -69,7 +70,7 @@ def user_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
         return
     for item in found:
         state = "disabled" if item.disabled else "active"
-        click.echo(f"{item.name:<24} {item.role:<10} {state:<9} added {item.created.isoformat()[:19]}")
+        click.echo(f"{item.name:<24} {item.role:<10} {state:<9} added {display(item.created)}")
     click.echo(f"{len(found)} users", err=True)
 
 
@@ -110,7 +111,7 @@ def token_create(
     created, secret = runtime_of(ctx, data_dir=data_dir).identity.create_token(
         name, role_name, by=who(None), expires=until
     )
-    expiry = f", expires {created.expires.isoformat()[:19]}" if created.expires else ""
+    expiry = f", expires {display(created.expires)}" if created.expires else ""
     click.echo(f"token {created.id} for {created.name} ({created.role}){expiry}; shown once:", err=True)
     click.echo(secret)
 
@@ -128,7 +129,7 @@ def token_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
         write_json_lines(t.as_dict(now) for t in found)
         return
     for item in found:
-        expiry = item.expires.isoformat()[:19] if item.expires else "never"
+        expiry = display(item.expires) if item.expires else "never"
         click.echo(
             f"{item.id:>5}  {item.name:<24} {item.role:<10} {item.prefix}...  {item.state(now):<8} "
             f"expires {expiry}"
@@ -174,7 +175,7 @@ def audit_list(
     for entry in found:
         target = f" {entry.target}" if entry.target else ""
         click.echo(
-            f"{entry.at.isoformat()[:19]}  {entry.actor:<20} {entry.source:<15} {entry.result:<5} "
+            f"{display(entry.at)}  {entry.actor:<20} {entry.source:<15} {entry.result:<5} "
             f"{entry.action}{target}"
         )
     click.echo(f"{len(found)} entries", err=True)

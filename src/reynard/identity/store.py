@@ -22,6 +22,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reynard.errors import NotFound, ReynardError
+from reynard.events.timestamps import iso_or_none
 from reynard.identity.principal import Principal
 from reynard.identity.roles import Role, role
 from reynard.state.tables import api_tokens, users
@@ -88,16 +89,15 @@ class Token:
 
     def as_dict(self, now: datetime | None = None) -> dict:
         now = now or datetime.now(UTC)
-        stamp = lambda moment: moment.isoformat() if moment else None  # noqa: E731
         return {
             "id": self.id,
             "name": self.name,
             "role": str(self.role),
             "prefix": self.prefix,
-            "created": stamp(self.created),
+            "created": iso_or_none(self.created),
             "created_by": self.created_by,
-            "expires": stamp(self.expires),
-            "revoked": stamp(self.revoked),
+            "expires": iso_or_none(self.expires),
+            "revoked": iso_or_none(self.revoked),
             "state": self.state(now),
         }
 
