@@ -375,6 +375,20 @@ api_tokens = Table(
     Column("revoked", UTCDateTime(), nullable=True),
 )
 
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),  # SHA-256 of the cookie's secret
+    Column("csrf", String(64), nullable=False),  # sent back in X-CSRF-Token with every state change
+    Column("source", String(128), nullable=False),  # the address it was signed in from
+    Column("created", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    Column("expires", UTCDateTime(), nullable=False),
+    Column("ended", UTCDateTime(), nullable=True),  # signed out, or ended by the user's disabling
+)
+
 audit = Table(
     "audit",
     metadata,
