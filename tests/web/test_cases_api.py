@@ -245,6 +245,63 @@ def test_bad_input_over_http(world):
     )
 
 
+# Past 2**63 - 1, SQLite cannot even compare a number with a column: these were 500s (schemathesis,
+# tests/web/test_api_fuzz.py). An id or a version is a positive integer up to 2**53 - 1 (web/fields.py).
+HUGE = 2**70
+
+
+def _refused(response, *where):
+    """A 422 naming the field (FastAPI's validation: `detail` with its location)."""
+    assert response.status_code == 422, response.text
+    locations = [tuple(d["loc"]) for d in response.json()["detail"]]
+    assert where in locations, locations
+
+
+def test_ids_and_versions_past_what_is_stored_are_refused_naming_them(world):
+    client, _, _ = world
+    iid = ok(client.post("/api/alerts/1/escalate", json={}))["incident"]["id"]
+    version = ok(client.get(f"/api/incidents/{iid}"))["version"]
+
+    _refused(client.get(f"/api/incidents/{HUGE}"), "path", "incident_id")
+    _refused(client.get(f"/api/incidents/{HUGE}/timeline"), "path", "incident_id")
+    _refused(client.get(f"/api/incidents/{HUGE}/postmortem"), "path", "incident_id")
+    _refused(client.patch(f"/api/incidents/{HUGE}", json={"version": 1}), "path", "incident_id")
+    _refused(client.post(f"/api/incidents/{HUGE}/close", json={"version": 1}), "path", "incident_id")
+    _refused(client.post(f"/api/incidents/{HUGE}/indicators", json={"indicators": []}), "path", "incident_id")
+    _refused(client.post(f"/api/alerts/{HUGE}/escalate", json={}), "path", "alert_id")
+    _refused(client.post(f"/api/incidents/{iid}/alerts", json={"alert_id": -HUGE}), "body", "alert_id")
+    _refused(client.post("/api/alerts/2/escalate", json={"incident_id": HUGE}), "body", "incident_id")
+    _refused(client.delete(f"/api/incidents/{iid}/members/ana", params={"version": HUGE}), "query", "version")
+    _refused(
+        client.post(f"/api/incidents/{iid}/members", json={"name": "ana", "role": "lead", "version": -HUGE}),
+        "body",
+        "version",
+    )
+    _refused(client.get("/api/incidents/0"), "path", "incident_id")
+    # The largest id there can be is only unknown; nothing was written by the refused requests.
+    assert client.get(f"/api/incidents/{2**53 - 1}").status_code == 404
+    assert ok(client.get(f"/api/incidents/{iid}"))["version"] == version
+    assert [a["id"] for a in ok(client.get("/api/alerts", params={"status": "new"}))["alerts"]] == [2]
+    spec = ok(client.get("/openapi.json"))
+    incident_id = spec["paths"]["/api/incidents/{incident_id}"]["get"]["parameters"][0]
+    assert incident_id["schema"]["maximum"] == 2**53 - 1 and incident_id["schema"]["minimum"] == 1
+
+
+def test_a_correction_linking_an_entry_no_number_can_name_is_404(world):
+    """`entry:<digits>` past what SQLite holds, or digits `int()` refuses ("²"), were 500s; a digit of
+    another script ("١") was taken for entry 1."""
+    client, _, _ = world
+    iid = ok(client.post("/api/alerts/1/escalate", json={}))["incident"]["id"]
+    first = ok(client.get(f"/api/incidents/{iid}/timeline"))[0]["id"]
+    for target in ("9" * 30, "²", "١"):
+        entry = {"kind": "correction", "text": "wrong time", "link": f"entry:{target}"}
+        response = client.post(f"/api/incidents/{iid}/entries", json=entry)
+        assert response.status_code == 404, response.text
+        assert response.json() == {"error": f"incident {iid} has no timeline entry {target}"}
+    entry = {"kind": "correction", "text": "wrong time", "link": f"entry:{first}"}
+    assert ok(client.post(f"/api/incidents/{iid}/entries", json=entry), 201)["link"] == f"entry:{first}"
+
+
 def test_the_openapi_description_has_the_endpoints_and_models(world):
     client, _, _ = world
     spec = ok(client.get("/openapi.json"))

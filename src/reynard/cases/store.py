@@ -15,6 +15,7 @@ them to open or join an incident, link the alert, its events and their indicator
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,6 +37,9 @@ from reynard.state.tables import (
 )
 
 TAKE_ATTEMPTS = 5
+# An entry's id in a link (`entry:17`): ASCII digits, at most 18, so it fits the database's 64-bit
+# INTEGER. Anything else names no entry (`str.isdigit` also takes "²", which `int()` refuses, and "١").
+_ENTRY_ID = re.compile(r"[0-9]{1,18}")
 
 
 class _Unchanged(Exception):
@@ -207,7 +211,7 @@ class IncidentStore:
     def _check_entry(self, connection: Connection, incident_id: int, link: str) -> None:
         target = link.removeprefix("entry:")
         owner = None
-        if target.isdigit():
+        if _ENTRY_ID.fullmatch(target):
             owner = connection.execute(
                 select(incident_entries.c.incident_id).where(incident_entries.c.id == int(target))
             ).scalar()

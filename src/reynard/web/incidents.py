@@ -25,6 +25,7 @@ from reynard.cases.services import CaseServices
 from reynard.cases.values import APPEND_KINDS, INDICATOR_KINDS, POSTMORTEM_SECTIONS, SEVERITIES
 from reynard.identity.roles import Permission
 from reynard.web.auth import CanTriage, allow
+from reynard.web.fields import Id, Version
 
 MAX_SHOWN_EVENTS = 1000
 
@@ -128,7 +129,7 @@ class IncidentCreate(BaseModel):
 
 
 class FieldsIn(BaseModel):
-    version: int
+    version: Version
     title: str | None = None
     summary: str | None = None
     severity: str | None = None
@@ -144,14 +145,14 @@ class FieldsIn(BaseModel):
 
 class PhaseIn(BaseModel):
     phase: str = Field(description=" | ".join(PHASES))
-    version: int
+    version: Version
     reason: str | None = None
     force: bool = Field(False, description="skip forward over phases (needs a reason)")
     skip_lessons: bool = Field(False, description="close without lessons learned (needs a reason)")
 
 
 class CloseIn(BaseModel):
-    version: int
+    version: Version
     lessons: str | None = None
     skip_lessons: bool = False
     reason: str | None = None
@@ -171,19 +172,19 @@ class EntryIn(BaseModel):
 
 
 class LinkAlertIn(BaseModel):
-    alert_id: int
-    version: int | None = None
+    alert_id: Id
+    version: Version | None = None
 
 
 class LinkEventsIn(BaseModel):
     event_ids: list[str]
-    version: int | None = None
+    version: Version | None = None
 
 
 class MemberIn(BaseModel):
     name: str
     role: str
-    version: int | None = None
+    version: Version | None = None
 
 
 class IncidentIndicatorIn(BaseModel):
@@ -194,7 +195,7 @@ class IncidentIndicatorIn(BaseModel):
 class IndicatorsIn(BaseModel):
     indicators: list[IncidentIndicatorIn]
     source: str | None = None
-    version: int | None = None
+    version: Version | None = None
 
 
 class SectionIn(BaseModel):
@@ -203,8 +204,8 @@ class SectionIn(BaseModel):
 
 
 class EscalateIn(BaseModel):
-    incident_id: int | None = Field(None, description="join this open incident; default: open a new one")
-    version: int | None = None
+    incident_id: Id | None = Field(None, description="join this open incident; default: open a new one")
+    version: Version | None = None
 
 
 class EscalationOut(BaseModel):
@@ -317,7 +318,7 @@ def incidents_router(services: CaseServices) -> APIRouter:
 
     @router.get("/incidents/{incident_id}", response_model=IncidentOut, dependencies=[allow(Permission.READ)])
     def get_incident(
-        incident_id: int,
+        incident_id: Id,
         events: int = Query(
             0, ge=0, le=MAX_SHOWN_EVENTS, description="resolve this many linked events from the event store"
         ),
@@ -330,18 +331,18 @@ def incidents_router(services: CaseServices) -> APIRouter:
         response_model=list[EntryOut],
         dependencies=[allow(Permission.READ)],
     )
-    def get_timeline(incident_id: int) -> list[dict[str, Any]]:
+    def get_timeline(incident_id: Id) -> list[dict[str, Any]]:
         return [e.as_dict() for e in cases().incidents.timeline(incident_id)]
 
     @router.patch("/incidents/{incident_id}", response_model=IncidentOut, responses=STALE)
-    def set_fields(incident_id: int, body: FieldsIn, who: CanTriage) -> dict[str, Any]:
+    def set_fields(incident_id: Id, body: FieldsIn, who: CanTriage) -> dict[str, Any]:
         """Set fields (the ones sent; lists replace the old list), against `version`."""
         changes = body.model_dump(exclude_unset=True, exclude={"version"})
         incident = cases().incidents.set_fields(incident_id, who.name, changes, expected_version=body.version)
         return out(incident)
 
     @router.post("/incidents/{incident_id}/phase", response_model=IncidentOut, responses=STALE)
-    def change_phase(incident_id: int, body: PhaseIn, who: CanTriage) -> dict[str, Any]:
+    def change_phase(incident_id: Id, body: PhaseIn, who: CanTriage) -> dict[str, Any]:
         """Move to the next phase, or back; further forward only with `force` and a `reason`."""
         incident = cases().incidents.change_phase(
             incident_id,
@@ -355,7 +356,7 @@ def incidents_router(services: CaseServices) -> APIRouter:
         return out(incident)
 
     @router.post("/incidents/{incident_id}/close", response_model=IncidentOut, responses=STALE)
-    def close_incident(incident_id: int, body: CloseIn, who: CanTriage) -> dict[str, Any]:
+    def close_incident(incident_id: Id, body: CloseIn, who: CanTriage) -> dict[str, Any]:
         """Record the lessons (when given) and close, in one step."""
         incident = cases().incidents.close(
             incident_id,
@@ -369,23 +370,23 @@ def incidents_router(services: CaseServices) -> APIRouter:
         return out(incident)
 
     @router.post("/incidents/{incident_id}/notes", response_model=EntryOut, status_code=201)
-    def add_note(incident_id: int, body: NoteIn, who: CanTriage) -> dict[str, Any]:
+    def add_note(incident_id: Id, body: NoteIn, who: CanTriage) -> dict[str, Any]:
         return cases().incidents.note(incident_id, who.name, body.text, body.link).as_dict()
 
     @router.post("/incidents/{incident_id}/entries", response_model=EntryOut, status_code=201)
-    def add_entry(incident_id: int, body: EntryIn, who: CanTriage) -> dict[str, Any]:
+    def add_entry(incident_id: Id, body: EntryIn, who: CanTriage) -> dict[str, Any]:
         """Append a note, playbook step, notification, correction (link `entry:<id>`) or evidence."""
         store = cases().incidents
         entry_id = store.add_entry(incident_id, body.kind, who.name, body.text, body.link, body.at)
         return next(e for e in store.timeline(incident_id) if e.id == entry_id).as_dict()
 
     @router.post("/incidents/{incident_id}/alerts", response_model=EscalationOut, responses=STALE)
-    def link_alert(incident_id: int, body: LinkAlertIn, who: CanTriage) -> dict[str, Any]:
+    def link_alert(incident_id: Id, body: LinkAlertIn, who: CanTriage) -> dict[str, Any]:
         """Link an alert: the same as escalating it into this incident."""
         return _escalation(body.alert_id, who.name, incident_id, body.version)
 
     @router.post("/incidents/{incident_id}/events", response_model=IncidentOut, responses=STALE)
-    def link_events(incident_id: int, body: LinkEventsIn, who: CanTriage) -> dict[str, Any]:
+    def link_events(incident_id: Id, body: LinkEventsIn, who: CanTriage) -> dict[str, Any]:
         """Link stored events by id; their indicators come along."""
         incident = (
             cases()
@@ -395,7 +396,7 @@ def incidents_router(services: CaseServices) -> APIRouter:
         return out(incident)
 
     @router.post("/incidents/{incident_id}/members", response_model=IncidentOut, responses=STALE)
-    def add_member(incident_id: int, body: MemberIn, who: CanTriage) -> dict[str, Any]:
+    def add_member(incident_id: Id, body: MemberIn, who: CanTriage) -> dict[str, Any]:
         """Add a team member with a role (or change a member's role)."""
         incident = cases().incidents.add_member(
             incident_id, body.name, body.role, who.name, expected_version=body.version
@@ -403,11 +404,11 @@ def incidents_router(services: CaseServices) -> APIRouter:
         return out(incident)
 
     @router.delete("/incidents/{incident_id}/members/{name}", response_model=IncidentOut, responses=STALE)
-    def remove_member(incident_id: int, name: str, version: int, who: CanTriage) -> dict[str, Any]:
+    def remove_member(incident_id: Id, name: str, version: Version, who: CanTriage) -> dict[str, Any]:
         return out(cases().incidents.remove_member(incident_id, name, who.name, expected_version=version))
 
     @router.post("/incidents/{incident_id}/indicators", response_model=IncidentOut, responses=STALE)
-    def add_indicators(incident_id: int, body: IndicatorsIn, who: CanTriage) -> dict[str, Any]:
+    def add_indicators(incident_id: Id, body: IndicatorsIn, who: CanTriage) -> dict[str, Any]:
         incident = cases().incidents.add_indicators(
             incident_id,
             [(i.kind, i.value) for i in body.indicators],
@@ -423,7 +424,7 @@ def incidents_router(services: CaseServices) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {"text/markdown": {}, "text/html": {}}}},
     )
-    def postmortem(incident_id: int, format: Literal["markdown", "html"] = Query("markdown")) -> Response:
+    def postmortem(incident_id: Id, format: Literal["markdown", "html"] = Query("markdown")) -> Response:
         """The postmortem as Markdown or as a standalone HTML page."""
         store = cases().incidents
         document = build(store.get(incident_id), store.timeline(incident_id))
@@ -437,7 +438,7 @@ def incidents_router(services: CaseServices) -> APIRouter:
         responses=STALE,
         description="Sections: " + ", ".join(POSTMORTEM_SECTIONS),
     )
-    def set_section(incident_id: int, section: str, body: SectionIn, who: CanTriage) -> dict[str, Any]:
+    def set_section(incident_id: Id, section: str, body: SectionIn, who: CanTriage) -> dict[str, Any]:
         """Keep an edited postmortem section (empty text: back to the generated one)."""
         incident = cases().incidents.set_postmortem_section(
             incident_id, section, body.text, who.name, expected_version=body.version
@@ -454,7 +455,7 @@ def incidents_router(services: CaseServices) -> APIRouter:
         }
 
     @router.post("/alerts/{alert_id}/escalate", response_model=EscalationOut, responses=STALE)
-    def escalate(alert_id: int, body: EscalateIn, who: CanTriage) -> dict[str, Any]:
+    def escalate(alert_id: Id, body: EscalateIn, who: CanTriage) -> dict[str, Any]:
         """The alert becomes an incident, or joins the open incident `incident_id`: its events, their
         indicators and a suggested runbook come along; the alert's status becomes `escalated`."""
         return _escalation(alert_id, who.name, body.incident_id, body.version)

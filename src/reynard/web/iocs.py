@@ -24,6 +24,7 @@ from reynard.intel.formats import (
 from reynard.intel.indicators import Indicator
 from reynard.intel.store import IndicatorStore, NewIndicator
 from reynard.web.auth import CanTriage, allow
+from reynard.web.fields import Id
 from reynard.web.hygiene import BodyTypes
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
@@ -183,21 +184,21 @@ def iocs_router(indicators: IndicatorStore) -> APIRouter:
         return ImportOut(**report.as_dict())
 
     @router.get("/{indicator_id}", response_model=IndicatorDetail, dependencies=[allow(Permission.READ)])
-    def get_ioc(indicator_id: int) -> IndicatorDetail:
+    def get_ioc(indicator_id: Id) -> IndicatorDetail:
         """One indicator and its history (added, updated, expired, removed: who and when)."""
         item = one(indicator_id)
         history = [Change(**change) for change in store().history(item.id)]
         return IndicatorDetail(**_out(item).model_dump(), history=history)
 
     @router.post("/{indicator_id}/expire", response_model=IndicatorOut)
-    def expire_ioc(indicator_id: int, who: CanTriage, body: ExpireIn | None = None) -> IndicatorOut:
+    def expire_ioc(indicator_id: Id, who: CanTriage, body: ExpireIn | None = None) -> IndicatorOut:
         """Expire now, or at a time: from then on it no longer matches."""
         body = body or ExpireIn()
         one(indicator_id)
         return _out(store().expire(indicator_id, parse_expiry(body.at, name="at"), who.name))
 
     @router.delete("/{indicator_id}", response_model=IndicatorOut)
-    def remove_ioc(indicator_id: int, who: CanTriage, reason: str | None = None) -> IndicatorOut:
+    def remove_ioc(indicator_id: Id, who: CanTriage, reason: str | None = None) -> IndicatorOut:
         """Take it off the lists; the record and its history stay (state `removed`)."""
         one(indicator_id)
         return _out(store().remove(indicator_id, who.name, reason))
