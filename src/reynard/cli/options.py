@@ -78,7 +78,11 @@ def runtime_of(ctx: click.Context | None = None, **overrides: Any) -> Runtime:
     ctx = ctx or click.get_current_context()
     runtime = Runtime(settings_of(ctx, **overrides))
     ctx.call_on_close(runtime.close)
+    ctx.meta.setdefault(RUNTIMES, []).append(runtime)  # the audit trail writes through one of them
     return runtime
+
+
+RUNTIMES = "reynard.runtimes"
 
 
 def who(by: str | None) -> str:
