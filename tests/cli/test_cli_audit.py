@@ -2,7 +2,6 @@
 here as one that changes nothing; each audited command is run for real (CliRunner, on a data directory
 with real events and alerts) and its entry read back with `reynard audit list --format json`."""
 
-import getpass
 import json
 import shutil
 import sqlite3
@@ -21,8 +20,9 @@ from cases_support import stored_world
 from paths import ALERTS
 from reynard.cli import main
 from reynard.cli.audited import audit_of
+from reynard.cli.options import os_user
 
-ME = getpass.getuser()
+ME = os_user()  # the user the tests run as, by user id
 
 # Commands that change nothing in the data directory, and why; anything else must be audited.
 NOT_AUDITED = {
@@ -308,6 +308,18 @@ def test_by_names_who_acts_and_the_source_who_ran_it(cli):
     assert [e["action"] for e in cli.audit()] == ["incident new", "incident note"]
     listed = cli("audit", "list", "--user", someone).stdout.splitlines()
     assert len(listed) == 1 and listed[0].endswith("incident new 1: ok") and f"os user: {ME}" in listed[0]
+
+
+def test_the_environment_cannot_hide_who_ran_a_command(cli):
+    """USER and LOGNAME name who acts by default, as `--by` does; the source still says who ran it."""
+    someone = f"not-{ME}"
+    result = cli.runner.invoke(
+        main,
+        ["--data-dir", str(cli.data), "incident", "new", "Leaked key"],
+        env={"USER": someone, "LOGNAME": someone, "LNAME": someone, "USERNAME": someone},
+    )
+    assert result.exit_code == 0, result.output
+    assert (last(cli)["actor"], last(cli)["source"]) == (someone, f"cli (os user: {ME})")
 
 
 def test_a_failing_command_is_recorded_with_its_error_and_exits_as_before(cli):

@@ -2,18 +2,19 @@
 same append-only table as the HTTP API's requests (`web/audit.py`).
 
 An entry says who (`--by`, else the OS user; kind `cli`), from where (`cli`, or `cli (os user: NAME)`
-when `--by` names someone else: a `--by` cannot hide who ran the command), the command (`incident
-close`), what it acted on (an id or a name), how it ended (`ok`; `error: <ErrorClass>`; `exit N` when
-the command ended with its own status, as an import with rejected rows or a failed execution), and the
-options that matter as JSON (never a password nor a secret).
+when who acts is not the user the process runs as, found by its user id: neither `--by` nor `USER=`
+hides who ran the command), the command (`incident close`), what it acted on (an id or a name), how it
+ended (`ok`; `error: <ErrorClass>`; `exit N` when the command ended with its own status, as an import
+with rejected rows or a failed execution), and the options that matter as JSON (never a password nor a
+secret).
 
 A command declares it with `@audited(target=..., detail=...)`, placed under `@user_errors` (so the
 error's class is seen before it becomes one line on stderr); what it only knows once it ran (a new
-incident's id, an execution's) it adds with `audit_note(...)`. A part of a command is recorded with `with
-recorded(...)`. The entry is written when the command ends, failed or not; a write that fails is said
-on stderr and never changes the command's exit status. `reynard ingest` is not recorded, as `POST
-/events` is not. tests/cli/test_cli_audit.py walks the command tree: every command is either audited or
-listed there as one that changes nothing.
+incident's id, an execution's) it adds with `audit_note(...)`. A part of a command is recorded with
+`with recorded(...)`. The entry is written when the command ends, failed or not; a write that fails is
+said on stderr and never changes the command's exit status. `reynard ingest` is not recorded, as `POST
+/events` is not. tests/cli/test_cli_audit.py walks the command tree: every command is either audited
+or listed there as one that changes nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reynard.cli.options import RUNTIMES, settings_of, who
+from reynard.cli.options import RUNTIMES, os_user, settings_of, who
 
 if TYPE_CHECKING:
     from reynard.identity.audit import AuditTrail
@@ -183,8 +184,8 @@ def _write(ctx: click.Context, entry: Entry, result: str, by: str | None, data_d
 
     own: Runtime | None = None
     try:
-        actor, os_user = who(by), who(None)
-        source = "cli" if actor == os_user else f"cli (os user: {os_user})"
+        actor, runner = who(by), os_user()
+        source = "cli" if actor == runner else f"cli (os user: {runner})"
         detail = json.dumps(entry.detail, sort_keys=True, default=str) if entry.detail else None
         trail, own = _trail(ctx, data_dir)
         trail.record(
