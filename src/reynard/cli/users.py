@@ -181,7 +181,7 @@ def audit_list(
     for entry in found:
         target = f" {entry.target}" if entry.target else ""
         click.echo(
-            f"{display(entry.at)}  {entry.actor:<20} {entry.actor_kind:<5} {entry.source:<15} "
+            f"{display(entry.at)}  {entry.actor:<20} {entry.actor_kind:<7} {entry.source:<15} "
             f"{entry.action}{target}: {entry.result}"
         )
     click.echo(f"{len(found)} entries", err=True)
