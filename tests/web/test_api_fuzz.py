@@ -300,6 +300,12 @@ def _run(seeded: Seeded, folder: Path, *, drawing: bool) -> str:
     return output
 
 
+# Operations that change something and that a run with a bearer token cannot make do so: the console's
+# sign-in needs a user's password, and its sign-out a console session (a cookie). Their answers are
+# still checked. Any other operation that changes something needs its data seeded above.
+UNREACHABLE = {"POST /api/session", "DELETE /api/session"}
+
+
 def test_generated_requests_get_no_server_error(seeded: Seeded, tmp_path: Path):
     """Values as the generator makes them: ids past any stored row, out of range, of the wrong type;
     odd text, bodies and content types."""
@@ -307,18 +313,22 @@ def test_generated_requests_get_no_server_error(seeded: Seeded, tmp_path: Path):
 
 
 def test_generated_requests_on_stored_rows_get_no_server_error(seeded: Seeded, tmp_path: Path):
-    """The stored ids and names drawn half of the time: the requests reach stored rows."""
+    """The stored ids and names drawn for parameters: the requests reach stored rows."""
     output = _run(seeded, tmp_path, drawing=True)
 
     # They reached what they name: every operation that changes something did so at least once (2xx),
     # or was refused for the version it named (409), which only a stored incident has. (An incident's
     # version moves with every change, so a drawn one is mostly stale.) Ingest, `POST /events`, is not
-    # in the audit trail.
+    # in the audit trail; UNREACHABLE are the console's.
     entries = _ok(seeded.server.get(f"{seeded.server.url}/api/audit", params={"limit": 100_000}))["entries"]
     answers: dict[str, Counter] = {}
     for entry in entries:
         answers.setdefault(entry["action"], Counter())[int(entry["result"])] += 1
-    changing = [o for o in seeded.operations if not o.startswith("GET ") and o != "POST /events"]
+    changing = [
+        o
+        for o in seeded.operations
+        if not o.startswith("GET ") and o != "POST /events" and o not in UNREACHABLE
+    ]
     reached = {o for o in changing if any(s < 300 or s == 409 for s in answers.get(o, ()))}
     shown = "\n".join(f"{o}: {dict(answers.get(o, {}))}" for o in changing)
     assert reached == set(changing), f"{output}\n{shown}"
