@@ -11,10 +11,16 @@ Three runs, each on a fresh server in a child process (data under --work, delete
    while /status is asked every 50 ms for --seconds; a /status that times out (2 s) counts as 2,000 ms
    and in `status_timeouts`. The server is killed (SIGKILL) after.
 3. The server's threads after ingesting 3,000 events on 3,000 distinct days (NDJSON, 100 a request).
+4. Ingest acknowledgments per second with and without authentication: --clients clients each posting
+   one small JSON event at a time (as MozDef shippers do) to `POST /events` for --seconds, on the app
+   `reynard serve` runs, started by this script in a child process (`--child`) twice per round, once as
+   is (an ingest token checked on every request) and once with the authentication dependency replaced
+   by a fixed principal (FastAPI's `dependency_overrides`, here only); rounds alternate which goes
+   first, and the medians are reported.
 
 Prints one JSON line:
 
-    python benchmarks/abuse.py [--work /tmp] [--gib 1] [--seconds 10] [--searchers 2]
+    python benchmarks/abuse.py [--work /tmp] [--gib 1] [--seconds 10] [--searchers 2] [--clients 4]
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+from fastapi import Request  # at module level: FastAPI resolves the override's annotations here
 
 MIB = 1024 * 1024
 STATUS_TIMEOUT = 2.0
@@ -273,20 +280,126 @@ def run_threads(work: Path, days: int) -> dict:
     }
 
 
+def serve_child(data_dir: Path, port: int, authenticated: bool) -> None:
+    """The app `reynard serve` runs, on `port`; without authentication when told (benchmark only)."""
+    import uvicorn
+
+    from reynard.identity.principal import Principal
+    from reynard.identity.roles import Role
+    from reynard.runtime import Runtime
+    from reynard.settings import Settings
+    from reynard.web.app import create_app
+    from reynard.web.auth import authenticate
+    from reynard.web.server import server_config
+
+    settings = Settings(data_dir=data_dir, port=port)
+    runtime = Runtime(settings)
+    app = create_app(runtime)
+    if not authenticated:
+        shipper = Principal("shipper", Role.INGEST, "token")
+
+        def nobody_asked(request: Request) -> Principal:
+            request.state.principal = shipper
+            return shipper
+
+        app.dependency_overrides[authenticate] = nobody_asked
+    try:
+        uvicorn.Server(server_config(app, settings)).run()
+    except KeyboardInterrupt:  # the parent's SIGINT: the run is over
+        pass
+    finally:
+        runtime.close()
+
+
+def acks_per_second(work: Path, authenticated: bool, seconds: float, clients: int) -> float:
+    data_dir = work / f"acks-{'auth' if authenticated else 'open'}-{time.monotonic_ns()}"
+    token = admin_token(data_dir)
+    port = free_port()
+    command = [sys.executable, __file__, "--child", str(data_dir), str(port)]
+    process = subprocess.Popen(
+        [*command, *([] if authenticated else ["--no-auth"])], stdout=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/status", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        acked = [0] * clients
+        stop = time.monotonic() + seconds
+
+        def post(number: int) -> None:
+            headers = {"authorization": f"Bearer {token}"} if authenticated else {}
+            with httpx.Client(timeout=30, headers=headers) as http:
+                n = 0
+                while time.monotonic() < stop:
+                    event = {"summary": f"ack {number}-{n}", "hostname": "h", "category": "bench"}
+                    answer = http.post(f"{url}/events", json=event)
+                    if answer.status_code == 200:
+                        acked[number] += 1
+                    elif not n:
+                        raise RuntimeError(f"POST /events: {answer.status_code} {answer.text}")
+                    n += 1
+
+        threads = [threading.Thread(target=post, args=(n,)) for n in range(clients)]
+        began = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(acked) / (time.monotonic() - began)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run_acks(work: Path, seconds: float, clients: int, rounds: int = 3) -> dict:
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for round_ in range(rounds):
+        for authenticated in (True, False) if round_ % 2 == 0 else (False, True):
+            rates[authenticated].append(acks_per_second(work, authenticated, seconds, clients))
+    with_auth, without = statistics.median(rates[True]), statistics.median(rates[False])
+    return {
+        "ingest_clients": clients,
+        "acks_per_s_with_auth": round(with_auth),
+        "acks_per_s_without_auth": round(without),
+        "auth_cost_percent": round(100 * (without - with_auth) / without, 1),
+    }
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        serve_child(Path(sys.argv[2]), int(sys.argv[3]), authenticated="--no-auth" not in sys.argv)
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--gib", type=float, default=1.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--searchers", type=int, default=2)
     parser.add_argument("--days", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--only", choices=["rss", "threads", "regex", "acks"], help="run one part")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="reynard-abuse-", dir=args.work))
     try:
         figures = {"cpus": os.cpu_count()}
-        figures |= run_rss(work, args.gib)
-        figures |= run_threads(work, args.days)
-        figures |= run_regex(work, args.seconds, args.searchers)
+        parts = {
+            "rss": lambda: run_rss(work, args.gib),
+            "threads": lambda: run_threads(work, args.days),
+            "regex": lambda: run_regex(work, args.seconds, args.searchers),
+            "acks": lambda: run_acks(work, args.seconds, args.clients),
+        }
+        for name, part in parts.items():
+            if args.only in (None, name):
+                figures |= part()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures))

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from reynard.detect.scheduler import RuleScheduler
     from reynard.detect.streaming import LiveMatcher
     from reynard.identity.audit import AuditTrail
+    from reynard.identity.sessions import SessionStore
     from reynard.identity.store import IdentityStore
     from reynard.ingest.deadletter import DeadLetterStore
     from reynard.ingest.pipeline import Pipeline
@@ -160,6 +161,20 @@ class Runtime:
         from reynard.identity.store import IdentityStore
 
         return IdentityStore(self.state)
+
+    @cached_property
+    def sessions(self) -> SessionStore:
+        """The console's signed-in sessions."""
+        from datetime import timedelta
+
+        from reynard.identity.sessions import SessionStore
+
+        settings = self.settings
+        return SessionStore(
+            self.state,
+            max_age=timedelta(hours=settings.session_hours),
+            idle=timedelta(minutes=settings.session_idle_minutes),
+        )
 
     @cached_property
     def audit(self) -> AuditTrail:

@@ -17,7 +17,7 @@ from reynard.settings import Settings
 from reynard.web.app import create_app
 from reynard.web.auth import SCHEME, Authenticate
 
-OPEN = {("GET", "/status")}
+OPEN = {("GET", "/status"), ("POST", "/api/session")}  # liveness; signing in
 LOCAL_ONLY = {("POST", "/api/ingest/normalized")}  # the server's own secret only, whatever the role
 ROLES = [str(r) for r in Role]
 

@@ -46,6 +46,9 @@ def test_a_host_header_the_server_is_not_known_by_is_refused(served):
     rebound = {**served.shipper, "host": f"evil.example:{served.port}"}
     refused = httpx.post(f"{served.url}/events", json=EVENT, headers=rebound)
     assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/json"
+    assert "allowed_hosts" in refused.json()["error"]
+    assert refused.headers["x-content-type-options"] == "nosniff"
     assert httpx.get(f"{served.url}/status", headers={"host": "evil.example"}).status_code == 400
     assert stored(served) == 0
     for name in ("localhost", "127.0.0.1", "[::1]", "LOCALHOST"):
@@ -275,7 +278,9 @@ def test_a_chunked_body_over_the_limit_is_413_as_soon_as_it_passes_it(tmp_path):
     with serving(tmp_path / "data", max_body_bytes=limit) as s:
         answer = stream_chunked(s.port, "/events", ndjson_chunks(512 * 1024 * 1024), headers=s.shipper)
         assert answer.status == 413
-        assert json.loads(answer.body) == {"error": "Content Too Large"}
+        assert json.loads(answer.body) == {
+            "error": f"the request body is over the {limit:,} bytes this route takes"
+        }
         assert answer.headers["connection"] == "close"  # the server stops reading
         # What was sent before the answer: the limit, and what the sockets' buffers held.
         assert answer.sent < limit + 16 * 1024 * 1024
@@ -304,7 +309,9 @@ def test_every_body_is_limited(tmp_path):
         with socket.create_connection(("127.0.0.1", s.port), timeout=10) as conn:
             head = {**s.shipper, "Content-Type": "application/json", "Content-Length": str(10**9)}
             conn.sendall(request_head("POST", "/events", "127.0.0.1", head) + b"[")
-            assert read_answer(conn, 1, time.perf_counter()).status == 413
+            declared = read_answer(conn, 1, time.perf_counter())
+            assert declared.status == 413 and declared.headers["content-type"] == "application/json"
+            assert json.loads(declared.body)["error"].startswith("the request body is over the ")
 
 
 def test_over_max_ingest_requests_the_next_one_is_503_with_retry_after_at_once(tmp_path):
@@ -334,6 +341,22 @@ def test_over_max_ingest_requests_the_next_one_is_503_with_retry_after_at_once(t
         assert stored(s) == 3
 
 
+def test_a_body_that_does_not_arrive_in_time_is_408_and_gives_its_place_back(tmp_path):
+    """A holder of an ingest token sending a byte now and then cannot keep an ingest place."""
+    with serving(tmp_path / "data", max_ingest_requests=1, body_timeout_seconds=1) as s:
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as conn:
+            head = {**s.shipper, "Content-Type": "application/json", "Content-Length": "1000"}
+            started = time.perf_counter()
+            conn.sendall(request_head("POST", "/events", "127.0.0.1", head) + b'{"summary": ')
+            assert httpx.post(f"{s.url}/events", json=EVENT, headers=s.shipper).status_code == 503  # held
+            answer = read_answer(conn, 12, started)
+        assert answer.status == 408 and 0.9 < answer.seconds < 5
+        assert answer.headers["connection"] == "close"
+        assert "body_timeout_seconds" in json.loads(answer.body)["error"]
+        assert httpx.post(f"{s.url}/events", json=EVENT, headers=s.shipper).status_code == 200
+        assert stored(s) == 1
+
+
 # -- settings ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("values", "message"),
@@ -346,6 +369,8 @@ def test_over_max_ingest_requests_the_next_one_is_503_with_retry_after_at_once(t
         ),
         ({"cors_origins": ["https://console.example/app"]}, "'https://console.example/app' is not an origin"),
         ({"max_ingest_requests": 0}, "setting max_ingest_requests: must be at least 1"),
+        ({"body_timeout_seconds": 0}, "setting body_timeout_seconds: 0 is not a positive number"),
+        ({"session_idle_minutes": -5}, "setting session_idle_minutes: -5 is not a positive number"),
     ],
 )
 def test_http_settings_are_checked_when_loaded(values, message):

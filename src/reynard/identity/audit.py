@@ -65,6 +65,19 @@ class AuditTrail:
         with self.engine.begin() as connection:
             connection.execute(insert(audit).values(**row))
 
+    def record_attempt(self, name: str, source: str, action: str, result: str) -> None:
+        """A refused sign-in: `name` is what was typed (no such user, perhaps), never the password."""
+        row = {
+            "at": datetime.now(UTC),
+            "actor": name[:128],
+            "actor_kind": "attempt",
+            "source": source[:128],
+            "action": action,
+            "result": result,
+        }
+        with self.engine.begin() as connection:
+            connection.execute(insert(audit).values(**row))
+
     def list(
         self, since: datetime | None = None, actor: str | None = None, limit: int | None = 1000
     ) -> list[AuditEntry]:

@@ -79,6 +79,17 @@ def _parse_toml(origin: Origin) -> dict[str, Any]:
         raise ConfigError(message, where=f"{origin.name}:{place[1]}") from None
 
 
+FLOATS = (
+    "commit_interval",
+    "scheduler_tick",
+    "rules_reload_seconds",
+    "query_timeout_seconds",
+    "body_timeout_seconds",
+    "session_hours",
+    "session_idle_minutes",
+)
+
+
 def _cast(name: str, value: Any, where: str) -> Any:
     try:
         if name in ("data_dir",):
@@ -89,7 +100,7 @@ def _cast(name: str, value: Any, where: str) -> Any:
             return int(value)
         if name in ("max_body_bytes", "max_ingest_requests"):
             return int(value)
-        if name in ("commit_interval", "scheduler_tick", "rules_reload_seconds", "query_timeout_seconds"):
+        if name in FLOATS:
             return float(value)
         if name in ("internal_cidrs", "allowed_hosts", "cors_origins"):
             items = value.split(",") if isinstance(value, str) else value

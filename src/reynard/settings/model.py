@@ -56,6 +56,11 @@ class Settings:
     tls_key: Path | None = None
     max_body_bytes: int = 64 * 1024 * 1024
     max_ingest_requests: int = 8
+    # Seconds a client may take to send a request's whole body (a slow upload would hold its place).
+    body_timeout_seconds: float = 60.0
+    # Console sessions: signed out after this many hours however busy, or this many idle minutes.
+    session_hours: float = 12.0
+    session_idle_minutes: float = 60.0
     # Networks that count as "inside" (VPC flow direction, SSH-from-outside detection).
     internal_cidrs: tuple[str, ...] = DEFAULT_INTERNAL_CIDRS
     # A MaxMind .mmdb (City or Country, optionally ASN) that replaces the shipped GeoIP data.
@@ -138,6 +143,10 @@ def _check_http(settings: Settings, where: Callable[[str], str | None]) -> None:
     for name in ("max_body_bytes", "max_ingest_requests"):
         if getattr(settings, name) < 1:
             raise ConfigError(f"setting {name}: must be at least 1", where=where(name))
+    for name in ("body_timeout_seconds", "session_hours", "session_idle_minutes"):
+        value = getattr(settings, name)
+        if not (0 < value < float("inf")):  # NaN too
+            raise ConfigError(f"setting {name}: {value:g} is not a positive number", where=where(name))
     if (settings.tls_cert is None) != (settings.tls_key is None):
         given, missing = ("tls_cert", "tls_key") if settings.tls_key is None else ("tls_key", "tls_cert")
         raise ConfigError(f"setting {given} needs {missing} too (both or neither)", where=where(given))

@@ -36,6 +36,7 @@ from reynard.web.iocs import IMPORT_TYPES, iocs_router
 from reynard.web.playbooks import playbooks_router
 from reynard.web.runbooks import runbooks_router
 from reynard.web.search import search_router
+from reynard.web.sessions import sessions_router
 
 SHOWN_ERRORS = 20
 
@@ -85,6 +86,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     reader = runtime.events
     app.state.identity = runtime.identity
     app.state.local_secret = runtime.local_secret
+    app.state.sessions = runtime.sessions
     app.add_middleware(AuditMiddleware, trail=runtime.audit)
 
     add_error_handlers(app)
@@ -104,6 +106,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.include_router(docs_router(app))
     app.include_router(audit_router(runtime.audit))
+    app.include_router(sessions_router(runtime.identity, runtime.sessions, runtime.audit))
     app.include_router(search_router(reader))
     app.include_router(runbooks_router(runtime.runbooks))
     app.include_router(playbooks_router(runtime))

@@ -7,9 +7,12 @@
 in the OpenAPI description (`security: [{"reynard": ["triage"]}]`) and tests walk it. A request shows
 who it is with `Authorization: Bearer <token>`: an API token (`reynard token create`), or the server's
 own local secret, which only a process that can read the data directory has (`reynard ingest` handing
-its events to the server; it acts as `local`, with the ingest role). No credentials: 401; a role
-without the permission: 403. The principal is kept on the request (`request.state.principal`) for the
-audit trail, and is the only actor any route records: no request body names who acts.
+its events to the server; it acts as `local`, with the ingest role). The console signs in instead
+(`web/sessions.py`): its session cookie, with the session's CSRF token in `X-CSRF-Token` on every state
+change, since a browser attaches the cookie to any request, whoever's page made it. No credentials:
+401; a state change with the cookie but not its CSRF token, or a role without the permission: 403.
+The principal is kept on the request (`request.state.principal`) for the audit trail, and is the only
+actor any route records: no request body names who acts.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from reynard.identity.roles import Permission, Role
 
 SCHEME = "reynard"
 LOCAL = Principal("local", Role.INGEST, "local")
+SESSION_COOKIE = "reynard_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Authenticate(SecurityBase):
@@ -40,6 +46,8 @@ class Authenticate(SecurityBase):
 
     def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
         principal = self._principal(request)
+        if principal is None:
+            principal = self._session(request)
         if principal is None:
             raise HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
         request.state.principal = principal
@@ -59,6 +67,24 @@ class Authenticate(SecurityBase):
         if local and hmac.compare_digest(secret.encode(), local.encode()):
             return LOCAL
         return request.app.state.identity.authenticate(secret)
+
+    def _session(self, request: Request) -> Principal | None:
+        """The signed-in user of the session cookie; a state change also needs the session's CSRF token
+        (403 without it: the cookie alone proves only that the request came from this browser)."""
+        secret = request.cookies.get(SESSION_COOKIE)
+        sessions = getattr(request.app.state, "sessions", None)
+        if not secret or sessions is None:
+            return None
+        session = sessions.find(secret)
+        if session is None:
+            return None
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+                request.state.principal = session.principal  # refused, and audited as theirs
+                raise HTTPException(403, f"a state change needs the session's CSRF token in {CSRF_HEADER}")
+        request.state.session = session
+        return session.principal
 
 
 authenticate = Authenticate()
@@ -84,8 +110,10 @@ def principal_of(request: Request) -> Principal | None:
 
 
 __all__ = [
+    "CSRF_HEADER",
     "LOCAL",
     "SCHEME",
+    "SESSION_COOKIE",
     "Authenticate",
     "CanAdmin",
     "CanIngest",

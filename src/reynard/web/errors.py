@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from reynard.errors import ReynardError
-from reynard.web.hygiene import security_headers
+from reynard.web.hygiene import plain_error, security_headers
 
 
 async def _reynard_error(_: Request, error: Exception) -> JSONResponse:
@@ -18,9 +18,10 @@ async def _reynard_error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse(error.payload(), status_code=error.http_status)
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
-    return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+    message = plain_error(request.scope, error.detail) if isinstance(error.detail, str) else error.detail
+    return JSONResponse({"error": message}, status_code=error.status_code, headers=error.headers)
 
 
 async def _unexpected(request: Request, _: Exception) -> JSONResponse:

@@ -3,7 +3,8 @@
 `add_http_hygiene(app, settings, ...)` wraps the app in these layers (pure ASGI; outermost first):
 
     SecurityHeaders             every answer: nosniff, no framing, no referrer, no-store, a restrictive
-                                Content-Security-Policy (HSTS over TLS); a 413 also closes the connection
+                                Content-Security-Policy (HSTS over TLS); a 408 or 413 also closes the
+                                connection
     TrustedHostMiddleware       (Starlette) a `Host` the server is not known by is a 400: DNS rebinding
     CORSMiddleware              (Starlette) only when `cors_origins` is set; otherwise no CORS header at
                                 all, and a preflight finds no OPTIONS route (405)
@@ -11,8 +12,12 @@
                                 `Retry-After`, answered at once
     ContentTypeGuard            a state change (POST, PUT, PATCH, DELETE) only with a content type a browser
                                 cannot send cross-site without a preflight: 415 otherwise (CSRF)
+    BodyTimeout                 a body must arrive within `body_timeout_seconds`: 408 otherwise
     RequestBodyLimitMiddleware  (Starlette) every body counted while it streams, chunked included: 413 at
                                 MAX_JSON_BODY_BYTES; a route that takes more says so with `max_body_size`
+
+Starlette's own plain-text refusals (the Host check, a declared Content-Length over the limit) go out as
+`{"error": ...}` like every other (`SecurityHeaders` rewrites them).
 
 A middleware added to the app before `add_http_hygiene` runs inside all of these (the audit trail's:
 it sees only what they let through, and its answers carry the headers). Authentication is each route's
@@ -22,12 +27,15 @@ without a token.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY, RequestBodyLimitMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse
@@ -96,19 +104,95 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        refusal: list[Message] = []  # a text/plain refusal from Starlette's layers, being rewritten
+        chunks: list[bytes] = []
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = list(message.get("headers", ()))
                 headers = MutableHeaders(scope=message)
-                for name, value in security_headers(scope, headers.get("content-type")):
-                    headers.setdefault(name, value)
-                if message["status"] == 413:
-                    # The rest of the body is not wanted: closing stops the server reading it.
-                    headers["connection"] = "close"
+                if message["status"] >= 400 and headers.get("content-type", "").startswith("text/plain"):
+                    refusal.append(message)
+                    return
+                _secure(scope, message)
+            elif refusal:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                start, body = _as_json(scope, refusal[0], b"".join(chunks))
+                _secure(scope, start)
+                await send(start)
+                message = {"type": "http.response.body", "body": body}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# Starlette's own refusals (the Host check, a declared Content-Length over the limit) are plain text;
+# every refusal Reynard gives is `{"error": ...}`, so these are rewritten, said better.
+def plain_error(scope: Scope, text: str) -> str:
+    """What to say for one of Starlette's plain-text refusals."""
+    if text == "Invalid host header":
+        return (
+            "the Host header names a host this server does not answer to: use a loopback name or the "
+            "address it binds, or add the name to allowed_hosts"
+        )
+    if text == "Content Too Large":
+        limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+        return f"the request body is over the {limit:,} bytes this route takes" if limit else text
+    return text
+
+
+def _as_json(scope: Scope, start: Message, text: bytes) -> tuple[Message, bytes]:
+    body = json.dumps({"error": plain_error(scope, text.decode("utf-8", "replace"))}).encode()
+    headers = MutableHeaders(scope=start)
+    headers["content-type"] = "application/json"
+    headers["content-length"] = str(len(body))
+    return start, body
+
+
+def _secure(scope: Scope, start: Message) -> None:
+    headers = MutableHeaders(scope=start)
+    for name, value in security_headers(scope, headers.get("content-type")):
+        headers.setdefault(name, value)
+    if start["status"] in (408, 413):
+        # The rest of the body is not wanted: closing stops the server reading it.
+        headers["connection"] = "close"
+
+
+class BodyTimeout:
+    """A request's whole body must arrive within `seconds` of its first byte being asked for; then 408
+    and the connection closed. Without it, a client sending a byte a minute would hold its place (an
+    ingest place among `max_ingest_requests`, a worker thread) for as long as it likes."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in STATE_CHANGING:
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline: list[float] = []
+        done = False
+
+        async def receive_in_time() -> Message:
+            nonlocal done
+            if done:  # the body is in: what comes now is the disconnect, whenever it comes
+                return await receive()
+            if not deadline:
+                deadline.append(loop.time() + self.seconds)
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline[0] - loop.time()))
+            except TimeoutError:
+                raise HTTPException(
+                    408, f"the request body did not arrive within {self.seconds:g} s (body_timeout_seconds)"
+                ) from None
+            done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, receive_in_time, send)
 
 
 class IngestLimit:
@@ -207,6 +291,7 @@ def add_http_hygiene(
 ) -> None:
     """Wrap `app` in the layers of this module (see its docstring), innermost added first."""
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=MAX_JSON_BODY_BYTES)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
     app.add_middleware(ContentTypeGuard, body_types=body_types)
     app.add_middleware(IngestLimit, paths=ingest_paths, limit=settings.max_ingest_requests)
     if settings.cors_origins:
