@@ -348,7 +348,7 @@ class Runtime:
 
     def _start_playbook(self, trigger: Trigger, document: dict) -> str:
         name, definition = self.playbook_catalog.resolve(trigger.playbook)
-        return self.playbooks.start(name, definition, document).id
+        return self.playbooks.start(name, definition, document, started_by=trigger.starter).id
 
     # -- the server -------------------------------------------------------------------------------------
     @cached_property

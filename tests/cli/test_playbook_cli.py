@@ -1,6 +1,7 @@
 """`reynard playbook ...` (in-process, click's CliRunner) and the playbook API (TestClient on the router,
 and a real `reynard serve`)."""
 
+import getpass
 import json
 import time
 from types import SimpleNamespace
@@ -249,6 +250,56 @@ def test_stop(cli, files):
     assert cli("approve", execution["waitingFor"][0]["token"]).exit_code == 2
 
 
+def test_executions_say_who_started_them_and_who_stopped_them(cli, files):
+    path = files("stop-instance.asl.json", APPROVAL)
+    assert cli("run", path, "--input", '{"instance": "i-1"}', "--by", "alice").exit_code == 0
+    assert cli("run", path, "--input", '{"instance": "i-2"}').exit_code == 0
+    listed = [json.loads(line) for line in cli("executions", "--json").stdout.splitlines()]
+    me = getpass.getuser()
+    assert sorted(e["startedBy"] for e in listed) == sorted(["alice", me])
+    assert sorted(line.rsplit("(by ", 1)[1] for line in cli("executions").stdout.splitlines()) == sorted(
+        ["alice)", f"{me})"]
+    )
+    alice = next(e for e in listed if e["startedBy"] == "alice")["executionId"]
+    assert cli("show", alice).stdout.splitlines()[1].split(" by ")[1] == "alice"
+    assert cli("stop", alice, "--by", "bob", "--cause", "wrong instance").exit_code == 0
+    aborted = json.loads(cli("show", alice, "--json").stdout)["history"][-1]
+    assert aborted["type"] == "ExecutionAborted"
+    assert aborted["details"] == {"error": None, "cause": "wrong instance", "by": "bob"}
+
+
+def test_executions_from_before_migration_0013_were_started_by_unknown(tmp_path, cli):
+    """A state database upgraded from 0012 keeps its executions; who started them is not known."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from reynard.state.db import MIGRATIONS
+
+    (tmp_path / "data").mkdir()
+    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'state.db'}")
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0012")
+        connection.execute(
+            text(
+                "INSERT INTO executions (id, name, playbook, definition_hash, definition, input, status,"
+                " output, dry_run, started, stopped) VALUES ('old-1', 'old-1', 'contain', 'h', :definition,"
+                " '{}', 'SUCCEEDED', '{}', 0, '2026-01-02 03:04:05', '2026-01-02 03:04:06')"
+            ),
+            {"definition": json.dumps(APPROVAL)},
+        )
+    engine.dispose()
+    [listed] = [json.loads(line) for line in cli("executions", "--json").stdout.splitlines()]
+    assert (listed["executionId"], listed["startedBy"]) == ("old-1", None)
+    assert cli("executions").stdout.strip().endswith("(by unknown)")
+    assert cli("show", "old-1").stdout.splitlines()[1] == (
+        "started 2026-01-02T03:04:05+00:00 by unknown, stopped 2026-01-02T03:04:06+00:00"
+    )
+
+
 # -- the API ------------------------------------------------------------------------------------------------
 @pytest.fixture
 def api_runtime(tmp_path):
@@ -289,6 +340,7 @@ def wait_for(client, execution_id, status, seconds=5.0):
 def test_api_start_approve_and_history(api, api_runtime):
     started = api.post("/api/playbooks/contain/executions", json={"input": {"instance": "i-9"}})
     assert started.status_code == 202
+    assert started.json()["startedBy"] == "rita"  # the token's name
     execution_id = started.json()["executionId"]
     waiting = wait_for(api, execution_id, "WAITING")
     [asked] = waiting["waitingFor"]
@@ -383,6 +435,7 @@ def test_api_on_a_real_server_with_a_cli_approval(tmp_path, files):
             f"{server.url}/api/playbooks/contain/executions", json={"input": {"instance": "i-7"}}
         )
         assert started.status_code == 202, started.text
+        assert started.json()["startedBy"] == "test-admin"  # the token's name (helpers.api_token)
         execution_id = started.json()["executionId"]
         deadline = time.monotonic() + 10
         while (body := server.get(f"{server.url}/api/executions/{execution_id}").json())[
@@ -404,5 +457,24 @@ def test_api_on_a_real_server_with_a_cli_approval(tmp_path, files):
             assert time.monotonic() < deadline
             time.sleep(0.1)
         assert body["output"]["approval"] == {"by": "cli"}
+        second = server.post(
+            f"{server.url}/api/playbooks/contain/executions", json={"input": {"instance": "i-8"}}
+        ).json()
+        stopped = server.post(
+            f"{server.url}/api/executions/{second['executionId']}/stop", json={"cause": "x"}
+        )
+        assert stopped.status_code == 200 and stopped.json()["status"] == "ABORTED"
+        history = server.get(f"{server.url}/api/executions/{second['executionId']}/history").json()["events"]
+        assert history[-1]["type"] == "ExecutionAborted" and history[-1]["details"]["by"] == "test-admin"
+        # the API's requests and the CLI's answer, in one audit trail
+        trail = server.get(f"{server.url}/api/audit").json()["entries"]
+        assert [(e["actor"], e["actor_kind"], e["action"]) for e in trail] == [
+            (getpass.getuser(), "cli", "playbook add"),
+            ("test-admin", "token", "POST /api/playbooks/{name}/executions"),
+            (getpass.getuser(), "cli", "playbook approve"),
+            ("test-admin", "token", "POST /api/playbooks/{name}/executions"),
+            ("test-admin", "token", "POST /api/executions/{execution_id}/stop"),
+        ]
+        assert trail[2]["target"] == execution_id
     finally:
         server.stop()

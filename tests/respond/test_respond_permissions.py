@@ -229,7 +229,7 @@ def test_parallel_tasks_each_have_their_own_limit_and_a_refusal_is_not_retried(a
     store = ExecutionStore(open_state(f"sqlite:///{tmp_path / 'state.db'}"))
     runner = Runner(store, table, max_sleep=0)
     try:
-        execution = runner.start(json.dumps(playbook), {}, playbook="limits")
+        execution = runner.start(json.dumps(playbook), {}, playbook="limits", started_by="tests")
     finally:
         runner.close()
     assert execution.status == "SUCCEEDED", execution.cause

@@ -216,7 +216,7 @@ class Response:
         failing the token as the 24-hour timeout would). Every wait parks the execution (as a restart
         would find it); a timer's wait is passed by moving the clock to its end, then it resumes.
         Returns (status, output or error, states entered)."""
-        execution = self.runner.start(json.dumps(definition(NAME)), event, playbook=NAME)
+        execution = self.runner.start(json.dumps(definition(NAME)), event, playbook=NAME, started_by="tests")
         while execution.status == "WAITING":
             if execution.waiting_for:
                 (waiting,) = execution.waiting_for

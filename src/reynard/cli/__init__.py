@@ -1,8 +1,9 @@
 """The `reynard` command: one module per command group, each printing what the domain code returns.
 
 Exit codes are `options.ExitStatus` (0 done; 1 some input rejected or a check failed; 2 usage or fatal).
-A user's mistake prints one line, never a traceback (`--traceback` shows it for bug reports). Modules
-import what their command needs when it runs, so `reynard --help` starts fast.
+A user's mistake prints one line, never a traceback (`--traceback` shows it for bug reports). A command
+that changes state is recorded in the audit trail (`audited.py`). Modules import what their command
+needs when it runs, so `reynard --help` starts fast.
 """
 
 from __future__ import annotations

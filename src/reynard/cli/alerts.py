@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from reynard.cli.audited import audited
 from reynard.cli.options import by_option, data_dir_option, runtime_of, user_errors, who, write_json_lines
 
 
@@ -65,6 +66,7 @@ def _change(
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="alert_id", detail=("comment",))
 def alerts_ack(
     ctx: click.Context, alert_id: int, by: str | None, comment: str | None, data_dir: Path | None
 ) -> None:
@@ -79,6 +81,7 @@ def alerts_ack(
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="alert_id", detail=("comment",))
 def alerts_close(
     ctx: click.Context, alert_id: int, by: str | None, comment: str | None, data_dir: Path | None
 ) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 
+from reynard.cli.audited import audit_note, audited
 from reynard.cli.options import by_option, data_dir_option, runtime_of, user_errors, who
 from reynard.events.timestamps import display
 
@@ -29,6 +30,28 @@ version_option = click.option(
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+# What the audit trail keeps of `incident set` (every field it can change).
+SET_FIELDS = (
+    "title",
+    "summary",
+    "severity",
+    "category",
+    "owner",
+    "root_cause",
+    "lessons",
+    "runbook",
+    "tags",
+    "untag",
+    "mitigations",
+    "references",
+    "members",
+    "version",
+)
+
+
+def editing(options: dict[str, Any]) -> bool:
+    """`incident postmortem` changes the incident only when it edits a section."""
+    return options["section"] is not None or options["text"] is not None
 
 
 def _services(data_dir: Path | None, *, events: bool = False) -> CaseServices:
@@ -60,6 +83,7 @@ def incident() -> None:
 @format_option
 @data_dir_option
 @user_errors
+@audited(detail=("title", "severity", "category", "tags", "owner"))
 def new(
     title: str,
     summary: str,
@@ -75,6 +99,7 @@ def new(
     found = _services(data_dir).incidents.open_incident(
         title, who(by), summary=summary, severity=severity, category=category, tags=tags, owner=owner
     )
+    audit_note(found.id)
     _print(found, fmt, f"incident {found.id} opened: {found.title}")
 
 
@@ -150,6 +175,7 @@ def show(incident_id: int, events: bool, fmt: str, data_dir: Path | None) -> Non
 @format_option
 @data_dir_option
 @user_errors
+@audited(target="incident_id", detail=("phase", "reason", "force", "skip_lessons", "version"))
 def phase(
     incident_id: int,
     phase: str,
@@ -185,6 +211,7 @@ def phase(
 @by_option
 @data_dir_option
 @user_errors
+@audited(target="incident_id", detail=("corrects", "link"))
 def note(
     incident_id: int, text: str, corrects: int | None, link: str | None, by: str | None, data_dir: Path | None
 ) -> None:
@@ -196,6 +223,7 @@ def note(
         entry_id = store.add_entry(incident_id, "correction", who(by), text, f"entry:{corrects}")
     else:
         entry_id = store.add_entry(incident_id, "note", who(by), text, link)
+    audit_note(entry=entry_id)
     click.echo(f"entry {entry_id} on incident {incident_id}")
 
 
@@ -207,6 +235,7 @@ def note(
 @by_option
 @data_dir_option
 @user_errors
+@audited(target="incident_id", detail=("alert_ids", "event_ids", "version"))
 def link(
     incident_id: int,
     alert_ids: tuple[int, ...],
@@ -249,6 +278,7 @@ def link(
 @format_option
 @data_dir_option
 @user_errors
+@audited(target="incident_id", detail=SET_FIELDS)
 def set_fields(
     incident_id: int,
     tags: tuple[str, ...],
@@ -305,6 +335,7 @@ def _member(text: str) -> tuple[str, str]:
 @format_option
 @data_dir_option
 @user_errors
+@audited(target="incident_id", detail=("lessons", "skip_lessons", "force", "reason", "version"))
 def close(
     incident_id: int,
     lessons: str | None,
@@ -341,6 +372,7 @@ def close(
 @by_option
 @data_dir_option
 @user_errors
+@audited(target="incident_id", detail=("section", "version"), when=editing)
 def postmortem(
     incident_id: int,
     fmt: str,
@@ -378,9 +410,11 @@ def postmortem(
 @format_option
 @data_dir_option
 @user_errors
+@audited(target="alert_id", detail=("incident_id",))
 def escalate(alert_id: int, incident_id: int | None, by: str | None, fmt: str, data_dir: Path | None) -> None:
     """Make alert ALERT_ID an incident, or add it to an open one: its events and indicators come along."""
     done = _services(data_dir, events=True).escalator().escalate(alert_id, who(by), incident_id)
+    audit_note(incident=done.incident.id, opened=done.created)
     verb = "opened" if done.created else "joined"
     _print(
         done.incident,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 import orjson
 
+from reynard.cli.audited import audit_note, audited
 from reynard.cli.options import ExitStatus, by_option, data_dir_option, runtime_of, user_errors
 from reynard.events.timestamps import display
 from reynard.intel.indicators import KINDS, Indicator, IndicatorError
@@ -64,6 +65,7 @@ def ioc() -> None:
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="value", detail=("kind", "expires", "source", "reference", "comment"))
 def ioc_add(
     ctx: click.Context,
     value: str,
@@ -89,6 +91,7 @@ def ioc_add(
         creator=by,
     )
     written = _store(ctx, data_dir).add(new, by=by)
+    audit_note(id=written.indicator.id, created=written.created)
     verb = "added" if written.created else "updated"
     click.echo(f"{verb} {_line(written.indicator, datetime.now(UTC)).strip()}")
 
@@ -149,6 +152,7 @@ def ioc_show(ctx: click.Context, indicator: str, kind: str | None, data_dir: Pat
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="path", detail=("fmt", "kind", "source", "expires"))
 def ioc_import(
     ctx: click.Context,
     path: str,
@@ -172,6 +176,7 @@ def ioc_import(
     chosen = detect_format(data, None if path == "-" else path) if fmt == "auto" else fmt
     defaults = NewIndicator(value="", expires=parse_expiry(expires, name="--expires"), source=source)
     report = import_indicators(_store(ctx, data_dir), data, chosen, kind=kind, defaults=defaults, by=by)
+    audit_note(added=report.added, updated=report.updated, rejected=len(report.errors))
     if as_json:
         click.echo(orjson.dumps(report.as_dict()).decode())
     else:
@@ -229,6 +234,7 @@ def ioc_export(
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="indicator", detail=("at", "kind"))
 def ioc_expire(
     ctx: click.Context,
     indicator: str,
@@ -253,6 +259,7 @@ def ioc_expire(
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="indicator", detail=("reason", "kind"))
 def ioc_remove(
     ctx: click.Context,
     indicator: str,
@@ -275,6 +282,7 @@ def ioc_remove(
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(detail=("since", "until"), when=lambda options: options["alert"])
 def ioc_hunt(
     ctx: click.Context, since: str, until: str | None, alert: bool, fmt: str, data_dir: Path | None
 ) -> None:
@@ -303,4 +311,5 @@ def ioc_hunt(
             found.append((event, hits))
     if alert:
         report.alerts = raise_alerts(runtime.rules, runtime.alerts, found)
+        audit_note(alerts=len(report.alerts))
     click.echo(report.line(), err=True)

@@ -9,6 +9,7 @@ mistake the command could not go on with (click's usage errors exit 2 too).
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -78,7 +79,11 @@ def runtime_of(ctx: click.Context | None = None, **overrides: Any) -> Runtime:
     ctx = ctx or click.get_current_context()
     runtime = Runtime(settings_of(ctx, **overrides))
     ctx.call_on_close(runtime.close)
+    ctx.meta.setdefault(RUNTIMES, []).append(runtime)  # the audit trail writes through one of them
     return runtime
+
+
+RUNTIMES = "reynard.runtimes"
 
 
 def who(by: str | None) -> str:
@@ -89,6 +94,20 @@ def who(by: str | None) -> str:
         return getpass.getuser()
     except Exception:  # no user name in the environment nor in the password database
         return "unknown"
+
+
+def os_user() -> str:
+    """Who runs this process, by its user id (USER and LOGNAME say whatever they are set to): what the
+    audit trail adds when `--by` names someone else."""
+    try:
+        import pwd
+    except ImportError:  # not a Unix: the name the environment gives
+        return who(None)
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a user id with no entry (a container's)
+        return f"uid {uid}"
 
 
 def moment_option(text: str | None, option: str) -> datetime | None:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reynard.cli.options import data_dir_option, exit_with, runtime_of, user_errors
+from reynard.cli.audited import audit_note, audited
+from reynard.cli.options import by_option, data_dir_option, exit_with, runtime_of, user_errors, who
 from reynard.errors import ReynardError
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ def answer(
     else:
         execution_id = the_runner.send_task_failure(token, error, cause)
         click.echo(f"rejected: execution {execution_id} continues", err=True)
+    audit_note(execution_id)
     execution = the_runner.resume(execution_id)
     if execution is None:
         click.echo(
@@ -171,9 +173,11 @@ def aws_call_lines(machine: Any, dispatch: Any) -> list[str]:
 @click.option("--dry-run", is_flag=True, help="Actions say what they would do and change nothing.")
 @max_sleep_option
 @endpoint_option
+@by_option
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="target", detail=("name", "dry_run", "endpoint_url"))
 def run(
     ctx: click.Context,
     target: str,
@@ -182,6 +186,7 @@ def run(
     dry_run: bool,
     max_sleep: float,
     endpoint_url: str | None,
+    by: str | None,
     data_dir: Path | None,
 ) -> None:
     """Run a playbook to its end (or to a wait for approval, saying so); its output as JSON on stdout.
@@ -192,8 +197,9 @@ def run(
     playbook_name, definition = runtime.playbook_catalog.resolve(target)
     value = parse_json(input_text, "--input")
     execution = runtime.playbook_runner(max_sleep, endpoint_url).start(
-        definition, value, playbook=playbook_name, name=name, dry_run=dry_run
+        definition, value, playbook=playbook_name, name=name, dry_run=dry_run, started_by=who(by)
     )
+    audit_note(execution=execution.id, playbook=playbook_name, status=execution.status)
     ok = report(execution)
     exit_with(ok)
 
@@ -203,6 +209,7 @@ def run(
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="file")
 def add(ctx: click.Context, file: Path, data_dir: Path | None) -> None:
     """Register a playbook file under the data directory (validated first), to run it by name."""
     added = runtime_of(ctx, data_dir=data_dir).playbook_catalog.add(file)
@@ -253,6 +260,7 @@ def executions(
             started = execution.started[:19]
             click.echo(
                 f"{execution.id}  {execution.status:<9} {started}  {execution.playbook}  {execution.name}"
+                f"  (by {execution.started_by or 'unknown'})"
             )
     if not as_json:
         click.echo(f"{len(found)} executions", err=True)
@@ -274,7 +282,8 @@ def show(ctx: click.Context, execution_id: str, as_json: bool, data_dir: Path | 
         return
     click.echo(f"execution {execution.id} ({execution.playbook}, {execution.name}): {execution.status}")
     click.echo(
-        f"started {execution.started}" + (f", stopped {execution.stopped}" if execution.stopped else "")
+        f"started {execution.started} by {execution.started_by or 'unknown'}"
+        + (f", stopped {execution.stopped}" if execution.stopped else "")
     )
     if execution.error or execution.cause:
         click.echo(f"error: {execution.error}: {execution.cause}")
@@ -296,15 +305,18 @@ def show(ctx: click.Context, execution_id: str, as_json: bool, data_dir: Path | 
 @click.option("--output", "output_text", default="{}", show_default=True, help="The task's result (JSON).")
 @max_sleep_option
 @endpoint_option
+@by_option
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited()
 def approve(
     ctx: click.Context,
     token: str,
     output_text: str,
     max_sleep: float,
     endpoint_url: str | None,
+    by: str | None,
     data_dir: Path | None,
 ) -> None:
     """Answer a waiting task (`.waitForTaskToken`) with success, then continue its execution."""
@@ -325,9 +337,11 @@ def approve(
 @click.option("--cause", help="Why (free text).")
 @max_sleep_option
 @endpoint_option
+@by_option
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(detail=("error", "cause"))
 def reject(
     ctx: click.Context,
     token: str,
@@ -335,6 +349,7 @@ def reject(
     cause: str | None,
     max_sleep: float,
     endpoint_url: str | None,
+    by: str | None,
     data_dir: Path | None,
 ) -> None:
     """Answer a waiting task with failure (its Catch may take it), then continue its execution."""
@@ -356,6 +371,7 @@ def reject(
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="execution_id")
 def resume(
     ctx: click.Context,
     execution_id: str | None,
@@ -372,6 +388,7 @@ def resume(
             exit_with(True)
         exit_with(report(execution))
     done = the_runner.resume_due()
+    audit_note(executions=len(done))
     ok = True
     for execution in done:
         ok = report(execution) and ok
@@ -383,14 +400,21 @@ def resume(
 @click.argument("execution_id")
 @click.option("--error", help="An error name to record.")
 @click.option("--cause", help="Why.")
+@by_option
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="execution_id", detail=("error", "cause"))
 def stop(
-    ctx: click.Context, execution_id: str, error: str | None, cause: str | None, data_dir: Path | None
+    ctx: click.Context,
+    execution_id: str,
+    error: str | None,
+    cause: str | None,
+    by: str | None,
+    data_dir: Path | None,
 ) -> None:
     """Stop a running or waiting execution (ABORTED); its pending approvals are refused."""
-    execution = runtime_of(ctx, data_dir=data_dir).executions.abort(execution_id, error, cause)
+    execution = runtime_of(ctx, data_dir=data_dir).executions.abort(execution_id, error, cause, by=who(by))
     click.echo(f"execution {execution.id} {execution.status}")
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reynard.cli.audited import audit_note, audited
 from reynard.cli.options import (
     ExitStatus,
     data_dir_option,
@@ -139,6 +140,7 @@ def rules_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(detail=("mozdef_file", "sigma_paths", "schedule", "mozdef_config", "received_time_windows"))
 def rules_add(
     ctx: click.Context,
     mozdef_file: str | None,
@@ -161,6 +163,7 @@ def rules_add(
         from reynard.detect.sigma.trial import placeholders
 
         report = catalog.add(runtime.rules, sigma_paths, schedule, placeholders(runtime.settings))
+        audit_note(", ".join(info.name for info in report.added) or None, invalid=len(report.invalid))
         for info in report.added:
             click.echo(f"added {info.name} ({info.path}), schedule {info.schedule.text}")
         for problem in report.problems:
@@ -183,6 +186,7 @@ def rules_add(
             chosen = found.schedule
             origin = f" (from {mozdef_config}:{found.line}, {found.key})"
     info = runtime.rules.add_mozdef(mozdef_file, schedule=chosen, received_time_windows=received_time_windows)
+    audit_note(info.name, schedule=info.schedule.text)
     windows = ", windows by received time too" if received_time_windows else ""
     click.echo(f"added {info.name} ({info.path}), schedule {info.schedule.text}{origin}{windows}")
 
@@ -192,6 +196,7 @@ def rules_add(
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="name")
 def rules_enable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
     """Run rule NAME on schedule."""
     runtime_of(ctx, data_dir=data_dir).rules.enable(name)
@@ -203,6 +208,7 @@ def rules_enable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="name")
 def rules_disable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
     """Stop running rule NAME on schedule."""
     runtime_of(ctx, data_dir=data_dir).rules.disable(name)
@@ -215,6 +221,7 @@ def rules_disable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="name", detail=("spec",))
 def rules_schedule(ctx: click.Context, name: str, spec: str, data_dir: Path | None) -> None:
     """Run rule NAME on SPEC in the server's scheduler (quote it):
 
@@ -233,6 +240,7 @@ def rules_schedule(ctx: click.Context, name: str, spec: str, data_dir: Path | No
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(detail=("since", "names", "now_text"))
 def rules_run(
     ctx: click.Context, since: str | None, names: tuple[str, ...], now_text: str | None, data_dir: Path | None
 ) -> None:
@@ -247,6 +255,7 @@ def rules_run(
     start = moment(since, now, "--since") if since else None
     runtime = runtime_of(ctx, data_dir=data_dir)
     report = run_rules(runtime.rules, runtime.events, runtime.alerts, now, since=start, names=names or None)
+    audit_note(rules=len(report.results), alerts=report.alerts, failed=len(report.failed))
     for line in report.lines():
         click.echo(line)
     sys.exit(ExitStatus.REJECTED if report.failed else ExitStatus.OK)

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from reynard import __version__
+from reynard.cli.audited import action_of, audit_note, recorded
 from reynard.cli.options import data_dir_option, fail, runtime_of, user_errors
 from reynard.errors import WriterBusy
 
@@ -75,17 +76,20 @@ def demo(
     from reynard.simulate.sample import write_sample
 
     runtime = runtime_of(ctx, host=host, port=port, data_dir=data_dir)
-    added = runtime.rules.add_sigma([str(SHIPPED_RULES)])  # the workshop's rules, as Sigma too
-    click.echo(f"{len(added.added)} shipped Sigma rules enabled beside the built-in rules")
-    folder = runtime.settings.data_dir / "sample"
-    files = write_sample(folder, count=count, end=datetime.now(UTC))
-    click.echo(f"generated {count} sample events in {folder} ({len(files)} files)")
-    started = time.perf_counter()
-    summary = run(runtime, [str(f) for f in files], quiet=not sys.stderr.isatty())
-    elapsed = time.perf_counter() - started
-    click.echo(f"{summary.line()} in {elapsed:.1f} s")
-    token = runtime.identity.create_token("demo", "admin", by="reynard demo")[1]
-    click.echo(f"an admin API token for this demo (reynard token list|revoke): export TOKEN={token}")
+    with recorded(action_of(ctx), detail={"events": count}, data_dir=data_dir):  # the setup, not the serving
+        added = runtime.rules.add_sigma([str(SHIPPED_RULES)])  # the workshop's rules, as Sigma too
+        click.echo(f"{len(added.added)} shipped Sigma rules enabled beside the built-in rules")
+        audit_note(rules=len(added.added))
+        folder = runtime.settings.data_dir / "sample"
+        files = write_sample(folder, count=count, end=datetime.now(UTC))
+        click.echo(f"generated {count} sample events in {folder} ({len(files)} files)")
+        started = time.perf_counter()
+        summary = run(runtime, [str(f) for f in files], quiet=not sys.stderr.isatty())
+        elapsed = time.perf_counter() - started
+        click.echo(f"{summary.line()} in {elapsed:.1f} s")
+        created, token = runtime.identity.create_token("demo", "admin", by="reynard demo")
+        audit_note(token=f"{created.name} (id {created.id}, {created.role})")
+        click.echo(f"an admin API token for this demo (reynard token list|revoke): export TOKEN={token}")
     runtime.close()  # the ingest's writer lock, released for the server
     if no_serve:
         return

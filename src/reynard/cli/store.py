@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from reynard.cli.options import data_dir_option, fail, runtime_of, user_errors
+from reynard.cli.audited import audited
+from reynard.cli.options import data_dir_option, runtime_of, user_errors
+from reynard.errors import NotFound
 
 
 @click.group()
@@ -30,6 +32,7 @@ def store_days(ctx: click.Context, data_dir: Path | None) -> None:
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="day")
 def store_drop(ctx: click.Context, day: str, data_dir: Path | None) -> None:
     """Delete one UTC day of events (retention). Needs the writer lock: stop the server first."""
     try:
@@ -37,5 +40,5 @@ def store_drop(ctx: click.Context, day: str, data_dir: Path | None) -> None:
     except ValueError:
         raise click.BadParameter(f"{day!r} is not a date (YYYY-MM-DD)", param_hint="DAY") from None
     if not runtime_of(ctx, data_dir=data_dir).event_writer.drop_day(which):
-        fail(f"no events stored for {which.isoformat()}")
+        raise NotFound(f"no events stored for {which.isoformat()}")
     click.echo(f"deleted {which.isoformat()}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from reynard.cli.audited import audit_note, audited
 from reynard.cli.options import data_dir_option, runtime_of, user_errors, who, write_json_lines
 from reynard.events.timestamps import display
 from reynard.identity.roles import Role
@@ -39,6 +40,7 @@ def user() -> None:
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="name", detail=("role_name", "password_stdin", "generate"))
 def user_add(
     ctx: click.Context, name: str, role_name: str, password_stdin: bool, generate: bool, data_dir: Path | None
 ) -> None:
@@ -79,6 +81,7 @@ def user_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="name")
 def user_disable(ctx: click.Context, name: str, data_dir: Path | None) -> None:
     """Disable user NAME: it can no longer sign in."""
     runtime_of(ctx, data_dir=data_dir).identity.set_disabled(name, True)
@@ -99,6 +102,7 @@ def token() -> None:
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="name", detail=("role_name", "expires"))
 def token_create(
     ctx: click.Context, name: str, role_name: str, expires: str | None, data_dir: Path | None
 ) -> None:
@@ -111,6 +115,7 @@ def token_create(
     created, secret = runtime_of(ctx, data_dir=data_dir).identity.create_token(
         name, role_name, by=who(None), expires=until
     )
+    audit_note(id=created.id)
     expiry = f", expires {display(created.expires)}" if created.expires else ""
     click.echo(f"token {created.id} for {created.name} ({created.role}){expiry}; shown once:", err=True)
     click.echo(secret)
@@ -142,6 +147,7 @@ def token_list(ctx: click.Context, fmt: str, data_dir: Path | None) -> None:
 @data_dir_option
 @click.pass_context
 @user_errors
+@audited(target="token_id")
 def token_revoke(ctx: click.Context, token_id: int, data_dir: Path | None) -> None:
     """Revoke token ID: it authenticates nobody from now on."""
     revoked = runtime_of(ctx, data_dir=data_dir).identity.revoke(token_id)
@@ -175,7 +181,7 @@ def audit_list(
     for entry in found:
         target = f" {entry.target}" if entry.target else ""
         click.echo(
-            f"{display(entry.at)}  {entry.actor:<20} {entry.source:<15} {entry.result:<5} "
-            f"{entry.action}{target}"
+            f"{display(entry.at)}  {entry.actor:<20} {entry.actor_kind:<7} {entry.source:<15} "
+            f"{entry.action}{target}: {entry.result}"
         )
     click.echo(f"{len(found)} entries", err=True)

@@ -7,13 +7,15 @@ from typing import Literal
 
 from reynard.identity.roles import Permission, Role, grants
 
-Kind = Literal["user", "token", "local"]
+Kind = Literal["user", "token", "local", "cli"]
 
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated identity: a user (password, session), an API token (by its name), or the local
-    CLI acting through the data directory (the OS user)."""
+    """An authenticated identity: a user (password, session), an API token (by its name), `local` (a
+    `reynard ingest` handing its events to the server with the server's own secret), or `cli`: the
+    `reynard` command acting through the data directory (`--by`, else the OS user; whoever can read the
+    data directory can do anything, so its role is admin)."""
 
     name: str
     role: Role

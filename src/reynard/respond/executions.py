@@ -59,6 +59,7 @@ class Execution:
     stopped: str | None
     dry_run: bool
     wake_at: str | None
+    started_by: str | None  # who: a user's or token's name, the CLI's actor, `trigger:<name>`; None: unknown
     definition: str = field(repr=False)
     snapshot: dict[str, Any] | None = field(default=None, repr=False)
     waiting_for: tuple[dict[str, str], ...] = ()  # the task tokens it waits for: {"token", "state"}
@@ -77,6 +78,7 @@ class Execution:
             "stopped": self.stopped,
             "dryRun": self.dry_run,
             "wakeAt": self.wake_at,
+            "startedBy": self.started_by,
             "waitingFor": list(self.waiting_for),
         }
         if definition:
@@ -100,6 +102,7 @@ class ExecutionStore:
         input: Any,
         dry_run: bool,
         started: datetime,
+        started_by: str,
         owner: str,
         lease_until: datetime,
     ) -> None:
@@ -120,6 +123,7 @@ class ExecutionStore:
                     status="RUNNING",
                     dry_run=dry_run,
                     started=started,
+                    started_by=started_by,
                     owner=owner,
                     lease_until=lease_until,
                 )
@@ -207,8 +211,11 @@ class ExecutionStore:
                 .values(owner=None, lease_until=None)
             )
 
-    def abort(self, execution_id: str, error: str | None, cause: str | None) -> Execution:
-        """Stop an active execution (ABORTED); its tokens refuse answers from now on."""
+    def abort(
+        self, execution_id: str, error: str | None, cause: str | None, *, by: str | None = None
+    ) -> Execution:
+        """Stop an active execution (ABORTED); its tokens refuse answers from now on. Who stopped it
+        (`by`) is in the `ExecutionAborted` event of its history."""
         with self.engine.begin() as connection:
             result = connection.execute(
                 update(executions)
@@ -245,7 +252,7 @@ class ExecutionStore:
                     at=self.now(),
                     state=None,
                     frame="",
-                    details=_dumps({"error": error, "cause": cause}),
+                    details=_dumps({"error": error, "cause": cause, "by": by}),
                 )
             )
         return self.get(execution_id)
@@ -342,6 +349,7 @@ class ExecutionStore:
             stopped=iso_or_none(row["stopped"]),
             dry_run=bool(row["dry_run"]),
             wake_at=iso_or_none(row["wake_at"]),
+            started_by=row["started_by"],
             definition=row["definition"],
             snapshot=json.loads(row["snapshot"]) if row["snapshot"] else None,
             waiting_for=waiting if row["status"] in ACTIVE else (),

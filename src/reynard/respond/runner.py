@@ -80,11 +80,13 @@ class Runner:
         input: Any,
         *,
         playbook: str,
+        started_by: str,
         name: str | None = None,
         dry_run: bool = False,
         run: bool = True,
     ) -> Execution:
-        """Record a new execution of `definition` (ASL text) and run it (unless `run` is false)."""
+        """Record a new execution of `definition` (ASL text), started by `started_by` (a user's or token's
+        name, the CLI's actor, `trigger:<name>`), and run it (unless `run` is false)."""
         machine = load_definition(definition, where=playbook)
         problem = unsupported_resources(machine, self.invoker)
         if problem:
@@ -99,6 +101,7 @@ class Runner:
             input=input,
             dry_run=dry_run,
             started=now,
+            started_by=started_by,
             owner=self.owner,
             lease_until=lease(now, self.lease_seconds),
         )
@@ -145,8 +148,15 @@ class Runner:
         self._wake(execution_id)
         return execution_id
 
-    def stop(self, execution_id: str, error: str | None = None, cause: str | None = None) -> Execution:
-        record = self.store.abort(execution_id, error, cause)
+    def stop(
+        self,
+        execution_id: str,
+        error: str | None = None,
+        cause: str | None = None,
+        *,
+        by: str | None = None,
+    ) -> Execution:
+        record = self.store.abort(execution_id, error, cause, by=by)
         self._wake(execution_id)
         return record
 

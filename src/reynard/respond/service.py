@@ -86,10 +86,17 @@ class PlaybookService:
 
     # -- what the API does ------------------------------------------------------------------------------
     def start(
-        self, playbook: str, definition: str, input: Any, *, name: str | None = None, dry_run: bool = False
+        self,
+        playbook: str,
+        definition: str,
+        input: Any,
+        *,
+        started_by: str,
+        name: str | None = None,
+        dry_run: bool = False,
     ) -> Execution:
         record = self.runner.start(
-            definition, input, playbook=playbook, name=name, dry_run=dry_run, run=False
+            definition, input, playbook=playbook, started_by=started_by, name=name, dry_run=dry_run, run=False
         )
         self.schedule(record.id)
         return record
@@ -112,8 +119,10 @@ class PlaybookService:
     def send_task_heartbeat(self, token: str) -> Execution:
         return self.store.get(self.runner.send_task_heartbeat(token))
 
-    def stop(self, execution_id: str, error: str | None, cause: str | None) -> Execution:
-        return self.runner.stop(execution_id, error, cause)
+    def stop(
+        self, execution_id: str, error: str | None, cause: str | None, *, by: str | None = None
+    ) -> Execution:
+        return self.runner.stop(execution_id, error, cause, by=by)
 
 
 __all__ = ["PlaybookService"]

@@ -18,8 +18,9 @@ list --format json` shows it; `findings`, a GuardDuty finding as the EventBridge
 (keys in GuardDuty's case, kept by the GuardDuty source). A trigger fires once per document (recorded in
 `trigger_firings`): a finding once per id and `updatedAt` (GuardDuty re-sends a finding as it updates),
 and a sample finding (`service.additionalInfo.sample`) only when the trigger says `include_samples`.
-Starting the playbook is the caller's `start(trigger, document) -> execution id`; a start that fails is
-recorded with its error and not retried for that document.
+Starting the playbook is the caller's `start(trigger, document) -> execution id`, with `trigger.starter`
+(`trigger:<name>`) as who started it; a start that fails is recorded with its error and not retried for
+that document.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class Trigger:
             inside = _pattern_path(e.where or "")
             raise spec.place.error(f"pattern: {e}", "pattern", *inside) from None
         return cls(spec.name, spec.on, pattern, spec.playbook, spec.include_samples)
+
+    @property
+    def starter(self) -> str:
+        """Who starts the executions it fires: `trigger:<name>` (their `startedBy`)."""
+        return f"trigger:{self.name}"
 
 
 def _pattern_path(where: str) -> tuple[str | int, ...]:

@@ -146,6 +146,8 @@ EXECUTION_STATUSES = ("RUNNING", "WAITING", "SUCCEEDED", "FAILED", "TIMED_OUT", 
 # Playbook executions: the definition they run (kept, so a resumed execution runs what it started with),
 # their outcome, and `snapshot`: the interpreter's whole position (JSON), saved at each transition.
 # `wake_at` is the soonest timer of a WAITING execution; `owner`/`lease_until` say which process runs it.
+# `started_by` (migration 0013): a user's or token's name, the CLI's actor, or `trigger:<name>`; NULL for
+# executions started before it was recorded.
 executions = Table(
     "executions",
     metadata,
@@ -166,6 +168,7 @@ executions = Table(
     Column("wake_at", UTCDateTime(), nullable=True),
     Column("owner", Text, nullable=True),
     Column("lease_until", UTCDateTime(), nullable=True),
+    Column("started_by", Text, nullable=True),
     Index("ix_executions_status", "status"),
     Index("ix_executions_playbook_name", "playbook", "name", unique=True),
 )

@@ -23,7 +23,7 @@ from reynard.respond.executions import Execution
 from reynard.respond.permissions import aws_calls_summary
 from reynard.respond.service import PlaybookService
 from reynard.runtime import Runtime
-from reynard.web.auth import allow
+from reynard.web.auth import CanRespond, allow
 
 
 class StartBody(BaseModel):
@@ -86,15 +86,16 @@ def playbooks_router(runtime: Runtime) -> APIRouter:
         calls = aws_calls_summary(service().aws_calls(machine))
         return {"valid": True, "states": len(machine.states), "aws_calls": calls}
 
-    @router.post(
-        "/api/playbooks/{name}/executions", status_code=202, dependencies=[allow(Permission.RESPOND)]
-    )
-    def start(name: str, body: StartBody) -> dict:
+    @router.post("/api/playbooks/{name}/executions", status_code=202)
+    def start(name: str, body: StartBody, who: CanRespond) -> dict:
         """Start an execution of the registered or shipped playbook NAME (never a file or a definition
-        sent with the request: registering a playbook is `reynard playbook add`, on the server)."""
+        sent with the request: registering a playbook is `reynard playbook add`, on the server); its
+        `startedBy` is the token's or user's name."""
         playbooks = service()
         name, definition = playbooks.catalog.named(name)
-        execution = playbooks.start(name, definition, body.input, name=body.name, dry_run=body.dry_run)
+        execution = playbooks.start(
+            name, definition, body.input, started_by=who.name, name=body.name, dry_run=body.dry_run
+        )
         return _public(execution)
 
     @router.get("/api/executions", dependencies=[allow(Permission.READ)])
@@ -122,9 +123,10 @@ def playbooks_router(runtime: Runtime) -> APIRouter:
         events = _redacted(store.history(execution_id), store.tokens_of(execution_id))
         return {"events": events, "count": len(events)}
 
-    @router.post("/api/executions/{execution_id}/stop", dependencies=[allow(Permission.RESPOND)])
-    def stop(execution_id: str, body: StopBody) -> dict:
-        return _public(service().stop(execution_id, body.error, body.cause))
+    @router.post("/api/executions/{execution_id}/stop")
+    def stop(execution_id: str, body: StopBody, who: CanRespond) -> dict:
+        """Stop the execution (ABORTED); its `ExecutionAborted` event names who stopped it."""
+        return _public(service().stop(execution_id, body.error, body.cause, by=who.name))
 
     @router.post(
         "/api/executions/{execution_id}/approve", status_code=202, dependencies=[allow(Permission.RESPOND)]

@@ -56,7 +56,7 @@ def test_a_wait_is_parked_and_continued_by_another_runner(database):
             ("After", {"Type": "Task", "Resource": "reynard:echo", "End": True}),
         )
     )
-    first = runner(database, clock).start(definition, {"x": 1}, playbook="waits")
+    first = runner(database, clock).start(definition, {"x": 1}, playbook="waits", started_by="tests")
     assert (first.status, first.wake_at) == ("WAITING", "2026-03-01T12:10:00+00:00")
     assert runner(database, clock).resume_due() == []  # not due yet
     clock.advance(600)
@@ -88,7 +88,9 @@ def test_a_task_token_wait_inside_a_parallel_branch(database):
         )
     )
     asked = []
-    started = runner(database, clock, asked=asked).start(definition, {"who": "oncall"}, playbook="approve")
+    started = runner(database, clock, asked=asked).start(
+        definition, {"who": "oncall"}, playbook="approve", started_by="tests"
+    )
     assert started.status == "WAITING"
     [waiting] = started.waiting_for
     assert waiting["state"] == "Ask" and asked[0][1] == waiting["token"] == asked[0][0]["token"]
@@ -127,7 +129,9 @@ def test_task_tokens_in_map_iterations_approved_and_rejected(database):
             )
         )
     )
-    started = runner(database, clock).start(definition, {"people": ["ann", "bob"]}, playbook="each")
+    started = runner(database, clock).start(
+        definition, {"people": ["ann", "bob"]}, playbook="each", started_by="tests"
+    )
     tokens = {w["state"]: w["token"] for w in started.waiting_for}
     assert len(started.waiting_for) == 2 and set(tokens) == {"Ask"}
     first, second = (w["token"] for w in started.waiting_for)
@@ -153,7 +157,7 @@ def test_a_wait_inside_a_map_iteration_resumes_where_it_was(database):
     definition = json.dumps(
         machine(("M", {"Type": "Map", "MaxConcurrency": 1, "ItemProcessor": processor, "End": True}))
     )
-    execution = runner(database, clock).start(definition, [1, 2, 3], playbook="slow-map")
+    execution = runner(database, clock).start(definition, [1, 2, 3], playbook="slow-map", started_by="tests")
     for _ in range(3):
         assert execution.status == "WAITING"
         clock.advance(60)
@@ -166,7 +170,7 @@ def test_a_wait_inside_a_map_iteration_resumes_where_it_was(database):
 def test_a_runner_that_died_leaves_the_execution_to_another_after_its_lease(database):
     clock = FakeClock()
     definition = json.dumps(machine(("W", {"Type": "Wait", "Seconds": 1, "End": True})))
-    execution = runner(database, clock).start(definition, {}, playbook="lease")
+    execution = runner(database, clock).start(definition, {}, playbook="lease", started_by="tests")
     store = ExecutionStore(open_state(database))
     assert store.claim(execution.id, "a-process-that-dies", clock.now() + timedelta(seconds=10), clock.now())
     clock.advance(5)
@@ -179,25 +183,28 @@ def test_a_runner_that_died_leaves_the_execution_to_another_after_its_lease(data
 def test_a_held_execution_is_not_taken_and_stop_refuses_answers(database):
     clock = FakeClock()
     definition = json.dumps(machine(("Ask", {**ASK, "End": True})))
-    execution = runner(database, clock).start(definition, {"who": "x"}, playbook="stop")
+    execution = runner(database, clock).start(definition, {"who": "x"}, playbook="stop", started_by="tests")
     store = ExecutionStore(open_state(database))
     assert store.claim(execution.id, "busy-process", clock.now() + timedelta(seconds=60), clock.now())
     assert runner(database, clock).resume(execution.id) is None
-    stopped = runner(database, clock).stop(execution.id, "Operator.Stop", "enough")
+    stopped = runner(database, clock).stop(execution.id, "Operator.Stop", "enough", by="oncall")
     assert (stopped.status, stopped.error, stopped.waiting_for) == ("ABORTED", "Operator.Stop", ())
+    assert stopped.started_by == "tests"
     with pytest.raises(ExecutionError, match="was stopped"):
         runner(database, clock).send_task_success(execution.waiting_for[0]["token"], {})
-    assert store.history(execution.id)[-1]["type"] == "ExecutionAborted"
+    aborted = store.history(execution.id)[-1]
+    assert aborted["type"] == "ExecutionAborted"
+    assert aborted["details"] == {"error": "Operator.Stop", "cause": "enough", "by": "oncall"}
 
 
 def test_names_are_unique_per_playbook_and_unknown_resources_are_refused_before_running(database):
     clock = FakeClock()
     definition = json.dumps(machine(("P", {"Type": "Pass", "End": True})))
     the_runner = runner(database, clock)
-    the_runner.start(definition, {}, playbook="p", name="once")
+    the_runner.start(definition, {}, playbook="p", started_by="tests", name="once")
     with pytest.raises(ExecutionError, match="already has an execution named 'once'"):
-        the_runner.start(definition, {}, playbook="p", name="once")
+        the_runner.start(definition, {}, playbook="p", started_by="tests", name="once")
     bad = json.dumps(machine(("T", {"Type": "Task", "Resource": "reynard:nothing", "End": True})))
     with pytest.raises(DefinitionError, match="T: Resource: no handler is registered for 'reynard:nothing'"):
-        the_runner.start(bad, {}, playbook="p")
+        the_runner.start(bad, {}, playbook="p", started_by="tests")
     assert [e.name for e in the_runner.store.list()] == ["once"]
