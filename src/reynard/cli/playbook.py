@@ -121,23 +121,49 @@ def playbook() -> None:
 
 
 @playbook.command("validate")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
-def validate(file: str) -> None:
-    """Check a definition; exits 1 with one line naming the state and field when it is invalid."""
-    from reynard.respond.asl.definition import load_definition
-    from reynard.respond.catalog import read_text
+@click.argument("target", metavar="FILE_OR_NAME")
+@data_dir_option
+@click.pass_context
+@user_errors
+def validate(ctx: click.Context, target: str, data_dir: Path | None) -> None:
+    """Check a definition; exits 1 with one line naming the state and field when it is invalid.
 
+    A valid one is followed by the AWS calls each Task state may make, as its resource declares them, and
+    their union: nothing else can be called while the playbook runs.
+    """
+    from reynard.respond.asl.definition import load_definition
+    from reynard.respond.dispatch import default_dispatch
+
+    runtime = runtime_of(ctx, data_dir=data_dir)
+    _name, definition = runtime.playbook_catalog.resolve(target)
     try:
-        machine = load_definition(read_text(Path(file)), where=file)
+        machine = load_definition(definition, where=target)
     except ReynardError as e:
-        valid, line = False, str(e)
-    else:
-        valid, line = (
-            True,
-            f"{file}: valid ({len(machine.states)} states at the top level, {machine.language})",
-        )
-    click.echo(line if valid else f"reynard: {line}", err=not valid)
-    exit_with(valid)
+        click.echo(f"reynard: {e}", err=True)
+        exit_with(False)
+    click.echo(f"{target}: valid ({len(machine.states)} states at the top level, {machine.language})")
+    for line in aws_call_lines(machine, default_dispatch(runtime.settings)):
+        click.echo(line)
+    exit_with(True)
+
+
+def aws_call_lines(machine: Any, dispatch: Any) -> list[str]:
+    """Each Task state's declared AWS calls (`Place (resource): calls`), then their sorted union."""
+    from reynard.respond.permissions import declared_aws_calls, task_resources
+
+    resources = task_resources(machine)
+    declared = declared_aws_calls(machine, dispatch)
+    lines = ["AWS calls each Task state may make:"]
+    for place, calls in declared.items():
+        if not dispatch.supports(resources[place]):
+            listed = "no handler is registered for this resource"
+        else:
+            listed = ", ".join(sorted(calls)) or "none"
+        lines.append(f"  {place} ({resources[place]}): {listed}")
+    union = sorted(set().union(*declared.values()))
+    lines.append("AWS calls this playbook may make:" + ("" if union else " none"))
+    lines += [f"  {name}" for name in union]
+    return lines
 
 
 @playbook.command("run")

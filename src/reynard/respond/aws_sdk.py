@@ -56,6 +56,7 @@ from reynard.events.timestamps import zulu
 from reynard.settings import AwsSection, Settings
 
 from .errors import DefinitionError, StatesError
+from .permissions import call_name, check_call
 from .resources import TaskContext
 
 AWS_SDK_PREFIX = "arn:aws:states:::aws-sdk:"
@@ -349,7 +350,11 @@ class AwsConfig(AwsSection):
 
 
 class AwsClients:
-    """One boto3 session, one client per (service, region), all pointed at the configured endpoint."""
+    """One boto3 session, one client per (service, region), all pointed at the configured endpoint.
+
+    Every client checks each call against the running task's declared calls (`permissions.check_call`)
+    before it is signed or sent.
+    """
 
     def __init__(self, config: AwsConfig):
         self.config = config
@@ -371,7 +376,7 @@ class AwsClients:
         with self._lock:
             if key not in self._clients:
                 try:
-                    self._clients[key] = self._session.client(
+                    client = self._session.client(
                         service,
                         region_name=region or self.config.region,
                         endpoint_url=self.config.endpoint_url,
@@ -379,6 +384,8 @@ class AwsClients:
                     )
                 except NoRegionError as exc:
                     raise states_error(exc, service, "client", self.config.endpoint_url) from None
+                client.meta.events.register("before-call", check_call)
+                self._clients[key] = client
             return self._clients[key]
 
 
@@ -425,6 +432,15 @@ class AwsSdkTask:
 
     def __init__(self, clients: AwsClients):
         self.clients = clients
+
+    def aws_calls(self, resource: str) -> frozenset[str]:
+        """The one call the resource names (`ec2:DescribeInstances`); none for a resource that names no
+        API action (invoking it fails with States.Runtime)."""
+        try:
+            target = parse_resource(resource)
+        except DefinitionError:
+            return frozenset()
+        return frozenset({call_name(service_model(target.service), target.operation)})
 
     def invoke(self, resource: str, arguments: Any, context: TaskContext) -> Any:
         try:

@@ -13,8 +13,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from reynard.respond.asl.definition import StateMachine
 from reynard.respond.catalog import PlaybookCatalog
 from reynard.respond.executions import Execution, ExecutionStore
+from reynard.respond.permissions import declared_aws_calls
 from reynard.respond.resources import TaskInvoker
 from reynard.respond.runner import Runner
 
@@ -108,6 +110,11 @@ class PlaybookService:
         execution_id = self.runner.send_task_failure(token, error, cause)
         self.schedule(execution_id)
         return self.store.get(execution_id)
+
+    def aws_calls(self, machine: StateMachine) -> dict[str, frozenset[str]]:
+        """The AWS calls each Task state of `machine` may make, as this service's task resources declare
+        them (`permissions.declared_aws_calls`)."""
+        return declared_aws_calls(machine, self.runner.invoker)
 
     def send_task_heartbeat(self, token: str) -> Execution:
         return self.store.get(self.runner.send_task_heartbeat(token))

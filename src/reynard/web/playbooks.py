@@ -17,8 +17,10 @@ from pydantic import BaseModel, Field
 
 from reynard.identity.roles import Permission
 from reynard.respond.asl.definition import load_definition
+from reynard.respond.catalog import Playbook, PlaybookError, read_text
 from reynard.respond.errors import DefinitionError
 from reynard.respond.executions import Execution
+from reynard.respond.permissions import aws_calls_summary
 from reynard.respond.service import PlaybookService
 from reynard.runtime import Runtime
 from reynard.web.auth import CanRespond, allow
@@ -57,19 +59,32 @@ def playbooks_router(runtime: Runtime) -> APIRouter:
 
     router = APIRouter(lifespan=lifespan, tags=["playbooks"])
 
+    def with_aws_calls(playbook: Playbook) -> dict[str, Any]:
+        """A playbook's entry, with the AWS calls it may make (`aws_calls`; null when it is invalid)."""
+        entry = playbook.as_dict()
+        entry["aws_calls"] = None
+        try:
+            machine = load_definition(read_text(playbook.path), where=str(playbook.path))
+        except (DefinitionError, PlaybookError):  # invalid, or changed since it was listed
+            return entry
+        entry["aws_calls"] = aws_calls_summary(service().aws_calls(machine))
+        return entry
+
     @router.get("/api/playbooks", dependencies=[allow(Permission.READ)])
     def list_playbooks() -> dict:
-        found = [p.as_dict() for p in service().catalog.list()]
+        found = [with_aws_calls(p) for p in service().catalog.list()]
         return {"playbooks": found, "count": len(found)}
 
     @router.post("/api/playbooks/validate", dependencies=[allow(Permission.READ)])
     def validate(definition: dict[str, Any]) -> dict:
-        """Check a definition: `{"valid": true}`, or the error naming the state and the field."""
+        """Check a definition: `{"valid": true, "states", "aws_calls"}` (the AWS calls each Task state may
+        make, by place, and their union), or the error naming the state and the field."""
         try:
             machine = load_definition(definition)
         except DefinitionError as e:
             return {"valid": False, "error": str(e), "state": e.state, "field": e.field}
-        return {"valid": True, "states": len(machine.states)}
+        calls = aws_calls_summary(service().aws_calls(machine))
+        return {"valid": True, "states": len(machine.states), "aws_calls": calls}
 
     @router.post("/api/playbooks/{name}/executions", status_code=202)
     def start(name: str, body: StartBody, who: CanRespond) -> dict:

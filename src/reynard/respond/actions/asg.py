@@ -31,6 +31,13 @@ def desired_capacity(autoscaling: Any, group: str) -> int | None:
 class DetachFromAsg(Action):
     name = "detach-from-asg"
     parameters = frozenset({"InstanceId", "Region", "WaitSeconds"})
+    aws_actions = frozenset(
+        {
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeAutoScalingInstances",
+            "autoscaling:DetachInstances",
+        }
+    )
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from ..aws_sdk import AwsClients
 from ..errors import StatesError
+from ..permissions import UNDECLARED_AWS_CALL
 from ..resources import ACTION_PREFIX, TaskContext
 from .config import RespondConfig
 
@@ -39,7 +40,7 @@ WAIT_TIMEOUT = "Reynard.WaitTimeout"
 NOTIFY_FAILED = "Reynard.NotifyFailed"
 
 # Errors no retry can fix: a playbook's Retry should list these with MaxAttempts 0 before States.ALL.
-PERMANENT_ERRORS = (INVALID_ARGUMENTS, PRECONDITION_FAILED, NOT_CONFIGURED)
+PERMANENT_ERRORS = (INVALID_ARGUMENTS, PRECONDITION_FAILED, NOT_CONFIGURED, UNDECLARED_AWS_CALL)
 
 
 @dataclass
@@ -54,14 +55,20 @@ class ActionEnv:
 
 
 class Arguments:
-    """An action's arguments, checked: a missing, mistyped or unknown key is `Reynard.InvalidArguments`."""
+    """An action's arguments, checked: a missing, mistyped, unknown or refused key (`refused`: key ->
+    why) is `Reynard.InvalidArguments`."""
 
-    def __init__(self, action: str, values: Any, known: frozenset[str]):
+    def __init__(
+        self, action: str, values: Any, known: frozenset[str], refused: Mapping[str, str] | None = None
+    ):
         self.action = action
         if values is None:
             values = {}
         if not isinstance(values, Mapping):
             self.fail(f"arguments must be an object, not {type(values).__name__}")
+        refused = refused or {}
+        for key in sorted(set(values) & set(refused)):
+            self.fail(f"argument {key!r} is not accepted: {refused[key]}")
         unknown = sorted(set(values) - known)
         if unknown:
             self.fail(f"unknown argument(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -206,10 +213,16 @@ class Action(ABC):
     is what makes a second run safe and say `AlreadyDone`), then `report.verify(...)` with checks built
     from fresh reads, and put the action's own result keys in `report.extra`. Raise `StatesError` for
     failures; AWS calls go through `aws_sdk.call`, which names AWS errors as Step Functions does.
+
+    Set `aws_actions` to every AWS call `run` can make, reads included (`ec2:DescribeInstances`: the
+    service's signing name and the operation, as botocore names them): run by a playbook, the action may
+    make no other call. `refused_parameters` names arguments refused with a reason of their own.
     """
 
     name: ClassVar[str]
     parameters: ClassVar[frozenset[str]]
+    aws_actions: ClassVar[frozenset[str]] = frozenset()
+    refused_parameters: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, env: ActionEnv):
         self.env = env
@@ -218,8 +231,11 @@ class Action(ABC):
     def resource(self) -> str:
         return ACTION_PREFIX + self.name
 
+    def aws_calls(self, resource: str) -> frozenset[str]:
+        return self.aws_actions
+
     def invoke(self, resource: str, arguments: Any, context: TaskContext) -> Any:
-        args = Arguments(self.name, arguments, self.parameters)
+        args = Arguments(self.name, arguments, self.parameters, self.refused_parameters)
         report = Report(self.name, context, self.env)
         try:
             self.run(args, report, context)

@@ -27,6 +27,12 @@ def public_access_block(s3: Any, bucket: str) -> dict[str, bool] | None:
 class BlockBucketPublicAccess(Action):
     name = "block-bucket-public-access"
     parameters = frozenset({"Bucket"})
+    aws_actions = frozenset(
+        {
+            "s3:GetPublicAccessBlock",
+            "s3:PutPublicAccessBlock",
+        }
+    )
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         bucket = args.text("Bucket", required=True)

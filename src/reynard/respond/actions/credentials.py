@@ -80,6 +80,14 @@ def _parse_time(text: str | None) -> datetime | None:
 class RevokeRoleSessions(Action):
     name = "revoke-role-sessions"
     parameters = frozenset({"InstanceId", "RoleNames", "Region", "IssuedBefore"})
+    aws_actions = frozenset(
+        {
+            "ec2:DescribeInstances",
+            "iam:GetInstanceProfile",
+            "iam:GetRolePolicy",
+            "iam:PutRolePolicy",
+        }
+    )
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, roles = args.text("InstanceId"), args.texts("RoleNames")
@@ -141,6 +149,13 @@ def _json(document: dict[str, Any]) -> str:
 class DisableAccessKey(Action):
     name = "disable-access-key"
     parameters = frozenset({"AccessKeyId", "UserName"})
+    aws_actions = frozenset(
+        {
+            "iam:GetAccessKeyLastUsed",
+            "iam:ListAccessKeys",
+            "iam:UpdateAccessKey",
+        }
+    )
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         key_id = args.text("AccessKeyId", required=True)

@@ -2,17 +2,21 @@
 
 One command per section, so each output stands alone: running processes, network connections, logged-in
 users, and a memory capture when a command for it is configured (`[respond.forensics]
-memory_capture_command`, or the `MemoryCaptureCommand` argument; Reynard ships no capture tool, so none
-runs by default, and the result says so). Each command's `Comment` names the execution and state, so a
-retry finds the commands it already sent and reuses their results instead of capturing memory twice.
-Verified by reading every invocation back: `Success` with exit code 0. SSM returns at most 24,000
-characters of output inline; set `output_s3_bucket` for the full text (the result marks `Truncated`).
+memory_capture_command`, `windows_memory_capture_command`; Reynard ships no capture tool, so none runs by
+default, and the result says so). The commands are Reynard's own and the settings', never a playbook's:
+SSM runs them as root, and whoever may write a playbook must not thereby run any command on every
+instance it reaches, so a `MemoryCaptureCommand` argument is refused. Each command's `Comment` names the
+execution and state, so a retry finds the commands it already sent and reuses their results instead of
+capturing memory twice. Verified by reading every invocation back: `Success` with exit code 0. SSM returns
+at most 24,000 characters of output inline; set `output_s3_bucket` for the full text (the result marks
+`Truncated`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from ..aws_sdk import AwsCallError, call
 from ..errors import StatesError
@@ -48,7 +52,20 @@ def comment(context: TaskContext, section: str) -> str:
 
 class CollectForensics(Action):
     name = "collect-forensics"
-    parameters = frozenset({"InstanceId", "Region", "Platform", "MemoryCaptureCommand", "TimeoutSeconds"})
+    parameters = frozenset({"InstanceId", "Region", "Platform", "TimeoutSeconds"})
+    refused_parameters: ClassVar[Mapping[str, str]] = {
+        "MemoryCaptureCommand": "the commands run on an instance come only from the settings "
+        "([respond.forensics] memory_capture_command, windows_memory_capture_command), never from a "
+        "playbook"
+    }
+    aws_actions = frozenset(
+        {
+            "ec2:DescribeInstances",
+            "ssm:GetCommandInvocation",
+            "ssm:ListCommands",
+            "ssm:SendCommand",
+        }
+    )
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)
@@ -56,7 +73,7 @@ class CollectForensics(Action):
         if platform not in SECTIONS:
             args.fail(f"argument 'Platform' must be one of {', '.join(SECTIONS)}, not {platform!r}")
         settings = self.env.config.forensics
-        memory = args.text("MemoryCaptureCommand") or (
+        memory = (
             settings.windows_memory_capture_command
             if platform == "windows"
             else settings.memory_capture_command

@@ -22,6 +22,8 @@ DRY_RUN_PREFIX = "dry-run:"
 
 
 class _IncidentAction(Action):
+    aws_actions = frozenset()  # incidents are in Reynard's database: no AWS call
+
     def sink(self) -> IncidentSink:
         if self.env.incidents is None:
             raise StatesError(NOT_CONFIGURED, f"{self.name}: no incident store is wired into the actions")

@@ -79,6 +79,9 @@ class SnsPublish:
     def __init__(self, clients: AwsClients):
         self.clients = clients
 
+    def aws_calls(self, resource: str) -> frozenset[str]:
+        return frozenset({"sns:Publish"})
+
     def invoke(self, resource: str, arguments: Any, context: TaskContext) -> Any:
         params = _parameters(resource, arguments, _SNS_PARAMETERS)
         if "Message" not in params:
@@ -120,6 +123,10 @@ class LambdaInvoke:
     def __init__(self, clients: AwsClients, python_actions: PythonActions):
         self.clients = clients
         self.python_actions = python_actions
+
+    def aws_calls(self, resource: str) -> frozenset[str]:
+        """A real Lambda's Invoke (a Python action of the name runs in process and calls nothing)."""
+        return frozenset({"lambda:Invoke"})
 
     def invoke(self, resource: str, arguments: Any, context: TaskContext) -> Any:
         params = _parameters(resource, arguments, _LAMBDA_PARAMETERS)
@@ -172,6 +179,9 @@ class LambdaFunction:
 
     def __init__(self, invoker: LambdaInvoke):
         self.invoker = invoker
+
+    def aws_calls(self, resource: str) -> frozenset[str]:
+        return self.invoker.aws_calls(LAMBDA_INVOKE)
 
     def invoke(self, resource: str, arguments: Any, context: TaskContext) -> Any:
         result = self.invoker.invoke(LAMBDA_INVOKE, {"FunctionName": resource, "Payload": arguments}, context)

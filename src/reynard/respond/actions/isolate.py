@@ -66,6 +66,22 @@ def associated_addresses(ec2: Any, instance_id: str, eni_ids: list[str]) -> list
 class IsolateInstance(Action):
     name = "isolate-instance"
     parameters = frozenset({"InstanceId", "Region", "DisassociateElasticIps"})
+    aws_actions = frozenset(
+        {
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:CreateSecurityGroup",
+            "ec2:CreateTags",
+            "ec2:DescribeAddresses",
+            "ec2:DescribeInstances",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DisassociateAddress",
+            "ec2:ModifyNetworkInterfaceAttribute",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupIngress",
+        }
+    )
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)

@@ -24,6 +24,14 @@ from .snapshot import SOURCE_VOLUME_TAG
 class StopInstance(Action):
     name = "stop-instance"
     parameters = frozenset({"InstanceId", "Region", "OverrideStopProtection", "Force", "WaitSeconds"})
+    aws_actions = frozenset(
+        {
+            "ec2:DescribeInstanceAttribute",
+            "ec2:DescribeInstances",
+            "ec2:ModifyInstanceAttribute",
+            "ec2:StopInstances",
+        }
+    )
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)
@@ -64,6 +72,16 @@ class TerminateInstance(Action):
     name = "terminate-instance"
     parameters = frozenset(
         {"InstanceId", "Region", "OverrideTerminationProtection", "RequireSnapshots", "WaitSeconds"}
+    )
+    aws_actions = frozenset(
+        {
+            "ec2:DescribeInstanceAttribute",
+            "ec2:DescribeInstances",
+            "ec2:DescribeSnapshots",
+            "ec2:DescribeVolumes",
+            "ec2:ModifyInstanceAttribute",
+            "ec2:TerminateInstances",
+        }
     )
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:

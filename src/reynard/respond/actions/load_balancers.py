@@ -55,6 +55,16 @@ def classic_registrations(elb: Any, instance_id: str) -> list[str]:
 class DeregisterFromLoadBalancers(Action):
     name = "deregister-from-load-balancers"
     parameters = frozenset({"InstanceId", "Region"})
+    aws_actions = frozenset(
+        {
+            "ec2:DescribeInstances",
+            "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+            "elasticloadbalancing:DeregisterTargets",
+            "elasticloadbalancing:DescribeLoadBalancers",
+            "elasticloadbalancing:DescribeTargetGroups",
+            "elasticloadbalancing:DescribeTargetHealth",
+        }
+    )
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)

@@ -35,6 +35,13 @@ def kept_on_termination(instance: dict[str, Any]) -> dict[str, bool]:
 class ProtectInstance(Action):
     name = "protect-instance"
     parameters = frozenset({"InstanceId", "Region"})
+    aws_actions = frozenset(
+        {
+            "ec2:DescribeInstanceAttribute",
+            "ec2:DescribeInstances",
+            "ec2:ModifyInstanceAttribute",
+        }
+    )
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)

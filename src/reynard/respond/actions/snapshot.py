@@ -45,6 +45,14 @@ def _own(ec2: Any, volume_id: str, context: TaskContext) -> dict[str, Any] | Non
 class SnapshotVolumes(Action):
     name = "snapshot-volumes"
     parameters = frozenset({"InstanceId", "Region", "Wait", "WaitSeconds", "Description", "Tags"})
+    aws_actions = frozenset(
+        {
+            "ec2:CreateSnapshot",
+            "ec2:DescribeInstances",
+            "ec2:DescribeSnapshots",
+            "ec2:DescribeVolumes",
+        }
+    )
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)
