@@ -42,6 +42,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self.headers: dict[str, str] = {}
+        self.log = data_dir.parent / f"server-{self.port}.log"  # the server's stderr
 
     def start(self) -> "Server":
         self.process = subprocess.Popen(
@@ -55,13 +56,14 @@ class Server:
                 "--port",
                 str(self.port),
             ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            # Into a file, never a pipe nobody reads: a server logging more than a pipe holds would hang.
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("wb"),
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(self.process.stderr.read().decode())
+                raise RuntimeError(self.log.read_text(errors="replace"))
             try:
                 if httpx.get(f"{self.url}/status", timeout=1).status_code == 200:
                     self.headers = bearer(api_token(self.data_dir))

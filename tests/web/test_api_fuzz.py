@@ -25,11 +25,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
@@ -77,25 +75,15 @@ PLAYBOOKS = {
 
 
 class Seeded:
-    """The running server, what it logs (read as it is written: a full pipe would stall it), and the
-    ids of what is stored."""
+    """The running server, what it logs, and the ids of what is stored."""
 
     def __init__(self, server: Server):
         self.server = server
         self.values: dict[str, list] = {}  # schemathesis' dictionaries: what is stored
         self.operations: list[str] = []  # "METHOD /path", as the OpenAPI description has them
-        self._log = bytearray()
-        process = server.process
-        assert process is not None and process.stdout is not None and process.stderr is not None
-        for stream in (process.stdout, process.stderr):
-            threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream: IO[bytes]) -> None:
-        for line in iter(stream.readline, b""):
-            self._log.extend(line)
 
     def log(self) -> str:
-        return bytes(self._log).decode(errors="replace")
+        return self.server.log.read_text(errors="replace")
 
 
 def _ok(response: httpx.Response, status: int = 200) -> dict:
