@@ -13,8 +13,9 @@ Which event store and which state database are settings (`event_store`, `state_d
 objects below only ever see the `EventStore` contract and an SQLAlchemy engine.
 
 Wiring that belongs to no package alone is done here: the alert store's notifications (and, in a
-server, the alert triggers), the incident sink the response actions write to, the streaming matcher
-and the triggers on each committed batch.
+server, the alert triggers), a new alert about a GuardDuty finding joining the finding's open incident,
+the incident sink the response actions write to (meeting the alerts' escalation on the finding), the
+streaming matcher and the triggers on each committed batch.
 """
 
 from __future__ import annotations
@@ -128,7 +129,20 @@ class Runtime:
                 listener(alert_id, alert)
             return outcomes
 
+        self.on_alert(self._join_finding_incident)
         return AlertStore(self.state, notify=notify)
+
+    def _join_finding_incident(self, alert_id: int, alert: dict) -> None:
+        """An alert about a GuardDuty finding whose incident is open (a playbook opened it, or another
+        alert of it was escalated) joins that incident, as an escalation would (cases/escalation.py)."""
+        from reynard.detect.alerts import finding_ids
+
+        if not finding_ids(alert):
+            return
+        try:
+            self.cases.escalator().join_finding_incident(alert_id, alert, "reynard (finding)")
+        except ReynardError as e:  # the alert stays new, for a person to escalate; the rule goes on
+            log.warning("alert %s did not join its finding's incident: %s", alert_id, e)
 
     def on_alert(self, listener: Callable[[int, dict], object]) -> None:
         """Call `listener(alert_id, alert)` for each new alert (after the notifiers)."""
@@ -320,7 +334,8 @@ class Runtime:
         from reynard.cases.playbook_sink import PlaybookIncidents
         from reynard.respond.dispatch import default_dispatch
 
-        return default_dispatch(self.settings, endpoint_url, incidents=PlaybookIncidents(self.incidents))
+        incidents = PlaybookIncidents(self.incidents, self.cases.escalator())
+        return default_dispatch(self.settings, endpoint_url, incidents=incidents)
 
     def playbook_runner(self, max_sleep: float | None, endpoint_url: str | None = None) -> Runner:
         """A runner for this process (the CLI): AWS calls to `endpoint_url` when given."""

@@ -147,7 +147,7 @@ def test_validate_a_shipped_playbook_by_name(cli):
     )
     assert forensics in lines
     union = lines[lines.index("AWS calls this playbook may make:") + 1 :]
-    assert len(union) == 34 and union == sorted(union)
+    assert len(union) == 35 and union == sorted(union)
     assert {"  ec2:TerminateInstances", "  iam:PutRolePolicy", "  sns:Publish", "  ssm:SendCommand"} <= set(
         union
     )
@@ -410,7 +410,7 @@ def test_api_reject_validate_and_list(api):
     ]
     contain, shipped = listed["playbooks"]
     assert contain["aws_calls"] == {"tasks": {"Ask": []}, "all": []}
-    assert len(shipped["aws_calls"]["tasks"]) == 32 and len(shipped["aws_calls"]["all"]) == 34
+    assert len(shipped["aws_calls"]["tasks"]) == 32 and len(shipped["aws_calls"]["all"]) == 35
     assert shipped["aws_calls"]["tasks"]["NotifyTeam"] == ["sns:Publish"]
     assert api.post("/api/playbooks/unknown/executions", json={}).status_code == 404
     # never a definition sent with the request, nor a file on the server

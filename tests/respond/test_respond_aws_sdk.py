@@ -153,7 +153,8 @@ def test_throttling_is_task_failed_naming_the_endpoint_after_botocores_retries(a
     assert server.requests == 2
 
 
-def test_an_unreachable_endpoint_is_task_failed_naming_it() -> None:
+def test_an_unreachable_endpoint_is_task_failed_naming_it(aws: str) -> None:
+    """With credentials (the moto fixture's, in the environment), so the call is made."""
     endpoint = f"http://127.0.0.1:{free_port()}"
     tasks = reynard(endpoint, aws={"region": "us-east-1", "max_attempts": 1, "connect_timeout": 1})
     with pytest.raises(StatesError) as info:

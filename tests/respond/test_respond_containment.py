@@ -171,8 +171,8 @@ def test_terminate_needs_snapshots_and_keeps_the_protected_volumes(world: World)
     assert len(kept) == 2 and {v["State"] for v in kept} == {"available"}
 
 
-def test_stopping_a_missing_instance_fails_with_ec2s_error(world: World) -> None:
+def test_stopping_a_missing_instance_is_a_failure_naming_it(world: World) -> None:
     with pytest.raises(StatesError) as info:
         reynard(world.endpoint).action("stop-instance", {"InstanceId": "i-0123456789abcdef0"})
-    assert info.value.error == "Ec2.Ec2Exception"
-    assert "The instance ID 'i-0123456789abcdef0' does not exist" in info.value.cause
+    assert info.value.error == "Reynard.ResourceNotFound"
+    assert info.value.cause == "instance i-0123456789abcdef0 does not exist in us-east-1"

@@ -159,10 +159,13 @@ def test_keeping_elastic_ips_is_a_choice(world: World) -> None:
     assert result["Verified"] and result["DisassociatedElasticIps"] == [] and all(associations(world))
 
 
-def test_a_missing_instance_fails_with_ec2s_error(world: World) -> None:
+def test_a_missing_instance_is_a_failure_naming_it(world: World) -> None:
     with pytest.raises(StatesError) as info:
         reynard(world.endpoint).action("isolate-instance", {"InstanceId": "i-0123456789abcdef0"})
-    assert info.value.error == "Ec2.Ec2Exception" and "InvalidInstanceID.NotFound" in info.value.cause
+    assert (info.value.error, info.value.cause) == (
+        "Reynard.ResourceNotFound",
+        "instance i-0123456789abcdef0 does not exist in us-east-1",
+    )
 
 
 @pytest.mark.parametrize(

@@ -151,7 +151,7 @@ def test_a_refused_call_never_reaches_the_endpoint() -> None:
         assert server.requests == 0
         with pytest.raises(StatesError) as info:  # the declared action's first read does go out
             table.invoke("reynard:protect-instance", {"InstanceId": "i-0abc"}, context())
-        assert info.value.error == "Ec2.Ec2Exception" and server.requests == 1
+        assert info.value.error == "Reynard.AccessDenied" and server.requests == 1
 
 
 def test_a_function_handler_declares_nothing_and_outside_a_task_nothing_is_limited(aws: str) -> None:
@@ -328,6 +328,7 @@ def test_the_calls_the_shipped_playbook_may_make() -> None:
             "autoscaling:DescribeAutoScalingGroups",
             "autoscaling:DescribeAutoScalingInstances",
             "autoscaling:DetachInstances",
+            "ec2:DescribeInstances",
         ],
         "DeregisterFromLoadBalancers": [
             "ec2:DescribeInstances",
@@ -365,6 +366,7 @@ def test_the_calls_the_shipped_playbook_may_make() -> None:
         "RevokeRoleSessions": [
             "ec2:DescribeInstances",
             "iam:GetInstanceProfile",
+            "iam:GetRole",
             "iam:GetRolePolicy",
             "iam:PutRolePolicy",
         ],

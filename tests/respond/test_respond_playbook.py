@@ -26,6 +26,7 @@ from respond_support import World, settings
 from reynard.cases.playbook_sink import PlaybookIncidents
 from reynard.cases.store import IncidentStore
 from reynard.respond.actions import ACTIONS, PERMANENT_ERRORS, register_all
+from reynard.respond.actions.statement import statement
 from reynard.respond.dispatch import Dispatch
 from reynard.respond.executions import ExecutionStore
 from reynard.respond.playbooks import definition, example_input, shipped
@@ -234,8 +235,11 @@ class Response:
         return execution.status, execution.output if done else execution.error, entered
 
     def timeline(self) -> list[str]:
+        return [e.text for e in self.entries()]
+
+    def entries(self) -> list[Any]:
         (incident,) = self.incidents.list()
-        return [e.text for e in self.incidents.timeline(incident.id) if e.kind == "playbook"]
+        return [e for e in self.incidents.timeline(incident.id) if e.kind == "playbook"]
 
 
 def response(world: World, tmp_path, **respond: Any) -> Response:
@@ -277,14 +281,19 @@ def responders(world: World, inbox: Recorder, tmp_path) -> Response:
 
 
 def test_the_approved_termination(world: World, inbox: Recorder, tmp_path) -> None:
+    desired = world.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[world.asg])[
+        "AutoScalingGroups"
+    ][0]["DesiredCapacity"]
     tasks = responders(world, inbox, tmp_path)
     kind, output, visited = tasks.run(finding_for(world), {"Decision": "terminate"})
     assert kind == "SUCCEEDED", output
-    assert output["results"]["final"] == {
+    final = output["results"]["final"]
+    assert {k: final[k] for k in ("Outcome", "Verified", "InstanceId")} == {
         "Outcome": "terminated",
         "Verified": True,
         "InstanceId": world.instance,
     }
+    assert final["Result"]["Action"] == "terminate-instance" and final["Result"]["Verified"]
     assert visited[:4] == ["CheckFinding", "ReadFinding", "OpenIncident", "NotifyTeam"]
     assert "TimelineNotifyFailed" not in visited and "NotifyFailure" not in visited
 
@@ -310,21 +319,35 @@ def test_the_approved_termination(world: World, inbox: Recorder, tmp_path) -> No
     )
 
     i = world.instance
-    assert tasks.timeline() == [
-        f"On-call team notified: containment of {i} started",
-        f"Volatile evidence collected over SSM from {i}",
-        f"Detached {i} from its Auto Scaling group, desired capacity kept",
-        f"Deregistered {i} from its load balancers",
-        f"Isolated {i}: every network interface on the no-rules group, Elastic IPs released, "
-        "original groups tagged",
-        f"Protected {i} against termination and stop; volumes kept on termination",
-        f"Snapshots of every volume of {i} completed",
-        f"Revoked the sessions of the roles of {i}",
-        f"Containment of {i} verified: isolation, protection, snapshots, revoked sessions",
+    timeline = tasks.timeline()
+    assert [line.split(": ", 1)[0] for line in timeline] == [
+        f"Notify the on-call team that containment of {i} started",
+        f"Collect volatile evidence over SSM from {i}",
+        f"Detach {i} from its Auto Scaling group, keeping the desired capacity",
+        f"Deregister {i} from its load balancers",
+        f"Isolate {i}",
+        f"Protect {i} against termination and stop",
+        f"Snapshot every volume of {i}",
+        f"Revoke the sessions of the roles of {i}",
+        f"Containment of {i} verified",
         f"Decision received for {i}",
-        f"Terminated {i} as decided; its volumes and snapshots are kept",
-        "Response finished: terminated",
+        f"Terminate {i} as decided",
+        "Response finished",
     ]
+    # Each step's entry states what its result read back, and keeps the result.
+    assert timeline[2] == (
+        f"Detach {i} from its Auto Scaling group, keeping the desired capacity: changed {i}: detach from "
+        f"Auto Scaling group. Read back: {i} Auto Scaling group = none; {world.asg} DesiredCapacity = {desired}"
+    )
+    assert timeline[7].endswith(
+        f"Read back: {i} instance profile = {world.profile}; {world.role} "
+        f"AWSRevokeOlderSessions denies sessions issued before = {output['results']['revocation']['RevokedBefore'][world.role]}"
+    )
+    for entry in tasks.entries():
+        result = (entry.data or {}).get("Result")
+        if statement(result) is not None:
+            assert entry.text.endswith(": " + statement(result))
+            assert result.get("Verified") is True and not result["DryRun"], entry.text
     sent = messages(inbox)
     assert any("reynard playbook approve " in m for m in sent)
     assert "automatic containment started" in sent[0] and "finished: terminated" in sent[-1]
@@ -348,8 +371,11 @@ def test_a_failure_after_isolation_leaves_the_instance_and_its_evidence(
     )["Snapshots"]
     assert len(snapshots) == 2
     last = messages(inbox)[-1]
-    assert "FAILED (Iam.NoSuchEntityException)" in last and "nothing stopped or terminated" in last
-    assert tasks.timeline()[-1] == "Response failed: Iam.NoSuchEntityException"
+    assert "FAILED (Reynard.ResourceNotFound)" in last and "nothing stopped or terminated" in last
+    assert tasks.timeline()[-1] == (
+        f"Response failed: Reynard.ResourceNotFound: instance profile {world.profile} of {world.instance} "
+        "does not exist"
+    )
 
 
 def test_no_decision_keeps_the_instance_isolated(world: World, inbox: Recorder, tmp_path) -> None:
@@ -379,7 +405,10 @@ def test_without_notifiers_or_ssm_it_contains_then_stops_at_the_approval(world: 
     } <= set(visited)
     assert visited[-4:] == ["RequestApproval", "NotifyFailure", "TimelineFailure", "ContainmentFailed"]
     assert world.describe()["State"]["Name"] == "stopped"
-    assert tasks.timeline()[-1] == "Response failed: Reynard.NotConfigured"
+    assert tasks.timeline()[-1] == (
+        "Response failed: Reynard.NotConfigured: request-approval: no notifiers configured "
+        "([respond.notifiers.NAME] or [[notifiers]])"
+    )
 
 
 def test_it_refuses_another_kind_of_finding(world: World, tmp_path) -> None:

@@ -7,6 +7,11 @@ than the incident's, and the runbook `suggest_runbook(alert)` names. All of it i
 the incident; then the alert's status becomes `escalated` (AlertStore.set_status, its own transaction,
 commented with the incident). Were that second step to fail, escalating the alert again finishes it:
 an alert already in the incident asked for is not linked twice, only its status is set.
+
+An alert about a GuardDuty finding (`detect.alerts.finding_ids`) goes to the finding's incident when one
+is open (its timeline links `finding:<id>`: a playbook responding to the finding opened it, or another
+alert of the same finding was escalated), and the incident it opens links the finding, so a playbook
+responding to it later finds it there (`playbook_sink.PlaybookIncidents`). One finding, one incident.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from reynard.cases.extraction import indicators_in
 from reynard.cases.model import Incident
 from reynard.cases.phases import CLOSED
 from reynard.cases.store import IncidentChange, IncidentStore
-from reynard.detect.alerts import AlertStore
+from reynard.detect.alerts import AlertStore, finding_ids
 from reynard.store.base import EventStore
 
 MAX_EVENTS = 1000  # events read from the store per escalation for their indicators (all are linked)
+FINDING = "finding:"  # the link of a GuardDuty finding's entry: what an alert and a playbook meet on
 SuggestRunbook = Callable[[dict], str | None]
 
 
@@ -63,7 +69,8 @@ class Escalator:
         *,
         expected_version: int | None = None,
     ) -> Escalation:
-        """Open an incident for the alert, or (with `incident_id`) add it to that open incident."""
+        """Open an incident for the alert, or (with `incident_id`) add it to that open incident; without
+        one, an alert about a GuardDuty finding joins the finding's open incident if there is one."""
         alert = self.alerts.get(alert_id)
         if alert is None:
             raise NotFound(f"no alert with id {alert_id}")
@@ -76,6 +83,12 @@ class Escalator:
         runbook = self.suggest_runbook(alert) if self.suggest_runbook is not None else None
         event_ids = list(alert.get("event_ids") or [])
         found, read = self._indicators(event_ids)
+        findings = finding_ids(alert)
+        if incident_id is None:
+            incident_id, expected_version = self.finding_incident(findings), None
+        new_findings = [
+            f for f in findings if incident_id is None or not self._has_link(incident_id, FINDING + f)
+        ]
         if incident_id is None:
             with self.incidents.opening(
                 alert.get("summary") or f"alert {alert_id}",
@@ -87,6 +100,8 @@ class Escalator:
                 text=f"incident opened from alert {alert_id} ({alert['rule']})",
             ) as change:
                 counts = self._bring(change, alert, event_ids, found, read, runbook)
+                self._link_findings(change, new_findings, alert["id"])
+            created = True
         else:
             with self.incidents.change(incident_id, by, expected_version) as change:
                 if change.phase == CLOSED:
@@ -98,8 +113,33 @@ class Escalator:
                 if values.more_severe(severity, change.current("severity")) != change.current("severity"):
                     change.set(severity=severity)
                 counts = self._bring(change, alert, event_ids, found, read, runbook)
+                self._link_findings(change, new_findings, alert["id"])
+            created = False
         self._mark(alert, change.incident_id, by)
-        return Escalation(self.incidents.get(change.incident_id), incident_id is None, *counts)
+        return Escalation(self.incidents.get(change.incident_id), created, *counts)
+
+    def join_finding_incident(self, alert_id: int, alert: dict, by: str) -> Escalation | None:
+        """A new alert about a GuardDuty finding whose incident is open joins it (None: it has none)."""
+        incident_id = self.finding_incident(finding_ids(alert))
+        if incident_id is None or self.incidents.incident_of_alert(alert_id) is not None:
+            return None
+        return self.escalate(alert_id, by, incident_id)
+
+    def finding_incident(self, findings: Iterable[str]) -> int | None:
+        """The open incident of any of these GuardDuty findings (its timeline links `finding:<id>`)."""
+        for finding in findings:
+            found = self.incidents.open_incident_with_link(FINDING + finding)
+            if found is not None:
+                return found
+        return None
+
+    def _has_link(self, incident_id: int, link: str) -> bool:
+        return self.incidents.incident_with_link(link, incident_id) is not None
+
+    @staticmethod
+    def _link_findings(change: IncidentChange, findings: list[str], alert_id: int) -> None:
+        for finding in findings:
+            change.entry("alert", f"GuardDuty finding {finding} (alert {alert_id})", FINDING + finding)
 
     def link_events(
         self, incident_id: int, event_ids: Iterable[str], by: str, *, expected_version: int | None = None

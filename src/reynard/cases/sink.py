@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 class Opened:
     incident_id: str
     created: bool  # False: an incident with that key existed, and was updated
+    joined: bool = False  # someone else's incident (an escalated alert's): its title and summary kept
 
 
 @dataclass(frozen=True)
@@ -33,16 +34,29 @@ class IncidentRecord:
     title: str
     severity: str
     entries: tuple[PlaybookEntry, ...]
+    keys: tuple[str, ...] = ()  # every playbook key it is the incident of (`key` is the first)
+
+    def has_key(self, key: str) -> bool:
+        return key == self.key or key in self.keys
 
 
 @runtime_checkable
 class IncidentSink(Protocol):
-    """Where incidents live. `open` opens the incident of `key` or updates it (title, severity, summary);
-    `add_entry` appends to its timeline unless an entry with `key` exists (returns False then); `read`
-    gives the incident with its timeline, or None."""
+    """Where incidents live. `open` opens the incident of `key` or updates it (title, severity, summary),
+    of `category` when it opens one; `details["FindingId"]`, a GuardDuty finding's id, makes it the
+    finding's incident, the one its alerts are escalated to. `add_entry` appends to its timeline unless an
+    entry with `key` exists (returns False then), keeping `details`; `read` gives the incident with its
+    timeline, or None."""
 
     def open(
-        self, key: str, title: str, severity: str, summary: str, details: Mapping[str, Any]
+        self,
+        key: str,
+        title: str,
+        severity: str,
+        summary: str,
+        details: Mapping[str, Any],
+        *,
+        category: str | None = None,
     ) -> Opened: ...
 
     def add_entry(self, incident_id: str, key: str, text: str, details: Mapping[str, Any]) -> bool: ...
@@ -57,7 +71,16 @@ class MemoryIncidentSink:
     incidents: dict[str, IncidentRecord] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def open(self, key: str, title: str, severity: str, summary: str, details: Mapping[str, Any]) -> Opened:
+    def open(
+        self,
+        key: str,
+        title: str,
+        severity: str,
+        summary: str,
+        details: Mapping[str, Any],
+        *,
+        category: str | None = None,
+    ) -> Opened:
         with self._lock:
             existing = next((i for i in self.incidents.values() if i.key == key), None)
             incident_id = existing.incident_id if existing else f"incident-{len(self.incidents) + 1}"

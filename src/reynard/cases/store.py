@@ -183,11 +183,13 @@ class IncidentStore:
         text: str,
         link: str | None = None,
         at: datetime | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> int:
         """Append a note, playbook step, notification, correction or evidence entry; its id.
 
         The incident does not change (no new version). A correction links to the entry it corrects
-        (`link="entry:17"`, an entry of this incident). `at`: when it happened (default now)."""
+        (`link="entry:17"`, an entry of this incident). `at`: when it happened (default now); `data`:
+        structured details kept with it (a playbook step's result)."""
         kind = values.append_kind(kind)
         by = values.required_text(by, "who writes the entry (by)")
         text = values.required_text(text, "the entry's text")
@@ -205,7 +207,15 @@ class IncidentStore:
             if link and link.startswith("entry:"):
                 self._check_entry(connection, incident_id, link)
             return insert_entry(
-                connection, incident_id, at or self.clock(), by, kind, text, link, version, None
+                connection,
+                incident_id,
+                at or self.clock(),
+                by,
+                kind,
+                text,
+                link,
+                version,
+                dict(data) if data is not None else None,
             )
 
     def _check_entry(self, connection: Connection, incident_id: int, link: str) -> None:
@@ -283,6 +293,17 @@ class IncidentStore:
         query = select(incident_entries.c.incident_id).where(incident_entries.c.link == link)
         if incident_id is not None:
             query = query.where(incident_entries.c.incident_id == incident_id)
+        with self.engine.connect() as connection:
+            return connection.execute(query.limit(1)).scalar()
+
+    def open_incident_with_link(self, link: str) -> int | None:
+        """The newest incident that is not closed one of whose timeline entries links `link`."""
+        query = (
+            select(incident_entries.c.incident_id)
+            .join(incidents, incidents.c.id == incident_entries.c.incident_id)
+            .where(incident_entries.c.link == link, incidents.c.phase != CLOSED)
+            .order_by(incident_entries.c.incident_id.desc())
+        )
         with self.engine.connect() as connection:
             return connection.execute(query.limit(1)).scalar()
 

@@ -5,7 +5,9 @@ Exit codes (options.ExitStatus): 0 done (an execution that succeeded or waits); 
 a mistake the command could not go on with (an unknown playbook, input that is not JSON, ...).
 
 An execution's output goes to stdout as JSON, everything said about it to stderr, so
-`reynard playbook run FILE --input '{}' | jq` works.
+`reynard playbook run FILE --input '{}' | jq` works. On stderr, after the outcome: each step that failed
+for good, with its error and cause (the playbook's own Fail state cannot name it), and, for a dry run,
+what each step would do (`reynard.respond.outcome`).
 """
 
 from __future__ import annotations
@@ -41,8 +43,22 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def report(execution: Execution) -> bool:
-    """Print an execution's outcome: output on stdout, the rest on stderr. True unless it failed."""
+def report(execution: Execution, history: list[dict[str, Any]] | None = None) -> bool:
+    """Print an execution's outcome: output on stdout, the rest on stderr (with `history`, the steps that
+    failed and a dry run's steps). True unless it failed."""
+    from reynard.respond.outcome import failures, step_lines
+
+    if history is not None and execution.dry_run:
+        click.echo("dry run: nothing was changed; what each step would do:", err=True)
+        for line in step_lines(history):
+            click.echo(f"  {line}", err=True)
+    ok = _outcome(execution)
+    for failure in failures(history or []):
+        click.echo(f"  {failure.line()}", err=True)
+    return ok
+
+
+def _outcome(execution: Execution) -> bool:
     line = f"execution {execution.id} {execution.status}"
     if execution.status == "SUCCEEDED":
         click.echo(dumps(execution.output))
@@ -97,7 +113,7 @@ def answer(
             f"execution {execution_id} is running in another process, which takes the answer", err=True
         )
         return
-    report(execution)
+    report(execution, runtime.executions.history(execution_id))
 
 
 max_sleep_option = click.option(
@@ -200,7 +216,7 @@ def run(
         definition, value, playbook=playbook_name, name=name, dry_run=dry_run, started_by=who(by)
     )
     audit_note(execution=execution.id, playbook=playbook_name, status=execution.status)
-    ok = report(execution)
+    ok = report(execution, runtime.executions.history(execution.id))
     exit_with(ok)
 
 

@@ -11,10 +11,14 @@ value and window; a MozDef alert's own keys) is kept in `extra` and comes back w
 `alerts.events` holds the events shown with the alert (an aggregation's samples); `alert_events` holds
 the id of every event the alert stands for (the whole group), each reachable in the event store. That
 table is what dedup asks: an event already in an alert of a rule does not alert for it again.
+
+An alert about a GuardDuty finding names it (`finding_ids`): that id is what joins the alert, the
+incident it is escalated to and the incident a playbook opens for the finding (`AlertStore.of_finding`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -201,6 +205,18 @@ class AlertStore:
                 )
             )
 
+    def of_finding(self, finding_id: str) -> list[dict]:
+        """The alerts standing for the GuardDuty finding `finding_id` (`finding_ids`), oldest first.
+
+        No column holds the id: the alerts whose events' text has it are read and each is checked by
+        `finding_ids`, so the answer is exact. A scan of the alerts, fine for what calls it (a playbook
+        opening its incident, not a query per event)."""
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", finding_id) + "%"
+        query = select(alerts).where(alerts.c.events.like(pattern, escape="\\")).order_by(alerts.c.id)
+        with self.engine.connect() as connection:
+            found = [_as_dict(row) for row in connection.execute(query)]
+        return [alert for alert in found if finding_id in finding_ids(alert)]
+
     def already_alerted(self, rule: str, event_ids: Iterable[str]) -> set[str]:
         """The ids among `event_ids` that are already in an alert of `rule` (so as not to alert twice)."""
         return self.already_alerted_by_rule({rule: event_ids})[rule]
@@ -217,6 +233,18 @@ class AlertStore:
                 for start in range(0, len(ids), LOOKUP_CHUNK):
                     found[rule].update(_alerted(connection, rule, ids[start : start + LOOKUP_CHUNK]))
         return found
+
+
+def finding_ids(alert: Mapping[str, Any]) -> list[str]:
+    """The GuardDuty findings an alert stands for: its own `finding_id`, if its rule set one, and the
+    `details.id` of each of its events that is a finding (`source` guardduty)."""
+    found: list[Any] = [alert.get("finding_id")]
+    for ref in alert.get("events") or ():
+        source = ref.get("documentsource") if isinstance(ref, Mapping) else None
+        if isinstance(source, Mapping) and source.get("source") == "guardduty":
+            details = source.get("details")
+            found.append(details.get("id") if isinstance(details, Mapping) else None)
+    return list(dict.fromkeys(f for f in found if isinstance(f, str) and f))
 
 
 def _document_ids(refs: Iterable[Any]) -> list[str]:

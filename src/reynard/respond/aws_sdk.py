@@ -19,7 +19,9 @@ The rules, from AWS's "Learning to use AWS service SDK integrations in Step Func
 
 Reynard's own additions, where Step Functions has no equivalent: a throttled call (after botocore's retries)
 and an endpoint that cannot be reached are `States.TaskFailed`, with a cause naming the endpoint; so is a
-call with invalid parameters (values redacted from the cause) and missing credentials or region.
+call with invalid parameters (values redacted from the cause) and a missing region. Missing or refused
+credentials and a denied call are `Reynard.AwsCredentials` and `Reynard.AccessDenied` (`aws_access.py`):
+no retry fixes them, and a playbook must be able to say so.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
@@ -43,7 +46,6 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
-    NoCredentialsError,
     NoRegionError,
     ParamValidationError,
     ProfileNotFound,
@@ -55,6 +57,7 @@ from botocore.response import StreamingBody
 from reynard.events.timestamps import zulu
 from reynard.settings import AwsSection, Settings
 
+from .aws_access import NoAwsCredentials, access_error
 from .errors import DefinitionError, StatesError
 from .permissions import call_name, check_call
 from .resources import TaskContext
@@ -297,6 +300,9 @@ def states_error(exc: Exception, boto_name: str, operation: str, endpoint: str |
     """The StatesError for one failed boto3 call of `boto_name`:`operation` at `endpoint`."""
     where = f"{boto_name}:{operation}"
     place = endpoint or "the default AWS endpoint"
+    refused = access_error(exc, where, place)
+    if refused is not None:
+        return refused
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         meta = exc.response.get("ResponseMetadata", {})
@@ -319,11 +325,6 @@ def states_error(exc: Exception, boto_name: str, operation: str, endpoint: str |
         return StatesError(TASK_FAILED, f"{where}: cannot reach {place}: {exc}")
     if isinstance(exc, ReadTimeoutError):
         return StatesError(TASK_FAILED, f"{where}: {place} did not answer in time: {exc}")
-    if isinstance(exc, NoCredentialsError):
-        return StatesError(
-            TASK_FAILED,
-            f"{where}: no AWS credentials (environment, shared credentials file or instance role)",
-        )
     if isinstance(exc, NoRegionError):
         return StatesError(
             TASK_FAILED, f"{where}: no AWS region: set respond.aws.region or AWS_DEFAULT_REGION"
@@ -353,8 +354,13 @@ class AwsClients:
     """One boto3 session, one client per (service, region), all pointed at the configured endpoint.
 
     Every client checks each call against the running task's declared calls (`permissions.check_call`)
-    before it is signed or sent.
+    before it is signed or sent. A client is made only when credentials can be found: without any,
+    `client` raises `NoAwsCredentials` at once, rather than letting each call fail (and be retried) as
+    botocore would. Finding none is remembered for `recheck_seconds` (the lookup may wait on the instance
+    metadata service), then looked up again, so a long-running process sees credentials that appear later.
     """
+
+    recheck_seconds = 30.0
 
     def __init__(self, config: AwsConfig):
         self.config = config
@@ -364,17 +370,42 @@ class AwsClients:
             raise config.place.error(f"profile: {exc}", "profile") from None
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
+        self._missed_at: float | None = None  # when no credentials were found, last time looked
         self._botocore_config = Config(
             connect_timeout=config.connect_timeout,
             read_timeout=config.read_timeout,
             retries={"mode": "standard", "total_max_attempts": config.max_attempts},
         )
 
+    def has_credentials(self) -> bool:
+        """Whether any AWS credentials can be found (`NoAwsCredentials` is what `client` raises if not)."""
+        try:
+            with self._lock:
+                self._require_credentials("credentials")
+        except NoAwsCredentials:
+            return False
+        return True
+
+    def _require_credentials(self, service: str) -> None:
+        missed = self._missed_at
+        if missed is not None and time.monotonic() - missed < self.recheck_seconds:
+            raise NoAwsCredentials(service)
+        try:
+            found = self._session.get_credentials()
+        except BotoCoreError as exc:
+            raise states_error(exc, service, "credentials", self.config.endpoint_url) from None
+        if found is None:
+            self._missed_at = time.monotonic()
+            raise NoAwsCredentials(service)
+        self._missed_at = None
+
     def client(self, service: str, region: str | None = None) -> Any:
-        """A boto3 client; StatesError (States.TaskFailed) when no region is known."""
+        """A boto3 client; `NoAwsCredentials` (`Reynard.AwsCredentials`) when no credentials can be found,
+        StatesError (States.TaskFailed) when no region is known."""
         key = (service, region)
         with self._lock:
             if key not in self._clients:
+                self._require_credentials(service)
                 try:
                     client = self._session.client(
                         service,
@@ -427,7 +458,8 @@ class AwsSdkTask:
     """The handler for every `arn:aws:states:::aws-sdk:` resource.
 
     In a dry run, read-only actions (Describe*, Get*, List*, ...) still run, since they change nothing and
-    their answers are what a dry run needs; any other action is described, not called.
+    their answers are what a dry run needs; any other action is described, not called. Without AWS
+    credentials a dry run's read is described too, with `Unverified` saying nothing was read.
     """
 
     def __init__(self, clients: AwsClients):
@@ -460,7 +492,17 @@ class AwsSdkTask:
                 "Parameters": arguments,
             }
         model = target.model
-        client = self.clients.client(target.service)
+        try:
+            client = self.clients.client(target.service)
+        except NoAwsCredentials:
+            if not context.dry_run:
+                raise
+            return {
+                "DryRun": True,
+                "WouldCall": f"{target.service}:{target.operation}",
+                "Parameters": arguments,
+                "Unverified": "no AWS credentials: nothing was read",
+            }
         response = call(client, target.method, **to_boto(dict(arguments), model.input_shape))
         return from_boto(response, model.output_shape)
 

@@ -3,7 +3,9 @@
 Detached with `ShouldDecrementDesiredCapacity=False`, so the group launches a healthy replacement and the
 service keeps its capacity while the compromised instance is kept for investigation (a group would
 otherwise terminate an instance it marks unhealthy once isolation breaks its health checks). Verified by
-reading back that the instance is in no group and that the group's desired capacity is unchanged.
+reading back that the instance is in no group and that the group's desired capacity is unchanged. Auto
+Scaling answers "in no group" for an instance id it has never seen, so the instance is read from EC2 first:
+one that does not exist is `Reynard.ResourceNotFound`, never "already detached".
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from ..aws_sdk import call
 from ..resources import TaskContext
 from .base import Action, Arguments, Check, Report, effective_timeout, wait_until
-from .ec2 import instance_target
+from .ec2 import describe_instance, instance_target
 
 
 def membership(autoscaling: Any, instance_id: str) -> dict[str, Any] | None:
@@ -36,12 +38,17 @@ class DetachFromAsg(Action):
             "autoscaling:DescribeAutoScalingGroups",
             "autoscaling:DescribeAutoScalingInstances",
             "autoscaling:DetachInstances",
+            "ec2:DescribeInstances",
         }
     )
+    target = "InstanceId"
+    would = "detach it from its Auto Scaling group, if it is in one, keeping the group's desired capacity"
+    result_keys = ("InstanceId", "AutoScalingGroupName", "DesiredCapacity")
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)
         timeout = effective_timeout(args.number("WaitSeconds", 300), context)
+        describe_instance(self.env.clients.client("ec2", region), instance_id)
         autoscaling = self.env.clients.client("autoscaling", region)
         member = membership(autoscaling, instance_id)
         group = member["AutoScalingGroupName"] if member else None

@@ -14,7 +14,12 @@ An action's result (JSON, PascalCase like the AWS results beside it in a playboo
      ...}                        # the action's own keys
 
 In a dry run nothing is changed: `Changes` lists what would change (`Applied` false), the checks run on the
-current state, and `Verified` says whether that state already is the wanted one.
+current state, and `Verified` says whether that state already is the wanted one. A dry run without AWS
+credentials reads nothing: `Changes` says what the action does to the resource its arguments name,
+`Verified` is null and `Unverified` says why (`Action.unread`).
+
+`AlreadyDone` is true only when nothing needed changing and the checks say so; a resource that does not
+exist is never "done": it is `Reynard.ResourceNotFound`, naming it (`not_found`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from ..aws_access import ACCESS_DENIED, AWS_CREDENTIALS, NoAwsCredentials
 from ..aws_sdk import AwsClients
 from ..errors import StatesError
 from ..permissions import UNDECLARED_AWS_CALL
@@ -38,9 +44,25 @@ PRECONDITION_FAILED = "Reynard.PreconditionFailed"
 NOT_CONFIGURED = "Reynard.NotConfigured"
 WAIT_TIMEOUT = "Reynard.WaitTimeout"
 NOTIFY_FAILED = "Reynard.NotifyFailed"
+RESOURCE_NOT_FOUND = "Reynard.ResourceNotFound"
 
 # Errors no retry can fix: a playbook's Retry should list these with MaxAttempts 0 before States.ALL.
-PERMANENT_ERRORS = (INVALID_ARGUMENTS, PRECONDITION_FAILED, NOT_CONFIGURED, UNDECLARED_AWS_CALL)
+PERMANENT_ERRORS = (
+    INVALID_ARGUMENTS,
+    PRECONDITION_FAILED,
+    NOT_CONFIGURED,
+    UNDECLARED_AWS_CALL,
+    RESOURCE_NOT_FOUND,
+    AWS_CREDENTIALS,
+    ACCESS_DENIED,
+)
+NOT_READ = "no AWS credentials: nothing was read, so this says what the action does, not what it found to do"
+
+
+def not_found(what: str, region: str | None = None) -> StatesError:
+    """`Reynard.ResourceNotFound`: `what` (`instance i-0abc`) does not exist (in `region`, when given)."""
+    where = f" in {region}" if region else ""
+    return StatesError(RESOURCE_NOT_FOUND, f"{what} does not exist{where}")
 
 
 @dataclass
@@ -152,7 +174,8 @@ class Report:
         self.dry_run = context.dry_run
         self.changes: list[dict[str, Any]] = []
         self.checks: list[Check] = []
-        self.verified = False
+        self.verified: bool | None = False
+        self.unverified: str | None = None  # why nothing could be read (dry runs only)
         self.extra: dict[str, Any] = {}
 
     def apply(
@@ -167,39 +190,48 @@ class Report:
         record["Applied"] = True
         return result
 
+    def record(self, resource: str, change: str) -> None:
+        """Note a change that is not made here (a dry run's, or one nobody can read back): never applied."""
+        self.changes.append(
+            {"Resource": resource, "Change": change, "From": None, "To": None, "Applied": False}
+        )
+
     def verify(self, read: Callable[[], list[Check]]) -> None:
         """Run `read` (fresh reads of the resources, turned into checks) until every check passes.
 
         AWS APIs are eventually consistent, so a failed check is read again up to the configured number of
         attempts before the action fails with `Reynard.VerificationFailed`; a dry run reads once, never fails.
+        No check at all is not a verification: nothing was read back.
         """
         attempts = 1 if self.dry_run else self.env.config.verify_attempts
         for attempt in range(attempts):
             self.checks = read()
-            if all(check.ok for check in self.checks):
+            if self.checks and all(check.ok for check in self.checks):
                 break
             if attempt + 1 < attempts:
                 self.env.sleep(self.env.config.verify_delay_seconds)
-        self.verified = all(check.ok for check in self.checks)
+        self.verified = bool(self.checks) and all(check.ok for check in self.checks)
         if not self.verified and not self.dry_run:
             failed = "; ".join(
                 f"{c.resource} {c.check}: expected {c.expected!r}, found {c.actual!r}"
                 for c in self.checks
                 if not c.ok
             )
-            raise StatesError(VERIFICATION_FAILED, f"{self.action}: {failed}")
+            raise StatesError(VERIFICATION_FAILED, f"{self.action}: {failed or 'nothing was read back'}")
 
     def applied(self) -> list[dict[str, Any]]:
         return [change for change in self.changes if change["Applied"]]
 
     def result(self) -> dict[str, Any]:
+        unverified = {"Unverified": self.unverified} if self.unverified else {}
         return {
             "Action": self.action,
             "DryRun": self.dry_run,
             "Changed": bool(self.applied()),
-            "AlreadyDone": not self.changes,
+            "AlreadyDone": not self.changes and self.verified is True,
             "Changes": self.changes,
             "Verified": self.verified,
+            **unverified,
             "Checks": [check.as_dict() for check in self.checks],
             **self.extra,
         }
@@ -217,12 +249,20 @@ class Action(ABC):
     Set `aws_actions` to every AWS call `run` can make, reads included (`ec2:DescribeInstances`: the
     service's signing name and the operation, as botocore names them): run by a playbook, the action may
     make no other call. `refused_parameters` names arguments refused with a reason of their own.
+
+    An action on AWS also sets `target` (the argument naming what it acts on), `would` (what it does to
+    it, for a dry run that can read nothing: `unread`) and `result_keys` (its own result keys). `run` must
+    check its arguments before its first `self.env.clients.client(...)`, which is where a missing
+    credential is found. A resource that does not exist is `not_found(...)`, never "already done".
     """
 
     name: ClassVar[str]
     parameters: ClassVar[frozenset[str]]
     aws_actions: ClassVar[frozenset[str]] = frozenset()
     refused_parameters: ClassVar[Mapping[str, str]] = {}
+    target: ClassVar[str | None] = None
+    would: ClassVar[str] = ""
+    result_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, env: ActionEnv):
         self.env = env
@@ -239,6 +279,10 @@ class Action(ABC):
         report = Report(self.name, context, self.env)
         try:
             self.run(args, report, context)
+        except NoAwsCredentials:
+            if context.dry_run and not report.changes and not report.checks:
+                return self.unread(args, report)
+            raise
         except StatesError as exc:
             done = report.applied()
             if not done:
@@ -249,6 +293,22 @@ class Action(ABC):
 
     @abstractmethod
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None: ...
+
+    def intent(self, args: Arguments) -> list[tuple[str, str]]:
+        """(resource, what the action does to it) from the arguments alone, for `unread`."""
+        assert self.target is not None, f"{self.name} names no target argument"
+        return [(args.text(self.target, required=True), self.would)]
+
+    def unread(self, args: Arguments, report: Report) -> dict[str, Any]:
+        """A dry run's result when nothing can be read (no AWS credentials): what the action does to the
+        resource its arguments name, `Verified` null and `Unverified` saying why; no read is claimed."""
+        for resource, change in self.intent(args):
+            report.record(resource, change)
+        report.verified, report.unverified = None, NOT_READ
+        report.extra = dict.fromkeys(self.result_keys)
+        if self.target is not None:
+            report.extra[self.target] = args.any(self.target)
+        return report.result()
 
 
 def wait_until(

@@ -1,6 +1,6 @@
 """reynard:block-bucket-public-access: the bucket's Block Public Access, all four settings on.
 
-Verified by reading `GetPublicAccessBlock` back.
+Verified by reading `GetPublicAccessBlock` back. A bucket that does not exist is `Reynard.ResourceNotFound`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from ..aws_sdk import AwsCallError, call
 from ..resources import TaskContext
-from .base import Action, Arguments, Check, Report
+from .base import Action, Arguments, Check, Report, not_found
 
 SETTINGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 ALL_ON = dict.fromkeys(SETTINGS, True)
@@ -21,6 +21,8 @@ def public_access_block(s3: Any, bucket: str) -> dict[str, bool] | None:
     except AwsCallError as exc:
         if exc.code == "NoSuchPublicAccessBlockConfiguration":
             return None
+        if exc.code == "NoSuchBucket":
+            raise not_found(f"bucket {bucket}") from None
         raise
 
 
@@ -33,6 +35,9 @@ class BlockBucketPublicAccess(Action):
             "s3:PutPublicAccessBlock",
         }
     )
+    target = "Bucket"
+    would = "turn on all four Block Public Access settings"
+    result_keys = ("Bucket",)
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         bucket = args.text("Bucket", required=True)

@@ -5,9 +5,12 @@ profile (or the roles named): deny everything to sessions whose `aws:TokenIssueT
 is what the IAM console's "Revoke active sessions" does. Credentials stolen from the instance stop working;
 the instance itself gets new ones from its metadata service, which is why isolation comes first. The
 statement's `Sid` carries a hash of the execution and state, so a retry keeps the time it first set
-instead of moving it; a later execution sets a new time. Verified by reading the policy back.
+instead of moving it; a later execution sets a new time. Verified by reading the policy back, and the
+instance's profile (an instance without one has no role to revoke: the result says so, read back). A role,
+instance profile or instance that does not exist is `Reynard.ResourceNotFound`.
 
-reynard:disable-access-key sets an access key `Inactive`; verified by listing the user's keys.
+reynard:disable-access-key sets an access key `Inactive`; verified by listing the user's keys. A key or
+user that does not exist is `Reynard.ResourceNotFound`.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from typing import Any
 from reynard.events.timestamps import zulu
 
 from ..aws_sdk import AwsCallError, call
-from ..errors import StatesError
 from ..resources import TaskContext
-from .base import Action, Arguments, Check, Report
+from .base import Action, Arguments, Check, Report, not_found
 from .ec2 import describe_instance
 
 POLICY_NAME = "AWSRevokeOlderSessions"
@@ -84,31 +86,41 @@ class RevokeRoleSessions(Action):
         {
             "ec2:DescribeInstances",
             "iam:GetInstanceProfile",
+            "iam:GetRole",
             "iam:GetRolePolicy",
             "iam:PutRolePolicy",
         }
     )
+    target = "InstanceId"
+    result_keys = ("InstanceId", "InstanceProfile", "Roles", "RevokedBefore")
+
+    def intent(self, args: Arguments) -> list[tuple[str, str]]:
+        before = args.text("IssuedBefore") or "now"
+        deny = f"deny every session issued before {before} (inline policy {POLICY_NAME})"
+        planned = [(role, deny) for role in args.texts("RoleNames")]
+        if args.text("InstanceId"):
+            planned.insert(0, (args.text("InstanceId"), f"on each role of its instance profile, {deny}"))
+        return planned
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, roles = args.text("InstanceId"), args.texts("RoleNames")
         if not instance_id and not roles:
             args.fail("give InstanceId (its instance profile's roles) or RoleNames")
-        wanted_text = args.text("IssuedBefore")
+        wanted_text, region = args.text("IssuedBefore"), args.text("Region")
         wanted = _parse_time(wanted_text) if wanted_text else self.env.now()
         if wanted is None:
             args.fail(f"argument 'IssuedBefore' is not an ISO 8601 timestamp: {wanted_text!r}")
         iam = self.env.clients.client("iam")
+        ec2 = self.env.clients.client("ec2", region) if instance_id else None
         profile = None
         if instance_id:
-            ec2 = self.env.clients.client("ec2", args.text("Region"))
-            profile_arn = describe_instance(ec2, instance_id).get("IamInstanceProfile", {}).get("Arn")
-            if profile_arn:
-                profile = profile_arn.rsplit("/", 1)[-1]
-                found = call(iam, "get_instance_profile", InstanceProfileName=profile)["InstanceProfile"]
-                roles = sorted({*roles, *(role["RoleName"] for role in found.get("Roles", []))})
+            profile = profile_of(describe_instance(ec2, instance_id))
+            if profile:
+                roles = sorted({*roles, *profile_roles(iam, profile, instance_id)})
         sid, before = revocation_sid(context), zulu(wanted, "seconds")
         times: dict[str, str] = {}
         for role in roles:
+            require_role(iam, role)
             statement = current_revocation(iam, role)
             existing = revokes_before(statement)
             same_run = statement is not None and statement.get("Sid") == sid and existing
@@ -128,10 +140,16 @@ class RevokeRoleSessions(Action):
             )
             times[role] = before
         report.extra.update(InstanceId=instance_id, InstanceProfile=profile, Roles=roles, RevokedBefore=times)
-        report.verify(lambda: self._checks(iam, times))
+        report.verify(lambda: self._checks(iam, ec2, instance_id, profile, times))
 
-    def _checks(self, iam: Any, times: dict[str, str]) -> list[Check]:
-        return [
+    def _checks(
+        self, iam: Any, ec2: Any, instance_id: str | None, profile: str | None, times: dict[str, str]
+    ) -> list[Check]:
+        checks = []
+        if instance_id:
+            found = profile_of(describe_instance(ec2, instance_id))
+            checks.append(Check.equal(instance_id, "instance profile", profile, found))
+        return checks + [
             Check.equal(
                 role,
                 f"{POLICY_NAME} denies sessions issued before",
@@ -140,6 +158,31 @@ class RevokeRoleSessions(Action):
             )
             for role, before in times.items()
         ]
+
+
+def profile_of(instance: dict[str, Any]) -> str | None:
+    """The name of the instance's profile, or None."""
+    arn = (instance.get("IamInstanceProfile") or {}).get("Arn")
+    return arn.rsplit("/", 1)[-1] if arn else None
+
+
+def profile_roles(iam: Any, profile: str, instance_id: str) -> list[str]:
+    try:
+        found = call(iam, "get_instance_profile", InstanceProfileName=profile)["InstanceProfile"]
+    except AwsCallError as exc:
+        if exc.code == "NoSuchEntity":
+            raise not_found(f"instance profile {profile} of {instance_id}") from None
+        raise
+    return [role["RoleName"] for role in found.get("Roles", [])]
+
+
+def require_role(iam: Any, role: str) -> None:
+    try:
+        call(iam, "get_role", RoleName=role)
+    except AwsCallError as exc:
+        if exc.code == "NoSuchEntity":
+            raise not_found(f"role {role}") from None
+        raise
 
 
 def _json(document: dict[str, Any]) -> str:
@@ -156,22 +199,19 @@ class DisableAccessKey(Action):
             "iam:UpdateAccessKey",
         }
     )
+    target = "AccessKeyId"
+    would = "set the access key Inactive"
+    result_keys = ("AccessKeyId", "UserName")
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
-        key_id = args.text("AccessKeyId", required=True)
+        key_id, named = args.text("AccessKeyId", required=True), args.text("UserName")
         iam = self.env.clients.client("iam")
-        user = args.text("UserName") or call(iam, "get_access_key_last_used", AccessKeyId=key_id).get(
-            "UserName"
-        )
+        user = named or self._owner(iam, key_id)
         if not user:
-            raise StatesError(
-                "Reynard.PreconditionFailed", f"{self.name}: no IAM user owns access key {key_id}"
-            )
+            raise not_found(f"access key {key_id} (no IAM user owns it)")
         status = self._status(iam, user, key_id)
         if status is None:
-            raise StatesError(
-                "Reynard.PreconditionFailed", f"{self.name}: user {user} has no access key {key_id}"
-            )
+            raise not_found(f"access key {key_id} of user {user}")
         if status != "Inactive":
             report.apply(
                 key_id,
@@ -183,6 +223,19 @@ class DisableAccessKey(Action):
         report.extra.update(AccessKeyId=key_id, UserName=user)
         report.verify(lambda: [Check.equal(key_id, "Status", "Inactive", self._status(iam, user, key_id))])
 
+    def _owner(self, iam: Any, key_id: str) -> str | None:
+        try:
+            return call(iam, "get_access_key_last_used", AccessKeyId=key_id).get("UserName")
+        except AwsCallError as exc:
+            if exc.code == "NoSuchEntity":
+                return None
+            raise
+
     def _status(self, iam: Any, user: str, key_id: str) -> str | None:
-        keys = call(iam, "list_access_keys", UserName=user).get("AccessKeyMetadata", [])
+        try:
+            keys = call(iam, "list_access_keys", UserName=user).get("AccessKeyMetadata", [])
+        except AwsCallError as exc:
+            if exc.code == "NoSuchEntity":
+                raise not_found(f"user {user}") from None
+            raise
         return next((k["Status"] for k in keys if k["AccessKeyId"] == key_id), None)

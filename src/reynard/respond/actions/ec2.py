@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..aws_sdk import call, paginate
+from ..aws_sdk import AwsCallError, call, paginate
 from ..errors import StatesError
-from .base import PRECONDITION_FAILED, Arguments
+from .base import PRECONDITION_FAILED, Arguments, not_found
 
 TAG_PREFIX = "reynard:"
 GONE = ("shutting-down", "terminated")
+# EC2's answers for an instance id it does not know (a malformed one names no instance either).
+_NO_INSTANCE = ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed")
 
 
 def instance_target(args: Arguments) -> tuple[str, str | None]:
@@ -19,13 +21,18 @@ def instance_target(args: Arguments) -> tuple[str, str | None]:
 
 
 def describe_instance(ec2: Any, instance_id: str) -> dict[str, Any]:
-    """The instance; a missing one fails as EC2 answers (`Ec2.Ec2Exception`, InvalidInstanceID.NotFound)."""
-    response = call(ec2, "describe_instances", InstanceIds=[instance_id])
+    """The instance; a missing one is `Reynard.ResourceNotFound` naming it and the region."""
+    try:
+        response = call(ec2, "describe_instances", InstanceIds=[instance_id])
+    except AwsCallError as exc:
+        if exc.code in _NO_INSTANCE:
+            raise not_found(f"instance {instance_id}", ec2.meta.region_name) from None
+        raise
     for reservation in response.get("Reservations", []):
         for instance in reservation.get("Instances", []):
             if instance.get("InstanceId") == instance_id:
                 return instance
-    raise StatesError(PRECONDITION_FAILED, f"instance {instance_id} is not visible to describe_instances")
+    raise not_found(f"instance {instance_id}", ec2.meta.region_name)
 
 
 def state_of(instance: Mapping[str, Any]) -> str:

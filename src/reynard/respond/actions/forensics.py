@@ -66,6 +66,14 @@ class CollectForensics(Action):
             "ssm:SendCommand",
         }
     )
+    target = "InstanceId"
+    result_keys = ("InstanceId", "Platform", "Outputs")
+
+    def intent(self, args: Arguments) -> list[tuple[str, str]]:
+        memory = self.env.config.forensics.memory_capture_command
+        sections = [*SECTIONS["linux"], *(["MemoryCapture"] if memory else [])]
+        what = f"run the {', '.join(sections)} commands over SSM and keep their output"
+        return [(args.text("InstanceId", required=True), what)]
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)

@@ -83,6 +83,17 @@ class IsolateInstance(Action):
         }
     )
 
+    target = "InstanceId"
+    result_keys = ("InstanceId", "OriginalSecurityGroups", "IsolationGroups", "DisassociatedElasticIps")
+
+    def intent(self, args: Arguments) -> list[tuple[str, str]]:
+        release = ", then disassociate its Elastic IPs" if args.flag("DisassociateElasticIps", True) else ""
+        what = (
+            "tag each network interface's security groups on the instance, then move every network "
+            f"interface onto the VPC's isolation groups (allow-all, then no-rules){release}"
+        )
+        return [(args.text("InstanceId", required=True), what)]
+
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)
         release = args.flag("DisassociateElasticIps", True)

@@ -32,6 +32,15 @@ class StopInstance(Action):
             "ec2:StopInstances",
         }
     )
+    target = "InstanceId"
+    result_keys = ("InstanceId", "PreviousState")
+
+    def intent(self, args: Arguments) -> list[tuple[str, str]]:
+        if args.flag("OverrideStopProtection", False):
+            what = "lift its stop protection, then stop it and wait until it is stopped"
+        else:
+            what = "stop it and wait until it is stopped (refused if it is stop-protected)"
+        return [(args.text("InstanceId", required=True), what)]
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)
@@ -83,6 +92,17 @@ class TerminateInstance(Action):
             "ec2:TerminateInstances",
         }
     )
+    target = "InstanceId"
+    result_keys = ("InstanceId", "PreviousState", "KeptVolumes")
+
+    def intent(self, args: Arguments) -> list[tuple[str, str]]:
+        steps = []
+        if args.flag("RequireSnapshots", True):
+            steps.append("refuse unless every volume has a completed Reynard snapshot")
+        if args.flag("OverrideTerminationProtection", False):
+            steps.append("lift its termination protection")
+        steps.append("terminate it and wait until it is terminated (volumes kept on termination stay)")
+        return [(args.text("InstanceId", required=True), ", then ".join(steps))]
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)

@@ -65,6 +65,9 @@ class DeregisterFromLoadBalancers(Action):
             "elasticloadbalancing:DescribeTargetHealth",
         }
     )
+    target = "InstanceId"
+    would = "deregister it from every target group and classic load balancer sending it traffic"
+    result_keys = ("InstanceId", "TargetGroups", "ClassicLoadBalancers")
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)

@@ -7,6 +7,10 @@ destination to accept, `"all"` every one. `Destinations` names them (default: al
 adds an SNS topic, given in the playbook itself. Delivery is at least once: every message carries the id
 `<execution>:<state>`, the same on a retry, so a receiver can drop a repeat.
 
+A dry run sends nothing. Without any destination configured, a dry run says so and goes on (`Verified`
+null, `Unverified` naming the missing setting), so the rest of a playbook can still be shown; a real run
+fails there with `Reynard.NotConfigured`.
+
 request-approval is notify for a `.waitForTaskToken` task: the message carries the task token and the
 commands that answer it (`reynard playbook approve TOKEN --output '{"Decision": "stop"}'`, `reynard
 playbook reject TOKEN`), and the playbook waits for that answer. The token is a capability: it goes only to
@@ -84,8 +88,18 @@ class Notify(Action):
         require = args.text("Require", "any")
         if require not in ("any", "all"):
             args.fail(f"argument 'Require' must be 'any' or 'all', not {require!r}")
+        try:
+            destinations = self.destinations(args)
+        except StatesError as exc:
+            if not (report.dry_run and exc.error == NOT_CONFIGURED):
+                raise
+            report.record("(no destination)", "send message")
+            report.verified = None
+            report.unverified = f"{exc.cause}: a real run fails here with {NOT_CONFIGURED}"
+            report.extra.update(MessageId=alert["id"], Deliveries=[])
+            return
         deliveries = []
-        for name, notifier in self.destinations(args).items():
+        for name, notifier in destinations.items():
             record = report.apply(
                 name,
                 "send message",

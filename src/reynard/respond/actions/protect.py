@@ -42,6 +42,12 @@ class ProtectInstance(Action):
             "ec2:ModifyInstanceAttribute",
         }
     )
+    target = "InstanceId"
+    would = (
+        "turn on termination and stop protection, make a shutdown from inside stop it, and keep every "
+        "EBS volume on termination"
+    )
+    result_keys = ("InstanceId",)
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)

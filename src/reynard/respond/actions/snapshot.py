@@ -4,17 +4,18 @@ Each snapshot is tagged with its source (`reynard:source-instance-id`, `reynard:
 `reynard:device`) and the execution and state that took it (`reynard:execution`, `reynard:state`): a retry
 of the same state finds its own snapshots and reuses them instead of taking a second set, while a later
 execution takes new ones (a new point in time). Verified by reading every snapshot back: `completed`
-(or at least started, with `Wait: false`), of the right volume, with its tags.
+(or at least started, with `Wait: false`), of the right volume, with its tags; and by reading the attached
+volumes again: each has its snapshot (an instance with no EBS volume says so, and took none).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..aws_sdk import call, iso_timestamp, paginate
+from ..aws_sdk import AwsCallError, call, iso_timestamp, paginate
 from ..errors import StatesError
 from ..resources import TaskContext
-from .base import Action, Arguments, Check, Report, effective_timeout, wait_until
+from .base import Action, Arguments, Check, Report, effective_timeout, not_found, wait_until
 from .ec2 import attached_volumes, describe_instance, instance_target
 
 SOURCE_INSTANCE_TAG = "reynard:source-instance-id"
@@ -53,6 +54,9 @@ class SnapshotVolumes(Action):
             "ec2:DescribeVolumes",
         }
     )
+    target = "InstanceId"
+    would = "snapshot every attached EBS volume, tagged with its source, and wait for each to complete"
+    result_keys = ("InstanceId", "Snapshots")
 
     def run(self, args: Arguments, report: Report, context: TaskContext) -> None:
         instance_id, region = instance_target(args)
@@ -112,7 +116,14 @@ class SnapshotVolumes(Action):
         report.verify(lambda: self._checks(ec2, instance_id, taken, wait))
 
     def _read(self, ec2: Any, ids: list[str]) -> list[dict[str, Any]]:
-        return call(ec2, "describe_snapshots", SnapshotIds=ids)["Snapshots"] if ids else []
+        if not ids:
+            return []
+        try:
+            return call(ec2, "describe_snapshots", SnapshotIds=ids)["Snapshots"]
+        except AwsCallError as exc:
+            if exc.code == "InvalidSnapshot.NotFound":  # deleted under us: name the ones that are gone
+                raise not_found(f"snapshot {', '.join(ids)}", ec2.meta.region_name) from None
+            raise
 
     def _completed(self, ec2: Any, ids: list[str]) -> bool:
         snapshots = self._read(ec2, ids)
@@ -127,7 +138,9 @@ class SnapshotVolumes(Action):
         fresh = {
             s["SnapshotId"]: s for s in self._read(ec2, [t["SnapshotId"] for t in taken if t["SnapshotId"]])
         }
-        checks = []
+        attached = sorted(v["VolumeId"] for v in attached_volumes(ec2, instance_id))
+        covered = sorted(t["VolumeId"] for t in taken if t["SnapshotId"] and t["VolumeId"] in attached)
+        checks = [Check.equal(instance_id, "attached EBS volumes with a snapshot", attached, covered)]
         for item in taken:
             snapshot = fresh.get(item["SnapshotId"] or "")
             resource = item["SnapshotId"] or f"(snapshot of {item['VolumeId']})"
