@@ -478,3 +478,76 @@ def test_api_on_a_real_server_with_a_cli_approval(tmp_path, files):
         assert trail[2]["target"] == execution_id
     finally:
         server.stop()
+
+
+# -- the shipped playbook without AWS credentials (issue 13) ----------------------------------------------
+
+
+@pytest.fixture
+def no_aws_credentials(monkeypatch, tmp_path):
+    """No AWS credentials anywhere boto3 looks (the environment, empty shared files, no IMDS)."""
+    import os
+
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+NAME = "guardduty_crypto_mining"
+CONTAINMENT = (
+    "CollectForensics",
+    "DetachFromAutoScaling",
+    "DeregisterFromLoadBalancers",
+    "IsolateInstance",
+    "ProtectInstance",
+    "SnapshotVolumes",
+    "RevokeRoleSessions",
+)
+
+
+def test_a_dry_run_without_credentials_prints_what_each_step_would_do(cli, no_aws_credentials):
+    """A new user's first try: no credentials, no settings, the shipped example finding. The dry run is
+    over in seconds at the approval, each step's would-do line printed; approved, it reaches its end."""
+    from reynard.respond.actions.base import NOT_READ
+    from reynard.respond.playbooks import example_input
+
+    began = time.monotonic()
+    result = cli("run", "guardduty_crypto_mining", "--dry-run", "--input", json.dumps(example_input(NAME)))
+    assert time.monotonic() - began < 10
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0] == "dry run: nothing was changed; what each step would do:"
+    for state in CONTAINMENT:
+        assert any(
+            line.startswith(f"  {state}: dry run: would change i-0abc1234def567890: ")
+            and line.endswith(NOT_READ)
+            for line in lines
+        ), state
+    assert "waiting for approval at state 'RequestApproval'" in result.stderr
+    assert " failed" not in result.stderr
+    (token,) = [line.split()[4] for line in lines if line.startswith("  approve: reynard playbook approve ")]
+    approved = cli("approve", token, "--output", '{"Decision": "stop"}')
+    assert approved.exit_code == 0, approved.output
+    assert (
+        "  StopInstance: dry run: would change i-0abc1234def567890: lift its stop protection, then stop it "
+        "and wait until it is stopped. " + NOT_READ
+    ) in approved.stderr.splitlines()
+    assert approved.stderr.rstrip().endswith("SUCCEEDED")
+
+
+def test_a_run_without_credentials_fails_at_once_naming_the_step_and_the_cause(cli, no_aws_credentials):
+    from reynard.respond.playbooks import example_input
+
+    began = time.monotonic()
+    result = cli("run", "guardduty_crypto_mining", "--input", json.dumps(example_input(NAME)))
+    assert time.monotonic() - began < 10
+    assert result.exit_code == 1
+    assert "FAILED: Reynard.ContainmentFailed" in result.stderr
+    assert (
+        "  DetachFromAutoScaling failed: Reynard.AwsCredentials: ec2: no AWS credentials (looked in the "
+        "environment, the shared credentials and config files, SSO, the container and instance roles)"
+    ) in result.stderr.splitlines()

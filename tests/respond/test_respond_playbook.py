@@ -14,28 +14,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from playbook_support import NAME, Response, finding, response
 
-from asl_support import FakeClock
 from loopback import Recorder, recording
-from respond_support import World, settings
-from reynard.cases.playbook_sink import PlaybookIncidents
-from reynard.cases.store import IncidentStore
+from respond_support import World
 from reynard.respond.actions import ACTIONS, PERMANENT_ERRORS, register_all
 from reynard.respond.actions.statement import statement
 from reynard.respond.dispatch import Dispatch
-from reynard.respond.executions import ExecutionStore
 from reynard.respond.playbooks import definition, example_input, shipped
 from reynard.respond.resources import ACTION_PREFIX
-from reynard.respond.runner import Runner
 from reynard.settings import Settings
-from reynard.state import open_state
 
-NAME = "guardduty_crypto_mining"
 WAIT = ".waitForTaskToken"
 ACTION_PARAMETERS = {ACTION_PREFIX + action.name: action.parameters for action in ACTIONS}
 
@@ -203,61 +195,6 @@ def _strings(value: Any) -> Iterator[str]:
 # -- running it against moto ------------------------------------------------------------------------------
 
 
-@dataclass
-class Response:
-    """The playbook under Reynard's runner: its executions and the incidents its steps write to."""
-
-    runner: Runner
-    store: ExecutionStore
-    incidents: IncidentStore
-    clock: FakeClock
-
-    def run(self, event: dict, answer: dict | None) -> tuple[str, Any, list[str]]:
-        """Start the playbook on `event`; answer its approval with `answer` (None: let it time out, by
-        failing the token as the 24-hour timeout would). Every wait parks the execution (as a restart
-        would find it); a timer's wait is passed by moving the clock to its end, then it resumes.
-        Returns (status, output or error, states entered)."""
-        execution = self.runner.start(json.dumps(definition(NAME)), event, playbook=NAME, started_by="tests")
-        while execution.status == "WAITING":
-            if execution.waiting_for:
-                (waiting,) = execution.waiting_for
-                if answer is None:
-                    self.runner.send_task_failure(waiting["token"], "States.Timeout", "no answer in 24 hours")
-                else:
-                    self.runner.send_task_success(waiting["token"], answer)
-            else:
-                wake = datetime.fromisoformat(execution.wake_at)
-                self.clock.advance(max(0.0, (wake - self.clock.now()).total_seconds()) + 0.001)
-            execution = self.runner.resume(execution.id)
-        history = self.store.history(execution.id)
-        entered = [e["state"] for e in history if e["type"].endswith("StateEntered")]
-        done = execution.status == "SUCCEEDED"
-        return execution.status, execution.output if done else execution.error, entered
-
-    def timeline(self) -> list[str]:
-        return [e.text for e in self.entries()]
-
-    def entries(self) -> list[Any]:
-        (incident,) = self.incidents.list()
-        return [e for e in self.incidents.timeline(incident.id) if e.kind == "playbook"]
-
-
-def response(world: World, tmp_path, **respond: Any) -> Response:
-    engine = open_state(f"sqlite:///{tmp_path / 'state.db'}")
-    incidents = IncidentStore(engine)
-    dispatch = Dispatch()
-    register_all(
-        dispatch,
-        settings(**respond),
-        endpoint_url=world.endpoint,
-        incidents=PlaybookIncidents(incidents),
-        sleep=lambda seconds: None,
-    )
-    store = ExecutionStore(engine)
-    clock = FakeClock(datetime.now(UTC))  # timers end when the test moves it
-    return Response(Runner(store, dispatch, clock=clock, max_sleep=0), store, incidents, clock)
-
-
 @pytest.fixture
 def inbox() -> Iterator[Recorder]:
     """The SOC's chat: every Slack message the playbook sends."""
@@ -270,14 +207,12 @@ def messages(inbox: Recorder) -> list[str]:
 
 
 def finding_for(world: World) -> dict[str, Any]:
-    event = example_input(NAME)
-    event["detail"]["resource"]["instanceDetails"]["instanceId"] = world.instance
-    return event
+    return finding(world.instance)
 
 
 def responders(world: World, inbox: Recorder, tmp_path) -> Response:
     url = inbox.url("/soc")
-    return response(world, tmp_path, notifiers={"soc": {"type": "slack", "url": url}})
+    return response(world.endpoint, tmp_path, notifiers={"soc": {"type": "slack", "url": url}})
 
 
 def test_the_approved_termination(world: World, inbox: Recorder, tmp_path) -> None:
@@ -337,11 +272,13 @@ def test_the_approved_termination(world: World, inbox: Recorder, tmp_path) -> No
     # Each step's entry states what its result read back, and keeps the result.
     assert timeline[2] == (
         f"Detach {i} from its Auto Scaling group, keeping the desired capacity: changed {i}: detach from "
-        f"Auto Scaling group. Read back: {i} Auto Scaling group = none; {world.asg} DesiredCapacity = {desired}"
+        f"Auto Scaling group. Read back: {i} Auto Scaling group = none; "
+        f"{world.asg} DesiredCapacity = {desired}"
     )
+    revoked = output["results"]["revocation"]["RevokedBefore"][world.role]
     assert timeline[7].endswith(
         f"Read back: {i} instance profile = {world.profile}; {world.role} "
-        f"AWSRevokeOlderSessions denies sessions issued before = {output['results']['revocation']['RevokedBefore'][world.role]}"
+        f"AWSRevokeOlderSessions denies sessions issued before = {revoked}"
     )
     for entry in tasks.entries():
         result = (entry.data or {}).get("Result")
@@ -394,7 +331,7 @@ def test_without_notifiers_or_ssm_it_contains_then_stops_at_the_approval(world: 
     on the timeline and the instance is isolated and snapshotted. But an approval nobody can receive is not
     an approval: the failure path takes over before any decision, and nothing is terminated."""
     world.ec2.stop_instances(InstanceIds=[world.instance])
-    tasks = response(world, tmp_path)
+    tasks = response(world.endpoint, tmp_path)
     kind, error, visited = tasks.run(finding_for(world), {"Decision": "terminate"})
     assert (kind, error) == ("FAILED", "Reynard.ContainmentFailed")
     assert {
@@ -414,7 +351,7 @@ def test_without_notifiers_or_ssm_it_contains_then_stops_at_the_approval(world: 
 def test_it_refuses_another_kind_of_finding(world: World, tmp_path) -> None:
     event = finding_for(world)
     event["detail"]["type"] = "Recon:EC2/PortProbeUnprotectedPort"
-    kind, error, visited = response(world, tmp_path).run(event, {})
+    kind, error, visited = response(world.endpoint, tmp_path).run(event, {})
     assert (kind, error, visited) == (
         "FAILED",
         "Reynard.UnexpectedInput",
