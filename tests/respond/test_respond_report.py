@@ -122,3 +122,24 @@ def test_arguments_are_checked_by_name(env: ActionEnv, arguments: Any, cause: st
     with pytest.raises(StatesError) as info:
         SetFlag(env, {}).invoke("reynard:set-flag", arguments, context())
     assert (info.value.error, info.value.cause) == ("Reynard.InvalidArguments", cause)
+
+
+class ReadsNothing(SetFlag):
+    """Changes the record and reads nothing back: no check is not a verification."""
+
+    name = "reads-nothing"
+
+    def run(self, args: Arguments, report: Report, context) -> None:
+        report.apply("record", "flag", lambda: self._write("on"), after="on")
+        report.verify(lambda: [])
+
+
+def test_a_change_nothing_read_back_verifies_is_an_error_never_done(env: ActionEnv) -> None:
+    with pytest.raises(StatesError) as info:
+        ReadsNothing(env, {}).invoke("reynard:reads-nothing", {}, context())
+    assert (info.value.error, info.value.cause) == (
+        "Reynard.VerificationFailed",
+        "reads-nothing: nothing was read back (already applied: flag on record)",
+    )
+    planned = ReadsNothing(env, {}).invoke("reynard:reads-nothing", {}, context(dry_run=True))
+    assert planned["Verified"] is False and not planned["AlreadyDone"]
