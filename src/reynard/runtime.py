@@ -141,8 +141,8 @@ class Runtime:
             return
         try:
             self.cases.escalator().join_finding_incident(alert_id, alert, "reynard (finding)")
-        except ReynardError as e:  # the alert stays new, for a person to escalate; the rule goes on
-            log.warning("alert %s did not join its finding's incident: %s", alert_id, e)
+        except Exception:  # the alert stays new, for a person to escalate; detection goes on
+            log.warning("alert %s did not join its finding's incident", alert_id, exc_info=True)
 
     def on_alert(self, listener: Callable[[int, dict], object]) -> None:
         """Call `listener(alert_id, alert)` for each new alert (after the notifiers)."""

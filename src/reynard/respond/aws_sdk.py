@@ -377,15 +377,6 @@ class AwsClients:
             retries={"mode": "standard", "total_max_attempts": config.max_attempts},
         )
 
-    def has_credentials(self) -> bool:
-        """Whether any AWS credentials can be found (`NoAwsCredentials` is what `client` raises if not)."""
-        try:
-            with self._lock:
-                self._require_credentials("credentials")
-        except NoAwsCredentials:
-            return False
-        return True
-
     def _require_credentials(self, service: str) -> None:
         missed = self._missed_at
         if missed is not None and time.monotonic() - missed < self.recheck_seconds:
