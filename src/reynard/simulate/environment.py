@@ -125,6 +125,7 @@ class Estate:
     target_group_arns: Mapping[str, str] = field(default_factory=dict)  # load balancer name -> its group
     auto_scaling_groups: tuple[str, ...] = ()
     endpoint_url: str | None = None
+    detector_id: str | None = None  # the GuardDuty detector findings name (`service.detectorId`)
 
     def instance(self, name: str) -> Instance:
         for instance in self.instances:
@@ -350,6 +351,7 @@ def derive_estate(environment: Environment, seed: int) -> Estate:
             if s.load_balancer
         },
         auto_scaling_groups=tuple(s.auto_scaling_group for s in environment.services if s.auto_scaling_group),
+        detector_id=hexid("detector", length=32),
     )
 
 
