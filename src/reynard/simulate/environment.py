@@ -221,6 +221,8 @@ def _service(data: Any, where: str) -> Service:
     optional = {
         k: _name(table[k], f"{where}.{k}") for k in ("auto_scaling_group", "load_balancer") if table.get(k)
     }
+    if len(optional.get("load_balancer", "")) > 32:  # AWS's limit for load balancer and target group names
+        raise ScenarioError(f"{where}.load_balancer: {optional['load_balancer']!r} is over 32 characters")
     return Service(
         name=_name(table.get("name"), f"{where}.name"),
         role=_name(table.get("role"), f"{where}.role"),

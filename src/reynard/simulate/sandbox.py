@@ -178,9 +178,13 @@ class Sandbox:
                 self._wait_ready(process, info)
                 estate = seed(environment, self.clients(info))
                 _write(self.dir / ESTATE_FILE, estate.as_json())
-            except BaseException:
+            except BaseException as e:
                 _terminate(info.pid)
                 self._remove_files()
+                if isinstance(e, SandboxError) and e.where is None:
+                    raise SandboxError(
+                        f"{e.message} (moto stopped, nothing kept)", where=f"scenario {scenario}"
+                    ) from None
                 raise
             return Started(info, estate, False, current, time.monotonic() - began)
 

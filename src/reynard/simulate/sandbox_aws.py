@@ -82,7 +82,7 @@ def tag_map(items: list[dict[str, str]] | None) -> dict[str, str]:
 def seed(environment: Environment, clients: SandboxClients) -> Estate:
     """Create the environment on the endpoint and return it as read back (`read_estate`)."""
     ec2 = clients("ec2")
-    with aws_step("VPC"):
+    with aws_step(f"VPC {environment.vpc_cidr} (environment.vpc_cidr)"):
         vpc = ec2.create_vpc(
             CidrBlock=environment.vpc_cidr,
             TagSpecifications=[{"ResourceType": "vpc", "Tags": tags(Name="reynard-sandbox")}],
@@ -159,12 +159,13 @@ def _trust(principal: dict[str, str]) -> str:
 def _identities(environment: Environment, iam: Any) -> None:
     """The services' instance roles (each with its instance profile, same name), the other roles, the users
     with an access key each."""
-    for role in dict.fromkeys(s.role for s in environment.services):
+    instance_roles = dict.fromkeys(s.role for s in environment.services)
+    for role in instance_roles:
         with aws_step(f"instance role {role}"):
             iam.create_role(RoleName=role, AssumeRolePolicyDocument=_trust({"Service": "ec2.amazonaws.com"}))
             iam.create_instance_profile(InstanceProfileName=role)
             iam.add_role_to_instance_profile(InstanceProfileName=role, RoleName=role)
-    for role in environment.roles:
+    for role in dict.fromkeys(r for r in environment.roles if r not in instance_roles):
         with aws_step(f"role {role}"):
             account_root = f"arn:aws:iam::{environment.account}:root"
             iam.create_role(RoleName=role, AssumeRolePolicyDocument=_trust({"AWS": account_root}))
