@@ -14,7 +14,8 @@ objects below only ever see the `EventStore` contract and an SQLAlchemy engine.
 
 Wiring that belongs to no package alone is done here: the alert store's notifications (and, in a
 server, the alert triggers), the incident sink the response actions write to, the streaming matcher
-and the triggers on each committed batch.
+and the triggers on each committed batch, and where playbooks' AWS calls go (`aws_route`: an endpoint
+given or configured, else this data directory's running sandbox, else AWS).
 """
 
 from __future__ import annotations

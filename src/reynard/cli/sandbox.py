@@ -37,9 +37,9 @@ def start(ctx: click.Context, scenario: str | None, port: int | None, data_dir: 
     from reynard.simulate.sandbox import DEFAULT_SCENARIO, Sandbox, environment_of
 
     the_sandbox = Sandbox(settings_of(ctx, data_dir=data_dir).data_dir)
-    running = the_sandbox.forget_stale()
-    if running is not None:
-        click.echo(f"removed a stale sandbox.json: moto (pid {running.pid}) had gone", err=True)
+    stale = the_sandbox.forget_stale()
+    if stale is not None:
+        click.echo(f"removed a stale sandbox.json: moto (pid {stale.pid}) had gone", err=True)
     info = the_sandbox.info()
     if info is not None:
         asked = None if scenario is None else environment_of(scenario)[0]
