@@ -47,7 +47,7 @@ def start(ctx: click.Context, scenario: str | None, port: int | None, data_dir: 
         if asked not in (None, info.scenario):
             click.echo(f"reynard: not starting {asked}: `reynard sandbox stop` first", err=True)
             exit_with(False)
-        _status(ctx, the_sandbox, info)
+        _status(ctx, the_sandbox, info, data_dir=data_dir)
         return
     name, environment = environment_of(scenario or DEFAULT_SCENARIO)
     started = the_sandbox.start(environment, name, port)
