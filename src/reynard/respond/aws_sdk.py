@@ -107,7 +107,9 @@ def pascal(name: str) -> str:
 
 @cache
 def _models() -> botocore.session.Session:
-    return botocore.session.get_session()
+    """A session that only reads service models: it never looks at a profile (an `AWS_PROFILE` naming
+    none that exists made every model look-up fail with ProfileNotFound)."""
+    return botocore.session.Session(session_vars={"profile": (None, None, None, None)})
 
 
 _MODELS_LOCK = threading.Lock()
