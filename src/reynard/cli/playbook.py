@@ -25,6 +25,7 @@ from reynard.errors import ReynardError
 
 if TYPE_CHECKING:
     from reynard.respond.executions import Execution
+    from reynard.respond.runner import Runner
     from reynard.runtime import Runtime
 
 
@@ -99,7 +100,7 @@ def answer(
     endpoint_url: str | None = None,
 ) -> None:
     """Approve or reject a task token, then continue its execution here (unless another process runs it)."""
-    the_runner = runtime.playbook_runner(max_sleep, endpoint_url)
+    the_runner = runner_of(runtime, max_sleep, endpoint_url)
     if approve:
         execution_id = the_runner.send_task_success(token, output)
         click.echo(f"approved: execution {execution_id} continues", err=True)
@@ -114,6 +115,16 @@ def answer(
         )
         return
     report(execution, runtime.executions.history(execution_id))
+
+
+def runner_of(runtime: Runtime, max_sleep: float | None, endpoint_url: str | None) -> Runner:
+    """The runtime's playbook runner, after saying on stderr (and in the audit trail) when its AWS calls
+    go to the sandbox (`Runtime.aws_route`)."""
+    route = runtime.aws_route(endpoint_url)
+    if route.sandbox:
+        click.echo(f"sandbox: {route.description}", err=True)
+        audit_note(aws="sandbox")
+    return runtime.playbook_runner(max_sleep, endpoint_url)
 
 
 max_sleep_option = click.option(
@@ -207,12 +218,13 @@ def run(
 ) -> None:
     """Run a playbook to its end (or to a wait for approval, saying so); its output as JSON on stdout.
 
-    A failed execution exits 1 and prints its error name and cause.
+    A failed execution exits 1 and prints its error name and cause, and each step that failed for good;
+    a dry run first prints what each step would do.
     """
     runtime = runtime_of(ctx, data_dir=data_dir)
     playbook_name, definition = runtime.playbook_catalog.resolve(target)
     value = parse_json(input_text, "--input")
-    execution = runtime.playbook_runner(max_sleep, endpoint_url).start(
+    execution = runner_of(runtime, max_sleep, endpoint_url).start(
         definition, value, playbook=playbook_name, name=name, dry_run=dry_run, started_by=who(by)
     )
     audit_note(execution=execution.id, playbook=playbook_name, status=execution.status)
@@ -396,7 +408,7 @@ def resume(
     data_dir: Path | None,
 ) -> None:
     """Continue an execution, or every one whose wait elapsed or whose approval came."""
-    the_runner = runtime_of(ctx, data_dir=data_dir).playbook_runner(max_sleep, endpoint_url)
+    the_runner = runner_of(runtime_of(ctx, data_dir=data_dir), max_sleep, endpoint_url)
     if execution_id:
         execution = the_runner.resume(execution_id)
         if execution is None:
