@@ -24,6 +24,7 @@ from reynard.cli.runbook import runbook
 from reynard.cli.search import search
 from reynard.cli.serve import demo, serve
 from reynard.cli.sigma import sigma
+from reynard.cli.simulate import simulate
 from reynard.cli.store import store
 from reynard.cli.users import audit, token, user
 from reynard.errors import ReynardError
@@ -61,6 +62,7 @@ for group in (
     user,
     token,
     audit,
+    simulate,
 ):
     main.add_command(group)
 
