@@ -80,19 +80,21 @@ def duration(value: Any, where: str, *, zero: bool = True) -> timedelta:
     return result
 
 
-def number(value: Any, where: str, *, low: float = 0, high: float | None = None) -> float:
+def number(
+    value: Any, where: str, *, low: float = 0, high: float | None = None, kind: str = "number"
+) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScenarioError(f"{where}: a number, not {value!r}")
+        raise ScenarioError(f"{where}: a {kind}, not {value!r}")
     if value < low or (high is not None and value > high):
         bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise ScenarioError(f"{where}: a number {bound}, not {value!r}")
+        raise ScenarioError(f"{where}: a {kind} {bound}, not {value!r}")
     return value
 
 
 def whole(value: Any, where: str, *, low: int = 0, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ScenarioError(f"{where}: a whole number, not {value!r}")
-    number(value, where, low=low, high=high)
+    number(value, where, low=low, high=high, kind="whole number")
     return value
 
 

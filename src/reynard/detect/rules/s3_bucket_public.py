@@ -86,17 +86,11 @@ def public_acl(params: dict) -> str | None:
     return None
 
 
-def public_policy(policy: Any) -> str | None:
-    """Why a bucket policy is public (an Allow to everyone without a Condition), or None."""
-    if isinstance(policy, str):
-        try:
-            policy = json.loads(policy)
-        except ValueError:
-            return None
-    policy = _lower_keys(policy)
-    if not isinstance(policy, dict):
-        return None
-    for statement in _as_list(policy.get("statement")):
+def public_statements(policy: Any) -> list[dict]:
+    """The statements of a bucket policy (an object or a JSON string) that Allow everyone without a
+    Condition."""
+    found = []
+    for statement in _as_list(_policy(policy).get("statement")):
         if (
             not isinstance(statement, dict)
             or statement.get("effect") != "Allow"
@@ -106,8 +100,13 @@ def public_policy(policy: Any) -> str | None:
         principal = statement.get("principal")
         aws = principal.get("aws") if isinstance(principal, dict) else None
         if principal == "*" or "*" in _as_list(aws):
-            return "policy allows Principal *"
-    return None
+            found.append(statement)
+    return found
+
+
+def public_policy(policy: Any) -> str | None:
+    """Why a bucket policy is public (an Allow to everyone without a Condition), or None."""
+    return "policy allows Principal *" if public_statements(policy) else None
 
 
 def _policy(policy: Any) -> dict:
@@ -125,14 +124,19 @@ def lets_everyone_write(name: str, params: dict) -> bool:
     if name == "PutBucketAcl":
         if "public-read-write" in _as_list(params.get("x-amz-acl")):
             return True
-        grants = _strings(params.get("accesscontrolpolicy"))
-        return any(p in grants for p in ("WRITE", "WRITE_ACP", "FULL_CONTROL"))
+        acl = _lower_keys(params.get("accesscontrolpolicy") or {})
+        grants = _as_list(
+            (acl.get("accesscontrollist") or {}).get("grant") if isinstance(acl, dict) else None
+        )
+        return any(
+            isinstance(grant, dict)
+            and any(uri.endswith(PUBLIC_GROUPS) for uri in _strings(grant.get("grantee")))
+            and grant.get("permission") in ("WRITE", "WRITE_ACP", "FULL_CONTROL")
+            for grant in grants
+        )
     if name == "PutBucketPolicy":
         actions = [
-            action
-            for statement in _as_list(_policy(params.get("bucketpolicy")).get("statement"))
-            if isinstance(statement, dict) and statement.get("effect") == "Allow"
-            for action in _as_list(statement.get("action"))
+            a for s in public_statements(params.get("bucketpolicy")) for a in _as_list(s.get("action"))
         ]
         return any(not str(a).lower().startswith(("s3:get", "s3:list")) for a in actions)
     return False  # the public access blocks: they only allow what the ACLs and policies grant
