@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 import orjson
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from reynard.simulate.estates import ChosenEstate
     from reynard.simulate.player import Play
     from reynard.simulate.scenario import Scenario
+    from reynard.simulate.stream import StreamReport
 
 scenario_argument = click.argument("scenario", metavar="SCENARIO")
 estate_option = click.option(
@@ -52,14 +53,18 @@ def _prepare(
     estate_file: Path | None,
     start_text: str | None,
     end_text: str | None,
+    data_dir: Path | None,
 ) -> tuple[Scenario, ChosenEstate, datetime]:
+    """The scenario, the estate it plays on (and why that one), and its start."""
     from reynard.simulate.estates import choose_estate
     from reynard.simulate.player import start_for
     from reynard.simulate.scenario import load_scenario
 
     scenario = load_scenario(scenario_name)
     start = start_for(scenario, start=_moment(start_text, "--start"), end=_moment(end_text, "--end"))
-    chosen = choose_estate(scenario.environment, scenario.seed, estate_file, settings_of(ctx).data_dir)
+    chosen = choose_estate(
+        scenario.environment, scenario.seed, estate_file, data_dir or settings_of(ctx).data_dir
+    )
     return scenario, chosen, start
 
 
@@ -139,9 +144,7 @@ def simulate_play(
         raise click.UsageError(
             "--to needs --token (an ingest token: reynard token create NAME --role ingest)"
         )
-    if data_dir is not None:
-        ctx.find_root().obj = settings_of(ctx, data_dir=data_dir)
-    chosen_scenario, chosen, start = _prepare(ctx, scenario, estate_file, start_text, end_text)
+    chosen_scenario, chosen, start = _prepare(ctx, scenario, estate_file, start_text, end_text, data_dir)
     played = _play(chosen_scenario, chosen, start)
     since, until = zulu(played.start, "seconds"), zulu(played.end, "seconds")
     if out is not None:
@@ -162,7 +165,8 @@ def simulate_play(
     exit_with(not report.rejected)
 
 
-def _stream(played: Play, url: str, token: str, rate: float) -> Any:
+def _stream(played: Play, url: str, token: str, rate: float) -> StreamReport:
+    """Stream with a progress bar on a terminal (on stderr: stdout keeps the report)."""
     from reynard.simulate.stream import stream
 
     events = played.events
@@ -191,9 +195,7 @@ def simulate_answers(
     """Print SCENARIO's solutions, with the ids of the estate it is played on."""
     from reynard.simulate.scenario import render_answers
 
-    if data_dir is not None:
-        ctx.find_root().obj = settings_of(ctx, data_dir=data_dir)
-    chosen_scenario, chosen, start = _prepare(ctx, scenario, estate_file, start_text, end_text)
+    chosen_scenario, chosen, start = _prepare(ctx, scenario, estate_file, start_text, end_text, data_dir)
     click.echo(f"{chosen_scenario.name}: {chosen_scenario.title} ({chosen.why})\n")
     click.echo(render_answers(chosen_scenario, chosen.estate, start).rstrip())
 
@@ -220,13 +222,11 @@ def simulate_check(
 ) -> None:
     """Play SCENARIO into a scratch data directory with the real ingest and rules; report each expected
     alert found or missed and every alert nobody expected. Exits 1 on a miss or an unexpected alert."""
-    if data_dir is not None:
-        ctx.find_root().obj = settings_of(ctx, data_dir=data_dir)
-    chosen_scenario, chosen, start = _prepare(ctx, scenario, estate_file, start_text, end_text)
+    chosen_scenario, chosen, start = _prepare(ctx, scenario, estate_file, start_text, end_text, data_dir)
     scratch = Path(tempfile.mkdtemp(prefix="reynard-check-"))
     try:
         say = (lambda line: None) if as_json else click.echo
-        result = _check(ctx, chosen_scenario, chosen, start, scratch, say)
+        result = _check(chosen_scenario, chosen, start, scratch, say)
         if as_json:
             click.echo(orjson.dumps(result).decode())
     finally:
@@ -238,7 +238,6 @@ def simulate_check(
 
 
 def _check(
-    ctx: click.Context,
     scenario: Scenario,
     chosen: ChosenEstate,
     start: datetime,
@@ -247,16 +246,17 @@ def _check(
 ) -> dict:
     from reynard.detect.runner import run_rules
     from reynard.runtime import Runtime
+    from reynard.settings import Settings
     from reynard.simulate.check import compare, configure_rules, internal_networks
     from reynard.simulate.writers import write_files
 
     began = time.perf_counter()
     played = _play(scenario, chosen, start, say)
     write_files(played, scratch / "logs")
-    settings = settings_of(
-        ctx, data_dir=scratch / "data", internal_cidrs=internal_networks(scenario.environment)
+    # Reynard's defaults, not the user's settings: no notifier, trigger or shared database is touched.
+    runtime = Runtime(
+        Settings(data_dir=scratch / "data", internal_cidrs=internal_networks(scenario.environment))
     )
-    runtime = Runtime(settings)
     try:
         configs = configure_rules(runtime.rules, scenario.environment)
         for name, config in configs.items():
@@ -265,7 +265,7 @@ def _check(
         say(f"ingest: {summary.line()}")
         runtime.events.refresh()
         rules = run_rules(runtime.rules, runtime.events, runtime.alerts, played.end, since=played.start)
-        failed = [line for line in rules.lines() if ": failed: " in line]
+        failed = [result.line() for result in rules.failed]
         report = compare(scenario, chosen.estate, runtime.alerts.list())
     finally:
         runtime.close()

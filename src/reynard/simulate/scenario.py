@@ -234,7 +234,7 @@ def resolve(kind: str, value: str, estate: Estate, environment: Environment) -> 
     return value  # bucket
 
 
-_PLACEHOLDERS = {
+PLACEHOLDERS = {
     "instance": "instance",
     "ip": "instance",
     "public_ip": "instance",
@@ -261,9 +261,9 @@ def _check_placeholders(answers: str, environment: Environment) -> None:
         kind, value = found[1], found[2]
         line = answers.count("\n", 0, found.start()) + 1
         where = f"answers: line {line}: {found[0]}"
-        if kind not in _PLACEHOLDERS:
-            raise read.ScenarioError(f"{where}: unknown placeholder (known: {', '.join(_PLACEHOLDERS)})")
-        wants = _PLACEHOLDERS[kind]
+        if kind not in PLACEHOLDERS:
+            raise read.ScenarioError(f"{where}: unknown placeholder (known: {', '.join(PLACEHOLDERS)})")
+        wants = PLACEHOLDERS[kind]
         if wants is None:
             if value is not None:
                 raise read.ScenarioError(f"{where}: {{{kind}}} takes no value")
