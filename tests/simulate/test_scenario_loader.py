@@ -33,6 +33,13 @@ CASES = [
         "lookalikes[0].names[0]: 'ListBuckets' is not a Describe call",
     ),
     (("lookalikes", 3, "via"), "email", "lookalikes[3].via: one of acl, policy, not 'email'"),
+    (("lookalikes", 0, "regions"), ["moon-1"], "lookalikes[0].regions[0]: 'moon-1' is not an AWS region"),
+    (
+        ("attack", 0, "bucket"),
+        "acme-nothing",
+        "attack[0].bucket: no bucket 'acme-nothing' in the environment nor",
+    ),
+    (("attack", 6, "bucket"), "Loot!", "attack[6].bucket: 'Loot!' is not an S3 bucket name"),
     (
         ("background", "api_calls", 0, "calls", "DescribeEverything"),
         1,
@@ -115,3 +122,18 @@ def test_the_cli_says_it_in_one_line_and_exits_2(tmp_path):
     assert result.stderr.startswith(
         "reynard: no-such-scenario: no shipped scenario of that name (shipped: workshop)"
     )
+
+
+def test_from_belongs_to_a_role_no_instance_runs(tmp_path):
+    entry = ("background", "api_calls", 0, "from")
+    file = scenario_file(tmp_path, changed(WORKSHOP, entry, "192.0.2.1"))
+    with pytest.raises(
+        ScenarioError, match=r"background.api_calls\[0\].from: only for a role no instance runs"
+    ):
+        load_scenario(str(file))
+    ci = ("background", "api_calls", 7, "from")
+    file = scenario_file(tmp_path, changed(WORKSHOP, ci, "192.0.2.1"))  # one address, not a list: fine
+    assert load_scenario(str(file)).background.api_calls[7].addresses == ("192.0.2.1",)
+    file = scenario_file(tmp_path, changed(WORKSHOP, ci, DELETE))
+    with pytest.raises(ScenarioError, match=r"api_calls\[7\].from: role 'ci-deploy' runs on no instance"):
+        load_scenario(str(file))

@@ -133,12 +133,21 @@ def role_name(value: Any, where: str, environment: Environment) -> str:
 
 
 def bucket_names(value: Any, where: str, environment: Environment) -> tuple[str, ...]:
+    """A bucket of the environment, or a list of them."""
     buckets = value if isinstance(value, list) else [value]
     known = {b.name for b in environment.buckets}
     for n, bucket in enumerate(buckets):
         if bucket not in known:
-            raise read.ScenarioError(f"{where}[{n}]: no bucket {bucket!r} in environment.buckets")
+            at = f"{where}[{n}]" if isinstance(value, list) else where
+            raise read.ScenarioError(f"{at}: no bucket {bucket!r} in environment.buckets")
     return tuple(buckets)
+
+
+def addresses(value: Any, where: str) -> tuple[str, ...]:
+    """An IP address, or a list of them."""
+    if isinstance(value, list):
+        return tuple(read.address(a, f"{where}[{n}]") for n, a in enumerate(value))
+    return (read.address(value, where),)
 
 
 def _api(data: Any, where: str, environment: Environment, rhythm: tuple[float, ...]) -> ApiActivity:
@@ -156,9 +165,15 @@ def _api(data: Any, where: str, environment: Environment, rhythm: tuple[float, .
         raise read.ScenarioError(f"{where}: give users or role (one of them)")
     users = _users(table["users"], f"{where}.users", environment) if "users" in table else ()
     role = role_name(table["role"], f"{where}.role", environment) if "role" in table else None
-    addresses = tuple(read.address(a, f"{where}.from[{n}]") for n, a in enumerate(table.get("from") or []))
-    if role and not addresses and not any(s.role == role for s in environment.services):
+    places = addresses(table["from"], f"{where}.from") if "from" in table else ()
+    on_instances = any(s.role == role for s in environment.services)
+    if role and not places and not on_instances:
         raise read.ScenarioError(f"{where}.from: role {role!r} runs on no instance; say where it calls from")
+    if places and not (role and not on_instances):
+        raise read.ScenarioError(
+            f"{where}.from: only for a role no instance runs (users call from their usual address, "
+            "instances from their own)"
+        )
     return ApiActivity(
         where=where,
         per_hour=per_hour,
@@ -166,7 +181,7 @@ def _api(data: Any, where: str, environment: Environment, rhythm: tuple[float, .
         calls=calls,
         users=users,
         role=role,
-        addresses=addresses,
+        addresses=places,
         buckets=bucket_names(table["buckets"], f"{where}.buckets", environment) if "buckets" in table else (),
         errors=float(read.number(table.get("errors", 0), f"{where}.errors", high=1)),
     )

@@ -34,9 +34,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from reynard.simulate.reading import ScenarioError, known, listed, mapping, name, network
-
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+from reynard.simulate.reading import ScenarioError, bucket, known, listed, mapping, name, network, region
 
 
 @dataclass(frozen=True)
@@ -187,7 +185,7 @@ def parse_environment(data: Any, where: str = "environment") -> Environment:
         raise ScenarioError(f"{where}.services: at least one service")
     environment = Environment(
         account=account,
-        region=str(table.get("region", "us-east-1")),
+        region=region(table.get("region", "us-east-1"), f"{where}.region"),
         vpc_cidr=network(table.get("vpc_cidr", "10.0.0.0/16"), f"{where}.vpc_cidr"),
         corporate_cidrs=tuple(
             network(c, f"{where}.corporate_cidrs[{n}]")
@@ -244,11 +242,12 @@ def _ports(table: Mapping[str, Any], key: str, where: str) -> tuple[int, ...]:
 def _bucket(data: Any, where: str) -> Bucket:
     table = mapping(data, where)
     known(table, where, {"name", "public", "tags"})
-    name = str(table.get("name", ""))
-    if not _BUCKET.match(name):
-        raise ScenarioError(f"{where}.name: {name!r} is not an S3 bucket name")
     tags = mapping(table.get("tags", {}), f"{where}.tags")
-    return Bucket(name, bool(table.get("public", False)), {str(k): str(v) for k, v in tags.items()})
+    return Bucket(
+        bucket(table.get("name", ""), f"{where}.name"),
+        bool(table.get("public", False)),
+        {str(k): str(v) for k, v in tags.items()},
+    )
 
 
 def _user(data: Any, where: str) -> User:

@@ -17,6 +17,8 @@ class ScenarioError(ReynardError):
 
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -48,6 +50,18 @@ def required(table: Mapping[str, Any], key: str, where: str) -> Any:
 def name(value: Any, where: str) -> str:
     if not isinstance(value, str) or not NAME.match(value):
         raise ScenarioError(f"{where}: {value!r} is not a name (lowercase letters, digits and -)")
+    return value
+
+
+def bucket(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not BUCKET.match(value):
+        raise ScenarioError(f"{where}: {value!r} is not an S3 bucket name")
+    return value
+
+
+def region(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not REGION.match(value):
+        raise ScenarioError(f"{where}: {value!r} is not an AWS region (such as us-east-1)")
     return value
 
 
@@ -121,6 +135,7 @@ def names(value: Any, where: str) -> tuple[str, ...]:
 __all__ = [
     "ScenarioError",
     "address",
+    "bucket",
     "duration",
     "known",
     "listed",
@@ -130,6 +145,7 @@ __all__ = [
     "network",
     "number",
     "one_of",
+    "region",
     "required",
     "text",
     "whole",

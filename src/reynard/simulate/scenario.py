@@ -142,6 +142,13 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         for key in ("attack", "lookalikes")
     }
     created = {b for s in steps["attack"] + steps["lookalikes"] for b in s.created_buckets()}
+    buckets = {b.name for b in environment.buckets} | created
+    for step in steps["attack"] + steps["lookalikes"]:
+        bucket = step.params.get("bucket")
+        if bucket is not None and bucket not in buckets:
+            raise read.ScenarioError(
+                f"{step.where}.bucket: no bucket {bucket!r} in the environment nor created by a step"
+            )
     expect = tuple(
         _expectation(item, f"expect[{n}]", environment, created)
         for n, item in enumerate(read.listed(table, "expect", "scenario"))

@@ -138,8 +138,8 @@ def _api_calls(table: Mapping[str, Any], where: str, environment: Environment) -
     if not names:
         raise read.ScenarioError(f"{where}.calls: at least one call")
     params["calls"] = tuple(names)
-    if "bucket" in table:
-        params["bucket"] = read.text(table["bucket"], f"{where}.bucket")
+    if "bucket" in table:  # of the environment, or created by a step: the scenario checks
+        params["bucket"] = read.bucket(table["bucket"], f"{where}.bucket")
     over = read.duration(table.get("over", "5m"), f"{where}.over")
     params["over"] = over
     return params, over
@@ -158,7 +158,7 @@ def _describe_burst(table: Mapping[str, Any], where: str, environment: Environme
     regions = table.get("regions", list(REGIONS))
     if not isinstance(regions, list) or not regions:
         raise read.ScenarioError(f"{where}.regions: a list of AWS regions")
-    params["regions"] = tuple(read.text(r, f"{where}.regions[{n}]") for n, r in enumerate(regions))
+    params["regions"] = tuple(read.region(r, f"{where}.regions[{n}]") for n, r in enumerate(regions))
     params["over"] = read.duration(table.get("over", "5m"), f"{where}.over", zero=False)
     return params, params["over"]
 
@@ -190,7 +190,7 @@ def _bucket_public(table: Mapping[str, Any], where: str, environment: Environmen
     create = table.get("create", False)
     if not isinstance(create, bool):
         raise read.ScenarioError(f"{where}.create: true or false")
-    bucket = read.text(read.required(table, "bucket", where), f"{where}.bucket")
+    bucket = read.bucket(read.required(table, "bucket", where), f"{where}.bucket")
     existing = {b.name for b in environment.buckets}
     if create and bucket in existing:
         raise read.ScenarioError(
