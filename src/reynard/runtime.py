@@ -14,13 +14,15 @@ objects below only ever see the `EventStore` contract and an SQLAlchemy engine.
 
 Wiring that belongs to no package alone is done here: the alert store's notifications (and, in a
 server, the alert triggers), the incident sink the response actions write to, the streaming matcher
-and the triggers on each committed batch.
+and the triggers on each committed batch, and where playbooks' AWS calls go (`aws_route`: an endpoint
+given or configured, else this data directory's running sandbox, else AWS).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +60,17 @@ if TYPE_CHECKING:
     from reynard.store.service import WriterService
 
 log = logging.getLogger("reynard.runtime")
+
+
+@dataclass(frozen=True)
+class AwsRoute:
+    """Where playbooks' AWS calls go (`Runtime.aws_route`): the settings the AWS clients are built from,
+    the endpoint given on the command line, and one line saying where, for every output to repeat."""
+
+    settings: Settings
+    endpoint_url: str | None
+    description: str
+    sandbox: bool = False
 
 
 class Runtime:
@@ -315,12 +328,55 @@ class Runtime:
 
         return PlaybookCatalog(self.settings.data_dir)
 
+    def aws_route(self, endpoint_url: str | None = None) -> AwsRoute:
+        """Where playbooks' AWS calls go. The one place that decides it, first match wins:
+
+        1. `endpoint_url` (`--endpoint-url`), then `[respond.aws] endpoint_url`: there, with the
+           credentials boto3 finds (the settings' profile, the environment, an instance role);
+        2. the sandbox running for this data directory (`reynard sandbox start`): its endpoint and region,
+           signed with its test credentials only (never the user's, not even AWS_PROFILE's);
+        3. AWS itself, with the credentials boto3 finds.
+
+        A `sandbox.json` whose moto is gone is an error (SandboxError, saying how to restart or forget it),
+        never a fall-through to AWS: calls meant for a sandbox do not reach a real account on a guess.
+        """
+        from reynard.simulate.sandbox import CREDENTIALS, live_sandbox
+
+        aws = self.settings.respond.aws
+        if endpoint_url or aws.endpoint_url:
+            given = "--endpoint-url" if endpoint_url else "[respond.aws] endpoint_url"
+            return AwsRoute(
+                self.settings, endpoint_url, f"AWS calls go to {endpoint_url or aws.endpoint_url} ({given})"
+            )
+        sandbox = live_sandbox(self.settings.data_dir)
+        if sandbox is None:
+            return AwsRoute(self.settings, None, "AWS calls go to AWS, with the credentials boto3 finds")
+        routed = replace(
+            aws,
+            endpoint_url=sandbox.endpoint_url,
+            region=sandbox.region,
+            profile=None,
+            sandbox_credentials=CREDENTIALS,
+        )
+        return AwsRoute(
+            replace(self.settings, respond=replace(self.settings.respond, aws=routed)),
+            None,
+            f"AWS calls go to the sandbox at {sandbox.endpoint_url} (moto; scenario {sandbox.scenario},"
+            f" account {sandbox.account}, {sandbox.region}) with its test credentials, never yours;"
+            " `reynard sandbox stop` sends them to AWS again",
+            sandbox=True,
+        )
+
     def dispatch(self, endpoint_url: str | None = None) -> Dispatch:
-        """Every task resource; the incident steps write to Reynard's incidents."""
+        """Every task resource, AWS calls where `aws_route` says; the incident steps write to Reynard's
+        incidents."""
         from reynard.cases.playbook_sink import PlaybookIncidents
         from reynard.respond.dispatch import default_dispatch
 
-        return default_dispatch(self.settings, endpoint_url, incidents=PlaybookIncidents(self.incidents))
+        route = self.aws_route(endpoint_url)
+        return default_dispatch(
+            route.settings, route.endpoint_url, incidents=PlaybookIncidents(self.incidents)
+        )
 
     def playbook_runner(self, max_sleep: float | None, endpoint_url: str | None = None) -> Runner:
         """A runner for this process (the CLI): AWS calls to `endpoint_url` when given."""
@@ -335,6 +391,9 @@ class Runtime:
         """Executions on worker threads, for a long-running process (started by `start_background`)."""
         from reynard.respond.service import PlaybookService
 
+        route = self.aws_route()
+        if route.sandbox:
+            log.warning("playbooks: %s", route.description)
         service = PlaybookService(self.executions, self.dispatch(), self.playbook_catalog)
         self._closers.append(service.close)
         return service
@@ -390,4 +449,4 @@ def worker_matcher(settings: Settings) -> LiveMatcher:
     return Runtime(settings).matcher
 
 
-__all__ = ["Runtime", "worker_matcher", "worker_pipeline"]
+__all__ = ["AwsRoute", "Runtime", "worker_matcher", "worker_pipeline"]

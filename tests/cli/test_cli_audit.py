@@ -6,7 +6,7 @@ import json
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from paths import ALERTS
 from reynard.cli import main
 from reynard.cli.audited import audit_of
 from reynard.cli.options import os_user
+from reynard.simulate.sandbox import Sandbox
 
 ME = os_user()  # the user the tests run as, by user id
 
@@ -53,6 +54,7 @@ NOT_AUDITED = {
     "user list": "reads",
     "token list": "reads",
     "audit list": "reads",
+    "sandbox status": "reads moto (and forgets a sandbox.json whose moto is gone)",
 }
 # Commands that record a part of what they do with `recorded(...)` (not the whole command).
 AUDITED_IN_PART = {"demo": "its setup (rules, sample, token), not the serving that follows"}
@@ -100,10 +102,11 @@ class Cli:
 
 
 @pytest.fixture
-def cli(template, tmp_path) -> Cli:
+def cli(template, tmp_path) -> Iterator[Cli]:
     data = tmp_path / "data"
     shutil.copytree(template, data)
-    return Cli(data, tmp_path)
+    yield Cli(data, tmp_path)
+    Sandbox(data).stop()  # `sandbox start` leaves moto running
 
 
 # -- the playbooks the cases run --------------------------------------------------------------------------
@@ -249,6 +252,13 @@ CASES: dict[str, Case] = {
         "shipper-1",
         {"role": "ingest", "expires": "90d", "id": 1},
     ),
+    "sandbox start": Case(
+        ("{scenario}",),
+        "{scenario}",
+        {"endpoint": ANY, "pid": ANY},
+        files={"scenario": "environment:\n  services: [{name: web, role: web}]\n"},
+    ),
+    "sandbox stop": Case((), None, None),
     "token revoke": Case(
         ("1",), "1", None, lambda cli: cli("token", "create", "t", "--role", "viewer") and {}
     ),

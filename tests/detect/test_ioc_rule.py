@@ -59,7 +59,7 @@ def store(settings) -> IndicatorStore:
 
 
 def test_a_flow_to_a_listed_address_alerts_once_per_event(settings, store):
-    store.add(NewIndicator("203.0.113.0/24", source="threat-feed"))
+    store.add(NewIndicator("203.0.113.0/24", source="threat-feed"), by="tests")
     data = (
         flow("10.0.3.17", "203.0.113.50")
         + flow("10.0.3.17", "198.51.100.20")
@@ -79,13 +79,13 @@ def test_a_flow_to_a_listed_address_alerts_once_per_event(settings, store):
 
 
 def test_no_indicator_no_alert(settings, store):
-    store.add(NewIndicator("192.0.2.1"))
+    store.add(NewIndicator("192.0.2.1"), by="tests")
     data = flow("10.0.3.17", "203.0.113.50") + flow("10.0.3.17", "198.51.100.20", action="REJECT")
     assert run(ingest(settings, data, "vpcflow")) == []
 
 
 def test_stolen_credentials_in_cloudtrail(settings, store, shared_data):
-    store.add(NewIndicator("ASIAP5CT9NN8EYVU1FXV", source="incident-12"))
+    store.add(NewIndicator("ASIAP5CT9NN8EYVU1FXV", source="incident-12"), by="tests")
     events = ingest(settings, (shared_data / STOLEN).read_bytes(), "cloudtrail")
     # Built-in rules' windows are in event time: run as of the end of the recorded attack.
     alerts = run(events, now=max(datetime.fromisoformat(e["utctimestamp"]) for e in events))
@@ -99,8 +99,8 @@ def test_stolen_credentials_in_cloudtrail(settings, store, shared_data):
 
 
 def test_config_severity_and_kinds(settings, store):
-    store.add(NewIndicator("203.0.113.50"))
-    store.add(NewIndicator("eni", kind="term"))
+    store.add(NewIndicator("203.0.113.50"), by="tests")
+    store.add(NewIndicator("eni", kind="term"), by="tests")
     events = ingest(settings, flow("10.0.3.17", "203.0.113.50"), "vpcflow")
     [alert] = run(events, config={"severity": "CRITICAL"})
     assert alert["severity"] == "CRITICAL" and alert["tags"] == ["ioc", "ip", "term", "vpcflow"]
@@ -195,7 +195,7 @@ def test_the_hunts_narrowing_query_keeps_every_event_the_matcher_matches(setting
         ("Christophe", "principal"),
         ("amazonaws.com", None),
     ]:
-        store.add(NewIndicator(value, kind=kind))
+        store.add(NewIndicator(value, kind=kind), by="tests")
     events = ingest(settings, (shared_data / STOLEN).read_bytes(), "cloudtrail")
     events += ingest(
         settings, flow("10.0.3.17", "203.0.113.50") + flow("10.0.3.17", "198.51.100.2"), "vpcflow"

@@ -108,18 +108,18 @@ def test_adding_the_same_indicator_again_updates_it(store):
     assert len(store.list("all")) == 1
     assert [(h["action"], h["by"]) for h in store.history(item.id)] == [("added", "ana"), ("updated", "ben")]
     # Dedup compares the checked value: the same domain in another spelling is the same indicator.
-    store.add(NewIndicator("Evil.Example."))
-    assert not store.add(NewIndicator("*.evil.example")).created
-    assert store.add(NewIndicator("invoke mimikatz", kind="term")).created
-    assert not store.add(NewIndicator("INVOKE-MIMIKATZ", kind="term")).created
+    store.add(NewIndicator("Evil.Example."), by="tests")
+    assert not store.add(NewIndicator("*.evil.example"), by="tests").created
+    assert store.add(NewIndicator("invoke mimikatz", kind="term"), by="tests").created
+    assert not store.add(NewIndicator("INVOKE-MIMIKATZ", kind="term"), by="tests").created
 
 
 def test_list_by_state_and_kind_and_expiry(store):
     now = datetime.now(UTC)
-    store.add(NewIndicator("203.0.113.9"))
-    store.add(NewIndicator("evil.example", expires=now + timedelta(hours=1)))
-    old = store.add(NewIndicator("198.51.100.7", expires=now - timedelta(minutes=1))).indicator
-    gone = store.add(NewIndicator("AKIAGGWFBBHBE7D3M9WI")).indicator
+    store.add(NewIndicator("203.0.113.9"), by="tests")
+    store.add(NewIndicator("evil.example", expires=now + timedelta(hours=1)), by="tests")
+    old = store.add(NewIndicator("198.51.100.7", expires=now - timedelta(minutes=1)), by="tests").indicator
+    gone = store.add(NewIndicator("AKIAGGWFBBHBE7D3M9WI"), by="tests").indicator
     store.remove(gone.id, by="ana", reason="rotated")
 
     def values(state, kind=None, at=None):
@@ -142,25 +142,25 @@ def test_list_by_state_and_kind_and_expiry(store):
 
 
 def test_expire_now_or_at_a_time(store):
-    item = store.add(NewIndicator("203.0.113.9")).indicator
+    item = store.add(NewIndicator("203.0.113.9"), by="tests").indicator
     later = datetime.now(UTC) + timedelta(days=1)
-    assert store.expire(item.id, at=later).expires == later
+    assert store.expire(item.id, at=later, by="tests").expires == later
     assert store.get(item.id).active(datetime.now(UTC))
-    expired = store.expire(item.id)
+    expired = store.expire(item.id, by="tests")
     assert expired.state(datetime.now(UTC)) == "expired"
     # Adding an expired indicator again makes it active, with no expiry unless one is given.
-    again = store.add(NewIndicator("203.0.113.9")).indicator
+    again = store.add(NewIndicator("203.0.113.9"), by="tests").indicator
     assert again.expires is None and again.active(datetime.now(UTC))
     assert [h["action"] for h in store.history(item.id)] == ["added", "expired", "expired", "updated"]
 
 
 def test_remove_is_recorded_and_adding_again_restores(store):
-    item = store.add(NewIndicator("evil.example", comment="c2")).indicator
+    item = store.add(NewIndicator("evil.example", comment="c2"), by="tests").indicator
     store.remove(item.id, by="ana", reason="false positive")
     with pytest.raises(IndicatorError, match="already removed"):
-        store.remove(item.id)
+        store.remove(item.id, by="tests")
     with pytest.raises(IndicatorError, match="was removed"):
-        store.expire(item.id)
+        store.expire(item.id, by="tests")
     restored = store.add(NewIndicator("evil.example"), by="ben")
     assert not restored.created and restored.indicator.removed is None
     assert restored.indicator.comment == "c2"
@@ -173,17 +173,17 @@ def test_unknown_ids_and_values(store):
     with pytest.raises(UnknownIndicator, match=r"no domain indicator 'evil\.example'"):
         store.find(None, "evil.example")
     with pytest.raises(UnknownIndicator):
-        store.expire(42)
+        store.expire(42, by="tests")
 
 
 def test_fingerprint_changes_with_every_write(store):
     marks = [store.fingerprint()]
-    item = store.add(NewIndicator("203.0.113.9")).indicator
+    item = store.add(NewIndicator("203.0.113.9"), by="tests").indicator
     marks.append(store.fingerprint())
-    store.add(NewIndicator("203.0.113.9", comment="again"))
+    store.add(NewIndicator("203.0.113.9", comment="again"), by="tests")
     marks.append(store.fingerprint())
-    store.expire(item.id)
+    store.expire(item.id, by="tests")
     marks.append(store.fingerprint())
-    store.remove(item.id)
+    store.remove(item.id, by="tests")
     marks.append(store.fingerprint())
     assert len(set(marks)) == len(marks)

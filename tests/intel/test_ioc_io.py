@@ -62,10 +62,10 @@ def test_the_good_rows_are_written_together_or_not_at_all(store):
     failing["on"] = True
     text = "203.0.113.9 # first\n198.51.100.7 # second\n"
     with pytest.raises(RuntimeError, match="disk full"):
-        import_indicators(store, text, "text")
+        import_indicators(store, text, "text", by="tests")
     assert store.list("all") == []  # the first row was rolled back with the second
     failing["on"] = False
-    assert import_indicators(store, text, "text").added == 2
+    assert import_indicators(store, text, "text", by="tests").added == 2
 
 
 def test_text_format_comments_kinds_and_detection(store):
@@ -77,7 +77,7 @@ AKIAGGWFBBHBE7D3M9WI
 not detectable
 d41d8cd98f00b204e9800998ecf8427e
 """
-    report = import_indicators(store, text, "text", defaults=NewIndicator("", source="workshop"))
+    report = import_indicators(store, text, "text", defaults=NewIndicator("", source="workshop"), by="tests")
     assert [str(e) for e in report.errors] == [
         "line 6: cannot tell what kind of indicator 'not detectable' is (not an IP, CIDR, domain, access "
         "key id, ARN or hash): give its kind (term or principal)"
@@ -89,13 +89,15 @@ d41d8cd98f00b204e9800998ecf8427e
         "AKIAGGWFBBHBE7D3M9WI": ("access_key", None, "workshop"),
         "d41d8cd98f00b204e9800998ecf8427e": ("hash", None, "workshop"),
     }
-    terms = import_indicators(store, "not detectable\nbitcoin miner\n", "text", kind="term")
+    terms = import_indicators(store, "not detectable\nbitcoin miner\n", "text", kind="term", by="tests")
     assert (terms.added, terms.errors) == (2, [])
 
 
 def test_importing_again_updates_rather_than_duplicates(store):
-    assert import_indicators(store, "203.0.113.9\nevil.example\n", "text").added == 2
-    again = import_indicators(store, "evil.example # seen again\n203.0.113.9\n203.0.113.9\n", "text")
+    assert import_indicators(store, "203.0.113.9\nevil.example\n", "text", by="tests").added == 2
+    again = import_indicators(
+        store, "evil.example # seen again\n203.0.113.9\n203.0.113.9\n", "text", by="tests"
+    )
     assert (again.added, again.updated) == (0, 3)
     assert len(store.list("all")) == 2
     assert store.find(None, "evil.example").comment == "seen again"
@@ -110,7 +112,7 @@ def test_mozdef_columns_are_accepted(store):
     watch = "watchcontent,comment\nsvc-backup,watch this account\n"
     for data in (ips, fqdns, watch):
         assert detect_format(data) == "csv"
-        assert import_indicators(store, data, "csv").errors == []
+        assert import_indicators(store, data, "csv", by="tests").errors == []
     items = {i.value: i for i in store.list()}
     ip = items["203.0.113.9"]
     assert (ip.kind, ip.comment, ip.creator, ip.reference) == ("ip", "brute force", "jdoe", "BUG-1")
@@ -120,26 +122,28 @@ def test_mozdef_columns_are_accepted(store):
 
 def test_a_bad_header_refuses_the_file(store):
     with pytest.raises(IndicatorError, match="line 1: unknown column 'refrence'"):
-        import_indicators(store, "value,refrence\n203.0.113.9,x\n", "csv")
+        import_indicators(store, "value,refrence\n203.0.113.9,x\n", "csv", by="tests")
     with pytest.raises(IndicatorError, match="no value column"):
-        import_indicators(store, "kind,comment\nip,x\n", "csv")
+        import_indicators(store, "kind,comment\nip,x\n", "csv", by="tests")
     with pytest.raises(IndicatorError, match="no header line"):
-        import_indicators(store, "# only a comment\n", "csv")
+        import_indicators(store, "# only a comment\n", "csv", by="tests")
     assert store.list("all") == []
 
 
 def test_export_round_trip(store, tmp_path):
     now = datetime.now(UTC).replace(microsecond=0)
     import_indicators(store, BAD_CSV, "csv", by="ana")
-    store.add(NewIndicator("198.51.100.7", expires=now - timedelta(hours=1), comment='says "hi", twice'))
-    removed = store.add(NewIndicator("192.0.2.1")).indicator
-    store.remove(removed.id)
+    store.add(
+        NewIndicator("198.51.100.7", expires=now - timedelta(hours=1), comment='says "hi", twice'), by="tests"
+    )
+    removed = store.add(NewIndicator("192.0.2.1"), by="tests").indicator
+    store.remove(removed.id, by="tests")
     exported = export(exportable(store, "all"), "csv")
     assert exported.splitlines()[0] == "kind,value,expires,source,reference,comment,creator,created"
     assert "192.0.2.1" not in exported  # removed indicators are history, not exported
 
     other = IndicatorStore(open_state(f"sqlite:///{tmp_path / 'other.db'}"))
-    assert import_indicators(other, exported, "csv").errors == []
+    assert import_indicators(other, exported, "csv", by="tests").errors == []
     assert export(exportable(other, "all"), "csv") == exported
     fields = ("kind", "value", "expires", "source", "reference", "comment", "creator", "created")
     mine = [tuple(getattr(i, f) for f in fields) for i in exportable(store, "all")]

@@ -139,7 +139,9 @@ def store(settings) -> IndicatorStore:
 
 def test_vpc_flows_to_a_listed_address_are_tagged(settings, store):
     """The workshop's "Lambda function talking to known-bad IP addresses", as VPC flow records."""
-    store.add(NewIndicator("203.0.113.0/24", source="threat-feed", reference="https://intel.example/1"))
+    store.add(
+        NewIndicator("203.0.113.0/24", source="threat-feed", reference="https://intel.example/1"), by="tests"
+    )
     data = (
         flow("10.0.3.17", "203.0.113.50")
         + flow("10.0.3.17", "198.51.100.20")
@@ -168,8 +170,10 @@ def test_vpc_flows_to_a_listed_address_are_tagged(settings, store):
 
 def test_cloudtrail_stolen_role_credentials_are_tagged(settings, store, shared_data):
     """Stratus's ec2-steal-instance-credentials: the instance role's temporary key used from outside."""
-    store.add(NewIndicator("ASIAP5CT9NN8EYVU1FXV", source="incident-12"))
-    store.add(NewIndicator("arn:aws:iam::017622104382:role/stratus-red-team-ec2-steal-credentials-role"))
+    store.add(NewIndicator("ASIAP5CT9NN8EYVU1FXV", source="incident-12"), by="tests")
+    store.add(
+        NewIndicator("arn:aws:iam::017622104382:role/stratus-red-team-ec2-steal-credentials-role"), by="tests"
+    )
     data = (
         shared_data / "cloudtrail/stratus/aws.credential-access.ec2-steal-instance-credentials.json"
     ).read_bytes()
@@ -183,14 +187,14 @@ def test_cloudtrail_stolen_role_credentials_are_tagged(settings, store, shared_d
         ("principal", "details.useridentity.sessioncontext.sessionissuer.arn"),
     }
     # The IAM user's own calls (key AKIA...) are not tagged; a principal by name matches them, any case.
-    store.add(NewIndicator("Christophe", kind="principal"))
+    store.add(NewIndicator("Christophe", kind="principal"), by="tests")
     again = ingest(settings, data, "cloudtrail")
     assert sum("ioc" in e["tags"] for e in again) == 45
 
 
 def test_guardduty_bitcoin_dns_finding_is_tagged(settings, store):
     """GuardDuty's CryptoCurrency:EC2/BitcoinTool.B!DNS: the domain is in the finding's DNS action."""
-    store.add(NewIndicator("minexmr.com", source="crypto-pools"))
+    store.add(NewIndicator("minexmr.com", source="crypto-pools"), by="tests")
     finding = {
         "schemaVersion": "2.0",
         "accountId": "123456789012",
@@ -221,13 +225,13 @@ def test_guardduty_bitcoin_dns_finding_is_tagged(settings, store):
 
 def test_expired_and_removed_indicators_no_longer_match(settings, store):
     pipeline = Runtime(settings).pipeline
-    item = store.add(NewIndicator("203.0.113.50")).indicator
+    item = store.add(NewIndicator("203.0.113.50"), by="tests").indicator
     assert "ioc" in ingest(settings, flow("10.0.3.17", "203.0.113.50"), "vpcflow", pipeline)[0]["tags"]
-    store.expire(item.id)
+    store.expire(item.id, by="tests")
     assert "ioc" not in ingest(settings, flow("10.0.3.17", "203.0.113.50"), "vpcflow", pipeline)[0]["tags"]
-    store.add(NewIndicator("203.0.113.50"))  # active again
+    store.add(NewIndicator("203.0.113.50"), by="tests")  # active again
     assert "ioc" in ingest(settings, flow("10.0.3.17", "203.0.113.50"), "vpcflow", pipeline)[0]["tags"]
-    store.remove(item.id)
+    store.remove(item.id, by="tests")
     assert "ioc" not in ingest(settings, flow("10.0.3.17", "203.0.113.50"), "vpcflow", pipeline)[0]["tags"]
 
 
@@ -235,7 +239,7 @@ def test_an_indicator_stops_matching_at_its_expiry_without_a_table_change(tmp_pa
     plugin = Indicators(
         settings, Runtime(Settings(data_dir=settings.data_dir, rules_reload_seconds=3600)).live_indicators
     )
-    store.add(NewIndicator("203.0.113.50", expires=datetime.now(UTC) + timedelta(seconds=0.4)))
+    store.add(NewIndicator("203.0.113.50", expires=datetime.now(UTC) + timedelta(seconds=0.4)), by="tests")
     plugin.live.refresh()
     event = vpc("10.0.3.17", "203.0.113.50")
     assert plugin.wants(event) and plugin.live.current().match(event)
@@ -249,7 +253,7 @@ def test_indicators_added_while_running_are_seen_at_the_next_check(settings, sto
     )
     event = vpc("10.0.3.17", "203.0.113.50")
     assert not plugin.wants(event)
-    store.add(NewIndicator("203.0.113.50"))
+    store.add(NewIndicator("203.0.113.50"), by="tests")
     time.sleep(0.25)
     assert plugin.wants(event)
     assert plugin.apply(event)["details"]["iocs"][0]["value"] == "203.0.113.50"
@@ -267,7 +271,7 @@ def test_no_state_database_no_indicators_and_no_files(tmp_path):
 
 
 def test_a_failing_matcher_never_loses_the_event(settings, store, monkeypatch):
-    store.add(NewIndicator("203.0.113.50"))
+    store.add(NewIndicator("203.0.113.50"), by="tests")
 
     def broken(self, event):
         raise RuntimeError("boom")

@@ -196,3 +196,16 @@ def test_a_resource_that_names_no_api_is_refused(tasks, resource: str, message: 
     with pytest.raises(StatesError) as info:
         tasks.run(resource, {})
     assert info.value.error == "States.Runtime" and message in info.value.cause
+
+
+def test_service_models_load_whatever_aws_profile_names() -> None:
+    """Models are read without a profile: an AWS_PROFILE naming none that exists broke every task."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from reynard.respond.aws_sdk import service_model; print(service_model('ec2').service_name)"
+    env = {**os.environ, "AWS_PROFILE": "no-such-profile"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ec2"

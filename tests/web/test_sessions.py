@@ -83,6 +83,15 @@ def test_signing_out_ends_the_session_even_for_a_copied_cookie(served):
     assert replay.status_code == 401
 
 
+def test_signing_in_again_ends_the_previous_session(served):
+    browser, _ = sign_in(served)
+    first = browser.cookies[SESSION_COOKIE]
+    again = browser.post("/api/session", json={"name": "alice", "password": PASSWORD})
+    assert again.status_code == 200 and browser.cookies[SESSION_COOKIE] != first
+    assert httpx.get(f"{served.url}/api/stats", cookies={SESSION_COOKIE: first}).status_code == 401
+    assert browser.get("/api/stats").status_code == 200
+
+
 def test_signing_out_needs_the_csrf_token_and_a_session(served):
     browser, _ = sign_in(served)
     assert browser.delete("/api/session").status_code == 403

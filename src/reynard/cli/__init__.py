@@ -21,6 +21,7 @@ from reynard.cli.options import data_dir_option, fail
 from reynard.cli.playbook import playbook
 from reynard.cli.rules import rules
 from reynard.cli.runbook import runbook
+from reynard.cli.sandbox import sandbox
 from reynard.cli.search import search
 from reynard.cli.serve import demo, serve
 from reynard.cli.sigma import sigma
@@ -62,6 +63,7 @@ for group in (
     user,
     token,
     audit,
+    sandbox,
     simulate,
 ):
     main.add_command(group)

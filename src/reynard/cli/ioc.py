@@ -15,7 +15,7 @@ import click
 import orjson
 
 from reynard.cli.audited import audit_note, audited
-from reynard.cli.options import ExitStatus, by_option, data_dir_option, runtime_of, user_errors
+from reynard.cli.options import ExitStatus, by_option, data_dir_option, runtime_of, user_errors, who
 from reynard.events.timestamps import display
 from reynard.intel.indicators import KINDS, Indicator, IndicatorError
 
@@ -88,9 +88,9 @@ def ioc_add(
         source=source,
         reference=reference,
         comment=comment,
-        creator=by,
+        creator=who(by),
     )
-    written = _store(ctx, data_dir).add(new, by=by)
+    written = _store(ctx, data_dir).add(new, by=who(by))
     audit_note(id=written.indicator.id, created=written.created)
     verb = "added" if written.created else "updated"
     click.echo(f"{verb} {_line(written.indicator, datetime.now(UTC)).strip()}")
@@ -175,7 +175,7 @@ def ioc_import(
     data = _read(path)
     chosen = detect_format(data, None if path == "-" else path) if fmt == "auto" else fmt
     defaults = NewIndicator(value="", expires=parse_expiry(expires, name="--expires"), source=source)
-    report = import_indicators(_store(ctx, data_dir), data, chosen, kind=kind, defaults=defaults, by=by)
+    report = import_indicators(_store(ctx, data_dir), data, chosen, kind=kind, defaults=defaults, by=who(by))
     audit_note(added=report.added, updated=report.updated, rejected=len(report.errors))
     if as_json:
         click.echo(orjson.dumps(report.as_dict()).decode())
@@ -247,7 +247,7 @@ def ioc_expire(
     from reynard.intel.formats import parse_expiry
 
     store = _store(ctx, data_dir)
-    item = store.expire(_target(store, indicator, kind).id, parse_expiry(at, name="--at"), by)
+    item = store.expire(_target(store, indicator, kind).id, parse_expiry(at, name="--at"), by=who(by))
     click.echo(f"expired {_line(item, datetime.now(UTC)).strip()}")
 
 
@@ -270,7 +270,7 @@ def ioc_remove(
 ) -> None:
     """Take INDICATOR (an id, or a value) off the lists; its record and history stay."""
     store = _store(ctx, data_dir)
-    item = store.remove(_target(store, indicator, kind).id, by, reason)
+    item = store.remove(_target(store, indicator, kind).id, by=who(by), reason=reason)
     click.echo(f"removed {_line(item, datetime.now(UTC)).strip()}")
 
 

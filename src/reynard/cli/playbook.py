@@ -23,6 +23,7 @@ from reynard.errors import ReynardError
 
 if TYPE_CHECKING:
     from reynard.respond.executions import Execution
+    from reynard.respond.runner import Runner
     from reynard.runtime import Runtime
 
 
@@ -83,7 +84,7 @@ def answer(
     endpoint_url: str | None = None,
 ) -> None:
     """Approve or reject a task token, then continue its execution here (unless another process runs it)."""
-    the_runner = runtime.playbook_runner(max_sleep, endpoint_url)
+    the_runner = runner_of(runtime, max_sleep, endpoint_url)
     if approve:
         execution_id = the_runner.send_task_success(token, output)
         click.echo(f"approved: execution {execution_id} continues", err=True)
@@ -98,6 +99,16 @@ def answer(
         )
         return
     report(execution)
+
+
+def runner_of(runtime: Runtime, max_sleep: float | None, endpoint_url: str | None) -> Runner:
+    """The runtime's playbook runner, after saying on stderr (and in the audit trail) when its AWS calls
+    go to the sandbox (`Runtime.aws_route`)."""
+    route = runtime.aws_route(endpoint_url)
+    if route.sandbox:
+        click.echo(f"sandbox: {route.description}", err=True)
+        audit_note(aws="sandbox")
+    return runtime.playbook_runner(max_sleep, endpoint_url)
 
 
 max_sleep_option = click.option(
@@ -196,7 +207,7 @@ def run(
     runtime = runtime_of(ctx, data_dir=data_dir)
     playbook_name, definition = runtime.playbook_catalog.resolve(target)
     value = parse_json(input_text, "--input")
-    execution = runtime.playbook_runner(max_sleep, endpoint_url).start(
+    execution = runner_of(runtime, max_sleep, endpoint_url).start(
         definition, value, playbook=playbook_name, name=name, dry_run=dry_run, started_by=who(by)
     )
     audit_note(execution=execution.id, playbook=playbook_name, status=execution.status)
@@ -380,7 +391,7 @@ def resume(
     data_dir: Path | None,
 ) -> None:
     """Continue an execution, or every one whose wait elapsed or whose approval came."""
-    the_runner = runtime_of(ctx, data_dir=data_dir).playbook_runner(max_sleep, endpoint_url)
+    the_runner = runner_of(runtime_of(ctx, data_dir=data_dir), max_sleep, endpoint_url)
     if execution_id:
         execution = the_runner.resume(execution_id)
         if execution is None:

@@ -231,7 +231,7 @@ def import_indicators(
     *,
     kind: str | None = None,
     defaults: NewIndicator | None = None,
-    by: str | None = None,
+    by: str,
 ) -> ImportReport:
     """Check every row, then write the good ones in one transaction (see the module docstring)."""
     parsed = parse(data, fmt, kind=kind, defaults=defaults)

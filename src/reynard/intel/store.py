@@ -13,7 +13,6 @@ serialized by the database; a write that lost a race for the same new indicator 
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,13 +55,6 @@ class NewIndicator:
 class Written:
     indicator: Indicator
     created: bool  # False: an existing indicator was updated
-
-
-def default_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment (a container without a passwd entry)
-        return "unknown"
 
 
 def epoch(value: datetime | None) -> float | None:
@@ -114,7 +106,7 @@ class IndicatorStore:
         self.engine = engine
 
     # -- writing ----------------------------------------------------------------------------------------
-    def add(self, new: NewIndicator, by: str | None = None, now: datetime | None = None) -> Written:
+    def add(self, new: NewIndicator, by: str, now: datetime | None = None) -> Written:
         """Add one indicator, or update the one with the same kind and value (see the module docstring).
         Raises IndicatorError when the value is not a valid indicator of its kind."""
         return self.add_checked([(check(new.kind, new.value), new)], by, now)[0]
@@ -122,12 +114,11 @@ class IndicatorStore:
     def add_checked(
         self,
         items: Sequence[tuple[Checked, NewIndicator]],
-        by: str | None = None,
+        by: str,
         now: datetime | None = None,
     ) -> list[Written]:
         """Write checked indicators in one transaction; one `Written` per item, in order."""
         now = _aware(now) or datetime.now(UTC)
-        who = by or default_user()
         for attempt in range(ATTEMPTS):
             try:
                 with self.engine.begin() as connection:
@@ -135,14 +126,14 @@ class IndicatorStore:
                     written = []
                     for checked, new in items:
                         revision += 1
-                        written.append(_upsert(connection, checked, new, who, now, revision))
+                        written.append(_upsert(connection, checked, new, by, now, revision))
                     return written
             except (IntegrityError, OperationalError):
                 if attempt == ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def expire(self, indicator_id: int, at: datetime | None = None, by: str | None = None) -> Indicator:
+    def expire(self, indicator_id: int, at: datetime | None = None, *, by: str) -> Indicator:
         """Set the indicator's expiry to `at` (default now): from then on it no longer matches."""
         at = _aware(at) or datetime.now(UTC)
         current = self.get(indicator_id)
@@ -151,19 +142,16 @@ class IndicatorStore:
         self._change(indicator_id, {"expires": at}, "expired", by, {"expires": at.isoformat()})
         return self.get(indicator_id)
 
-    def remove(self, indicator_id: int, by: str | None = None, reason: str | None = None) -> Indicator:
+    def remove(self, indicator_id: int, *, by: str, reason: str | None = None) -> Indicator:
         """Take the indicator off the lists. Its row and history stay (recorded, not deleted)."""
         current = self.get(indicator_id)
         if current.removed is not None:
             raise IndicatorError(f"indicator {indicator_id} is already removed")
         now = datetime.now(UTC)
-        who = by or default_user()
-        self._change(indicator_id, {"removed": now, "removed_by": who}, "removed", who, reason)
+        self._change(indicator_id, {"removed": now, "removed_by": by}, "removed", by, reason)
         return self.get(indicator_id)
 
-    def _change(
-        self, indicator_id: int, values: dict[str, Any], action: str, by: str | None, detail: Any
-    ) -> None:
+    def _change(self, indicator_id: int, values: dict[str, Any], action: str, by: str, detail: Any) -> None:
         now = datetime.now(UTC)
         with self.engine.begin() as connection:
             revision = _revision(connection) + 1
@@ -172,7 +160,7 @@ class IndicatorStore:
                 .where(indicators.c.id == indicator_id)
                 .values(**values, updated=now, revision=revision)
             )
-            _record(connection, indicator_id, action, by or default_user(), now, detail)
+            _record(connection, indicator_id, action, by, now, detail)
 
     # -- reading ----------------------------------------------------------------------------------------
     def get(self, indicator_id: int) -> Indicator:

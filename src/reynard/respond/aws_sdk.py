@@ -53,7 +53,7 @@ from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Sh
 from botocore.response import StreamingBody
 
 from reynard.events.timestamps import zulu
-from reynard.settings import AwsSection, Settings
+from reynard.settings import AwsSection, SandboxCredentials, Settings
 
 from .errors import DefinitionError, StatesError
 from .permissions import call_name, check_call
@@ -107,7 +107,9 @@ def pascal(name: str) -> str:
 
 @cache
 def _models() -> botocore.session.Session:
-    return botocore.session.get_session()
+    """A session that only reads service models: it never looks at a profile (an `AWS_PROFILE` naming
+    none that exists made every model look-up fail with ProfileNotFound)."""
+    return botocore.session.Session(session_vars={"profile": (None, None, None, None)})
 
 
 _MODELS_LOCK = threading.Lock()
@@ -349,6 +351,18 @@ class AwsConfig(AwsSection):
         return config if endpoint_url is None else replace(config, endpoint_url=endpoint_url)
 
 
+def sandbox_session(credentials: SandboxCredentials, region: str | None) -> boto3.session.Session:
+    """A session signing with a sandbox's test credentials only: no profile (not even AWS_PROFILE's,
+    which names the user's real account), no credentials from the environment or files."""
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    return boto3.session.Session(
+        botocore_session=core,
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        region_name=region,
+    )
+
+
 class AwsClients:
     """One boto3 session, one client per (service, region), all pointed at the configured endpoint.
 
@@ -358,8 +372,13 @@ class AwsClients:
 
     def __init__(self, config: AwsConfig):
         self.config = config
+        sandbox = config.sandbox_credentials  # a running `reynard sandbox`: its keys, never the user's
         try:
-            self._session = boto3.session.Session(profile_name=config.profile, region_name=config.region)
+            self._session = (
+                boto3.session.Session(profile_name=config.profile, region_name=config.region)
+                if sandbox is None
+                else sandbox_session(sandbox, config.region)
+            )
         except ProfileNotFound as exc:
             raise config.place.error(f"profile: {exc}", "profile") from None
         self._clients: dict[tuple[str, str | None], Any] = {}
@@ -479,6 +498,7 @@ __all__ = [
     "paginate",
     "parse_resource",
     "pascal",
+    "sandbox_session",
     "sdk_error_name",
     "states_error",
     "to_boto",

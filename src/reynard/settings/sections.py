@@ -154,6 +154,16 @@ def unique_triggers(specs: Sequence[TriggerSpec]) -> None:
 
 # -- respond -----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class SandboxCredentials:
+    """The fixed test credentials of a running `reynard sandbox` (moto takes any). No settings key sets
+    them: the runtime does, when playbooks go to the sandbox, so the user's own credentials never reach
+    it and these never reach AWS."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class AwsSection:
     """`[respond.aws]`: where and how boto3 calls go. Credentials are never here: boto3 finds them
     (environment, profile, instance role), so no secret sits in Reynard's settings."""
@@ -164,6 +174,8 @@ class AwsSection:
     max_attempts: int = 3  # botocore's standard retry mode, throttling included
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
+    # Set by the runtime only (Runtime.aws_route), never by a file: calls sign with these, not boto3's chain.
+    sandbox_credentials: SandboxCredentials | None = field(default=None, kw_only=True)
     place: Place = field(default=IN_CODE.at("respond", "aws"), compare=False, repr=False, kw_only=True)
 
     KEYS: ClassVar[dict[str, Key]] = {

@@ -125,6 +125,7 @@ class Estate:
     target_group_arns: Mapping[str, str] = field(default_factory=dict)  # load balancer name -> its group
     auto_scaling_groups: tuple[str, ...] = ()
     endpoint_url: str | None = None
+    detector_id: str | None = None  # the GuardDuty detector findings name (`service.detectorId`)
 
     def instance(self, name: str) -> Instance:
         for instance in self.instances:
@@ -218,6 +219,8 @@ def _service(data: Any, where: str) -> Service:
     optional = {
         k: name(table[k], f"{where}.{k}") for k in ("auto_scaling_group", "load_balancer") if table.get(k)
     }
+    if len(optional.get("load_balancer", "")) > 32:  # AWS's limit for load balancer and target group names
+        raise ScenarioError(f"{where}.load_balancer: {optional['load_balancer']!r} is over 32 characters")
     return Service(
         name=name(table.get("name"), f"{where}.name"),
         role=name(table.get("role"), f"{where}.role"),
@@ -326,6 +329,7 @@ def derive_estate(environment: Environment, seed: int) -> Estate:
             if s.load_balancer
         },
         auto_scaling_groups=tuple(s.auto_scaling_group for s in environment.services if s.auto_scaling_group),
+        detector_id=hexid("detector", length=32),
     )
 
 

@@ -84,7 +84,7 @@ def finding(ctx: Context, params: Mapping[str, Any], moment: datetime) -> dict:
         kind, (f"{kind} on EC2 instance {{id}}.", f"GuardDuty reports {kind} on {{id}}.")
     )
     when = zulu(moment.replace(microsecond=(moment.microsecond // 1000) * 1000), "milliseconds")
-    detector = ctx.token("detector", length=32, upper=False)
+    detector = ctx.estate.detector_id or ctx.token("detector", length=32, upper=False)
     finding_id = ctx.token("finding", instance.instance_id, kind, length=32, upper=False)
     tags = [{"key": "Name", "value": instance.name}, {"key": "Service", "value": service.name}]
     if service.auto_scaling_group:

@@ -195,12 +195,12 @@ def iocs_router(indicators: IndicatorStore) -> APIRouter:
         """Expire now, or at a time: from then on it no longer matches."""
         body = body or ExpireIn()
         one(indicator_id)
-        return _out(store().expire(indicator_id, parse_expiry(body.at, name="at"), who.name))
+        return _out(store().expire(indicator_id, parse_expiry(body.at, name="at"), by=who.name))
 
     @router.delete("/{indicator_id}", response_model=IndicatorOut)
     def remove_ioc(indicator_id: Id, who: CanTriage, reason: str | None = None) -> IndicatorOut:
         """Take it off the lists; the record and its history stay (state `removed`)."""
         one(indicator_id)
-        return _out(store().remove(indicator_id, who.name, reason))
+        return _out(store().remove(indicator_id, by=who.name, reason=reason))
 
     return router

@@ -103,6 +103,11 @@ def sessions_router(identity: IdentityStore, sessions: SessionStore, audit: Audi
             failures.add(("address", source))
             await run_in_threadpool(audit.record_attempt, body.name, source, "POST /api/session", "401")
             raise HTTPException(401, "wrong name or password")
+        previous = request.cookies.get(SESSION_COOKIE)
+        if previous:  # signing in again replaces the browser's session: the old one ends now
+            ended = await run_in_threadpool(sessions.find, previous)
+            if ended is not None:
+                await run_in_threadpool(sessions.end, ended.id)
         session, secret = await run_in_threadpool(sessions.open, principal, source)
         request.state.principal = principal  # the audit trail records the sign-in as theirs
         response.set_cookie(
