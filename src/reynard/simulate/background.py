@@ -23,23 +23,23 @@ who logs in over SSH, each at a rate per hour scaled by a daily rhythm.
         - {users: [alice, bob], to: bastion, per_hour: 1, stay: 20m, onward: [prod-web], onward_share: 0.3}
 
 Every instance's role credentials are refreshed each hour (an `AssumeRole` by ec2.amazonaws.com, as
-CloudTrail shows it). Flow endpoints are `internet` (clients from a pool),
-`aws` (AWS endpoints), a service (any of its instances), an instance, or an address.
+CloudTrail shows it). Flow endpoints are `internet` (clients from a pool), `aws` (AWS endpoints), a
+service (any of its instances), an instance, or an address.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from reynard.simulate import reading as read
 from reynard.simulate.calls import DENIED, Target, call, record
-from reynard.simulate.context import Context
-from reynard.simulate.environment import Environment
+from reynard.simulate.context import Caller, Context
+from reynard.simulate.environment import Environment, Instance
 from reynard.simulate.formats import PROTOCOLS, Played
 from reynard.simulate.rhythm import arrivals, profile
 from reynard.simulate.traffic import connection, ssh_session
@@ -277,7 +277,9 @@ def _pick(rng: random.Random, calls: tuple[tuple[str, float], ...]) -> str:
     return rng.choices([name for name, _ in calls], weights=[w for _, w in calls])[0]
 
 
-def _calls(activity: ApiActivity, ctx: Context, key: str, caller_for: Any) -> list[Played]:
+def _calls(
+    activity: ApiActivity, ctx: Context, key: str, caller_for: Callable[[datetime], Caller]
+) -> list[Played]:
     rng = ctx.rng(activity.where, key)
     played = []
     for moment in arrivals(rng, ctx.start, ctx.end, activity.per_hour, activity.rhythm):
@@ -301,7 +303,7 @@ def _play_api(activity: ApiActivity, ctx: Context) -> list[Played]:
     role = activity.role
     if activity.addresses:
 
-        def hourly(moment: Any) -> Any:
+        def hourly(moment: datetime) -> Caller:
             n = int((moment - ctx.start).total_seconds() // 3600)
             return ctx.session(
                 role, f"{role}-{ctx.start:%Y%m%d}-{n + 1}", activity.addresses[n % len(activity.addresses)]
@@ -314,7 +316,7 @@ def _play_api(activity: ApiActivity, ctx: Context) -> list[Played]:
     return played
 
 
-def _refreshes(ctx: Context, role: str, instance: Any) -> list[Played]:
+def _refreshes(ctx: Context, role: str, instance: Instance) -> list[Played]:
     """EC2 renewing the instance role's credentials, once an hour."""
     rng = ctx.rng("refresh", instance.name)
     moment = ctx.start + timedelta(seconds=rng.randrange(3600))
