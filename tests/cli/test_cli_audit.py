@@ -55,6 +55,10 @@ NOT_AUDITED = {
     "token list": "reads",
     "audit list": "reads",
     "sandbox status": "reads moto (and forgets a sandbox.json whose moto is gone)",
+    "simulate list": "reads the shipped scenarios",
+    "simulate answers": "reads a scenario",
+    "simulate play": "writes log files to a new folder, or posts events as POST /events does (not audited)",
+    "simulate check": "plays into a scratch data directory of its own, removed after",
 }
 # Commands that record a part of what they do with `recorded(...)` (not the whole command).
 AUDITED_IN_PART = {"demo": "its setup (rules, sample, token), not the serving that follows"}

@@ -74,7 +74,7 @@ def test_start_runs_moto_and_says_where_with_which_credentials(sandbox):
     info = sandbox.info
     assert moto_alive(info["pid"])
     assert info["endpoint_url"] == f"http://127.0.0.1:{info['port']}"
-    assert (info["scenario"], info["account"], info["region"]) == ("sandbox_scenario", ACCOUNT, REGION)
+    assert (info["scenario"], info["account"], info["region"]) == ("sandbox-test", ACCOUNT, REGION)
     assert f"moto at {info['endpoint_url']} (pid {info['pid']})" in sandbox.output
     assert "your AWS credentials are never sent to it" in sandbox.output
     assert "playbooks: AWS calls go to the sandbox at " + info["endpoint_url"] in sandbox.output
@@ -112,7 +112,7 @@ def test_the_estate_is_what_moto_holds(sandbox):
             (p["FromPort"], p["ToPort"], r["CidrIp"]) for p in group["IpPermissions"] for r in p["IpRanges"]
         }
 
-    inside = {(0, 65535, "10.0.0.0/8"), (0, 65535, "198.51.100.0/28")}
+    inside = {(0, 65535, "10.0.0.0/8")}  # the corporate range: the VPN reaches only vpn_ports
     assert rules("prod-web") == {(443, 443, "0.0.0.0/0"), *inside}
     assert rules("bastion") == {(22, 22, "0.0.0.0/0"), *inside}
 
@@ -192,7 +192,7 @@ def test_start_again_leaves_the_running_sandbox_as_it_is(sandbox):
 
 def test_another_scenario_is_not_started_over_a_running_one(sandbox, tmp_path):
     other = tmp_path / "other.yaml"
-    other.write_text("environment:\n  services:\n    - {name: web, role: web}\n")
+    other.write_text("name: other\nduration: 1h\nenvironment:\n  services:\n    - {name: web, role: web}\n")
     refused = reynard(sandbox.data, "sandbox", "start", str(other))
     assert refused.exit_code == 1
     assert refused.stderr == "reynard: not starting other: `reynard sandbox stop` first\n"

@@ -36,7 +36,7 @@ def write_stale(data: Path, port: int = 9) -> int:
         "port": port,
         "endpoint_url": f"http://127.0.0.1:{port}",
         "started": "2026-12-01T10:00:00Z",
-        "scenario": "sandbox_scenario",
+        "scenario": "sandbox-test",
         "account": "210987654321",
         "region": "eu-west-1",
     }
@@ -46,7 +46,7 @@ def write_stale(data: Path, port: int = 9) -> int:
 
 def answers(endpoint: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2):
+        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=30):
             return True
     except (urllib.error.URLError, OSError):
         return False
@@ -115,20 +115,21 @@ def test_status_forgets_a_stale_sandbox_and_says_so(tmp_path):
     assert ran.exit_code == 0 and "sandbox" not in ran.stderr
 
 
+HEAD = "name: bad\nduration: 1h\n"
 BAD = {
-    "unknown name": (None, "no scenario named 'no-such-scenario'"),
-    "not YAML": ("environment: [unclosed\n", "{path}:2: not YAML: "),
-    "no environment": ("name: x\nactors: []\n", "{path}: no environment: section"),
+    "unknown name": (None, "no-such-scenario: no shipped scenario of that name"),
+    "not YAML": (HEAD + "environment: [unclosed\n", "{path}: line 4: not YAML: "),
+    "no environment": (HEAD + "seed: 3\n", "{path}: scenario.environment: required"),
     "bad value": (
-        "environment:\n  services:\n    - {name: web, role: web, instances: 0}\n",
+        HEAD + "environment:\n  services:\n    - {name: web, role: web, instances: 0}\n",
         "{path}: environment.services[0].instances: a number of instances from 1 to 20, not 0",
     ),
     "unknown key": (
-        "environment:\n  services: [{name: web, role: web}]\n  vpcs: []\n",
+        HEAD + "environment:\n  services: [{name: web, role: web}]\n  vpcs: []\n",
         "{path}: environment: unknown key(s) vpcs; known: ",
     ),
     "moto refuses it": (
-        "environment:\n  vpc_cidr: 10.0.0.0/8\n  services: [{name: web, role: web}]\n",
+        HEAD + "environment:\n  vpc_cidr: 10.0.0.0/8\n  services: [{name: web, role: web}]\n",
         "scenario bad: VPC 10.0.0.0/8 (environment.vpc_cidr): InvalidVpc.Range: ",
     ),
 }

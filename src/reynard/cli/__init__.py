@@ -25,6 +25,7 @@ from reynard.cli.sandbox import sandbox
 from reynard.cli.search import search
 from reynard.cli.serve import demo, serve
 from reynard.cli.sigma import sigma
+from reynard.cli.simulate import simulate
 from reynard.cli.store import store
 from reynard.cli.users import audit, token, user
 from reynard.errors import ReynardError
@@ -63,6 +64,7 @@ for group in (
     token,
     audit,
     sandbox,
+    simulate,
 ):
     main.add_command(group)
 

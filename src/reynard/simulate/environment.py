@@ -16,7 +16,7 @@ the YAML, so every event refers to a resource that exists where the response wil
       services:
         - {name: prod-web, production: true, role: prod-web-app, instances: 2,
            auto_scaling_group: prod-web-asg, load_balancer: prod-web-alb, public_ports: [443]}
-        - {name: bastion, role: bastion, public_ports: [22]}
+        - {name: bastion, role: bastion, vpn_ports: [22]}   # SSH from the office and the VPN only
       buckets:
         - {name: acme-web-assets}
         - {name: acme-public-site, public: true, tags: {Public: "true"}}
@@ -34,15 +34,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from reynard.errors import ReynardError
-
-
-class ScenarioError(ReynardError):
-    """A scenario (or its `environment:`) that cannot be used, naming the key."""
-
-
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+from reynard.simulate.reading import ScenarioError, bucket, known, listed, mapping, name, network, region
 
 
 @dataclass(frozen=True)
@@ -55,6 +47,14 @@ class Service:
     load_balancer: str | None = None  # an application load balancer with one target group
     public_ports: tuple[int, ...] = ()  # open to 0.0.0.0/0; every other port only from corporate_cidrs
     platform: str = "linux"
+    # Open to vpn_cidrs (the VPN's public egress) as well as corporate_cidrs: the instances get a public
+    # address to be reached on, but the internet at large is refused (a bastion's SSH).
+    vpn_ports: tuple[int, ...] = ()
+
+    @property
+    def reachable(self) -> bool:
+        """Whether its instances have a public address (public or VPN ports)."""
+        return bool(self.public_ports or self.vpn_ports)
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,8 @@ class Estate:
 # -- reading ----------------------------------------------------------------------------------------------
 def parse_environment(data: Any, where: str = "environment") -> Environment:
     """The `environment:` mapping of a scenario; ScenarioError naming the key otherwise."""
-    table = _mapping(data, where)
-    _known(
+    table = mapping(data, where)
+    known(
         table,
         where,
         {
@@ -180,80 +180,89 @@ def parse_environment(data: Any, where: str = "environment") -> Environment:
     if not re.fullmatch(r"\d{12}", account):
         raise ScenarioError(f"{where}.account: {account!r} is not a 12-digit AWS account id")
     services = tuple(
-        _service(s, f"{where}.services[{n}]") for n, s in enumerate(_list(table, "services", where))
+        _service(s, f"{where}.services[{n}]") for n, s in enumerate(listed(table, "services", where))
     )
     if not services:
         raise ScenarioError(f"{where}.services: at least one service")
     environment = Environment(
         account=account,
-        region=str(table.get("region", "us-east-1")),
-        vpc_cidr=_network(table.get("vpc_cidr", "10.0.0.0/16"), f"{where}.vpc_cidr"),
+        region=region(table.get("region", "us-east-1"), f"{where}.region"),
+        vpc_cidr=network(table.get("vpc_cidr", "10.0.0.0/16"), f"{where}.vpc_cidr"),
         corporate_cidrs=tuple(
-            _network(c, f"{where}.corporate_cidrs[{n}]")
-            for n, c in enumerate(_list(table, "corporate_cidrs", where) or ["10.0.0.0/8"])
+            network(c, f"{where}.corporate_cidrs[{n}]")
+            for n, c in enumerate(listed(table, "corporate_cidrs", where) or ["10.0.0.0/8"])
         ),
         vpn_cidrs=tuple(
-            _network(c, f"{where}.vpn_cidrs[{n}]") for n, c in enumerate(_list(table, "vpn_cidrs", where))
+            network(c, f"{where}.vpn_cidrs[{n}]") for n, c in enumerate(listed(table, "vpn_cidrs", where))
         ),
         services=services,
         buckets=tuple(
-            _bucket(b, f"{where}.buckets[{n}]") for n, b in enumerate(_list(table, "buckets", where))
+            _bucket(b, f"{where}.buckets[{n}]") for n, b in enumerate(listed(table, "buckets", where))
         ),
-        users=tuple(_user(u, f"{where}.users[{n}]") for n, u in enumerate(_list(table, "users", where))),
-        roles=tuple(_name(r, f"{where}.roles[{n}]") for n, r in enumerate(_list(table, "roles", where))),
+        users=tuple(_user(u, f"{where}.users[{n}]") for n, u in enumerate(listed(table, "users", where))),
+        roles=tuple(name(r, f"{where}.roles[{n}]") for n, r in enumerate(listed(table, "roles", where))),
     )
     _unique(environment, where)
     return environment
 
 
 def _service(data: Any, where: str) -> Service:
-    table = _mapping(data, where)
-    _known(table, where, {f.name for f in Service.__dataclass_fields__.values()})
+    table = mapping(data, where)
+    known(table, where, {f.name for f in Service.__dataclass_fields__.values()})
     instances = table.get("instances", 1)
     if not isinstance(instances, int) or isinstance(instances, bool) or not 1 <= instances <= 20:
         raise ScenarioError(f"{where}.instances: a number of instances from 1 to 20, not {instances!r}")
-    ports = table.get("public_ports", [])
-    if not isinstance(ports, list) or not all(isinstance(p, int) and 0 < p < 65536 for p in ports):
-        raise ScenarioError(f"{where}.public_ports: a list of TCP ports")
+    ports, vpn_ports = (_ports(table, key, where) for key in ("public_ports", "vpn_ports"))
     platform = table.get("platform", "linux")
     if platform not in ("linux", "windows"):
         raise ScenarioError(f"{where}.platform: linux or windows, not {platform!r}")
     optional = {
-        k: _name(table[k], f"{where}.{k}") for k in ("auto_scaling_group", "load_balancer") if table.get(k)
+        k: name(table[k], f"{where}.{k}") for k in ("auto_scaling_group", "load_balancer") if table.get(k)
     }
     if len(optional.get("load_balancer", "")) > 32:  # AWS's limit for load balancer and target group names
         raise ScenarioError(f"{where}.load_balancer: {optional['load_balancer']!r} is over 32 characters")
     return Service(
-        name=_name(table.get("name"), f"{where}.name"),
-        role=_name(table.get("role"), f"{where}.role"),
+        name=name(table.get("name"), f"{where}.name"),
+        role=name(table.get("role"), f"{where}.role"),
         production=bool(table.get("production", False)),
         instances=instances,
-        public_ports=tuple(ports),
+        public_ports=ports,
+        vpn_ports=vpn_ports,
         platform=platform,
         **optional,
     )
 
 
+def _ports(table: Mapping[str, Any], key: str, where: str) -> tuple[int, ...]:
+    ports = table.get(key, [])
+    if not isinstance(ports, list) or not all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in ports
+    ):
+        raise ScenarioError(f"{where}.{key}: a list of TCP ports")
+    return tuple(ports)
+
+
 def _bucket(data: Any, where: str) -> Bucket:
-    table = _mapping(data, where)
-    _known(table, where, {"name", "public", "tags"})
-    name = str(table.get("name", ""))
-    if not _BUCKET.match(name):
-        raise ScenarioError(f"{where}.name: {name!r} is not an S3 bucket name")
-    tags = _mapping(table.get("tags", {}), f"{where}.tags")
-    return Bucket(name, bool(table.get("public", False)), {str(k): str(v) for k, v in tags.items()})
+    table = mapping(data, where)
+    known(table, where, {"name", "public", "tags"})
+    tags = mapping(table.get("tags", {}), f"{where}.tags")
+    return Bucket(
+        bucket(table.get("name", ""), f"{where}.name"),
+        bool(table.get("public", False)),
+        {str(k): str(v) for k, v in tags.items()},
+    )
 
 
 def _user(data: Any, where: str) -> User:
-    table = _mapping(data, where)
-    _known(table, where, {"name", "addresses"})
+    table = mapping(data, where)
+    known(table, where, {"name", "addresses"})
     addresses = table.get("addresses", [])
     for n, address in enumerate(addresses):
         try:
             ipaddress.ip_address(address)
         except ValueError:
             raise ScenarioError(f"{where}.addresses[{n}]: {address!r} is not an IP address") from None
-    return User(_name(table.get("name"), f"{where}.name"), tuple(addresses))
+    return User(name(table.get("name"), f"{where}.name"), tuple(addresses))
 
 
 def _unique(environment: Environment, where: str) -> None:
@@ -267,40 +276,6 @@ def _unique(environment: Environment, where: str) -> None:
             raise ScenarioError(f"{where}: {group} must be unique: {', '.join(sorted(seen))} twice")
 
 
-def _mapping(data: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise ScenarioError(f"{where}: a mapping, not {type(data).__name__}")
-    return data
-
-
-def _list(table: Mapping[str, Any], key: str, where: str) -> list:
-    value = table.get(key, [])
-    if not isinstance(value, list):
-        raise ScenarioError(f"{where}.{key}: a list, not {type(value).__name__}")
-    return value
-
-
-def _known(table: Mapping[str, Any], where: str, known: set[str]) -> None:
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ScenarioError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
-
-
-def _name(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise ScenarioError(f"{where}: {value!r} is not a name (lowercase letters, digits and -)")
-    return value
-
-
-def _network(value: Any, where: str) -> str:
-    try:
-        return str(ipaddress.ip_network(str(value), strict=False))
-    except ValueError:
-        raise ScenarioError(f"{where}: {value!r} is not a network (CIDR)") from None
-
-
 # -- ids without a sandbox --------------------------------------------------------------------------------
 def derive_estate(environment: Environment, seed: int) -> Estate:
     """Ids shaped as AWS's, derived from the seed and the names: the same for the same scenario, so files
@@ -310,23 +285,24 @@ def derive_estate(environment: Environment, seed: int) -> Estate:
         text = "\0".join(str(p) for p in (seed, *parts))
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()[:length]
 
-    network = ipaddress.ip_network(environment.vpc_cidr)
-    hosts = network.hosts()
-    next(hosts)  # .1 is the VPC router's
+    vpc = ipaddress.ip_network(environment.vpc_cidr)
+    hosts = vpc.hosts()
+    for _ in range(3):  # AWS keeps .1 to .3 (the router, DNS, reserved): instances start at .4
+        next(hosts)
     instances = []
-    for service, name in environment.instance_names():
-        public = bool(service.public_ports)
+    for service, logical in environment.instance_names():
+        public = service.reachable
         instances.append(
             Instance(
-                name=name,
+                name=logical,
                 service=service.name,
-                instance_id=f"i-{hexid('instance', name)}",
+                instance_id=f"i-{hexid('instance', logical)}",
                 private_ip=str(next(hosts)),
-                public_ip=_public_ip(hexid("public", name)) if public else None,
+                public_ip=_public_ip(hexid("public", logical)) if public else None,
                 subnet_id=f"subnet-{hexid('subnet', service.name)}",
                 security_group_ids=(f"sg-{hexid('sg', service.name)}",),
-                volume_ids=(f"vol-{hexid('volume', name)}",),
-                eni_id=f"eni-{hexid('eni', name)}",
+                volume_ids=(f"vol-{hexid('volume', logical)}",),
+                eni_id=f"eni-{hexid('eni', logical)}",
             )
         )
     roles = [*(s.role for s in environment.services), *environment.roles]

@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 
 from reynard.events.timestamps import zulu
+from reynard.simulate import formats
 
 ACCOUNT = "123456789012"
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
@@ -155,7 +156,6 @@ def cloudtrail_record(rng: random.Random, moment: datetime) -> dict:
 
 
 def syslog_line(rng: random.Random, moment: datetime, host: str = "bastion") -> str:
-    stamp = moment.strftime("%b %e %H:%M:%S")
     pid = rng.randrange(1000, 65000)
     attacker = rng.choice(PUBLIC_IPS)
     user = rng.choice(SSH_USERS)
@@ -173,8 +173,10 @@ def syslog_line(rng: random.Random, moment: datetime, host: str = "bastion") -> 
     elif roll < 0.9:
         message = f"Disconnected from invalid user {user} {attacker} port {port} [preauth]"
     else:
-        return f"{stamp} {host} CRON[{pid}]: pam_unix(cron:session): session opened for user root by (uid=0)"
-    return f"{stamp} {host} sshd[{pid}]: {message}"
+        return formats.syslog_line(
+            moment, host, "CRON", pid, "pam_unix(cron:session): session opened for user root by (uid=0)"
+        )
+    return formats.syslog_line(moment, host, "sshd", pid, message)
 
 
 def vpcflow_line(rng: random.Random, moment: datetime) -> str:
@@ -187,9 +189,19 @@ def vpcflow_line(rng: random.Random, moment: datetime) -> str:
     protocol = 17 if dport in (53, 123) else 6
     action = "ACCEPT" if rng.random() < 0.8 else "REJECT"
     packets = rng.randrange(1, 200)
-    return (
-        f"2 {ACCOUNT} eni-{rng.getrandbits(60):017x} {src} {dst} {rng.randrange(1024, 65535)} {dport} "
-        f"{protocol} {packets} {packets * rng.randrange(40, 1500)} {start} {start + 60} {action} OK"
+    return formats.flow_line(  # keyword order is the draw order: the same seed, the same lines
+        account=ACCOUNT,
+        eni=f"eni-{rng.getrandbits(60):017x}",
+        src=src,
+        dst=dst,
+        src_port=rng.randrange(1024, 65535),
+        dst_port=dport,
+        protocol=protocol,
+        packets=packets,
+        size=packets * rng.randrange(40, 1500),
+        start=start,
+        end=start + 60,
+        action=action,
     )
 
 

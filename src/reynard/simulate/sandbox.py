@@ -31,11 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from reynard.events.timestamps import zulu
 
-from .environment import Environment, Estate, ScenarioError, parse_environment
+from .environment import Environment, Estate
 from .sandbox_aws import CREDENTIALS, SandboxClients, SandboxError, live_view, seed
 
 SCENARIOS = Path(__file__).parent / "scenarios"  # the shipped scenarios, by name
@@ -57,27 +55,11 @@ _CHILDREN: dict[int, subprocess.Popen] = {}  # moto servers this process started
 
 
 def environment_of(path_or_name: str) -> tuple[str, Environment]:
-    """A scenario's name and `environment:`, from a YAML file or a shipped scenario's name.
+    """A scenario's name and `environment:`, from a YAML file or a shipped scenario's name."""
+    from reynard.simulate.scenario import load_scenario
 
-    Stands in for the scenario loader until it lands (`simulate/scenario.py`): this reads only the
-    `environment:` key, and the other keys are the loader's to check."""
-    path = Path(path_or_name)
-    if not path.suffix:
-        path = SCENARIOS / f"{path_or_name}.yaml"
-        if not path.is_file():
-            known = ", ".join(sorted(p.stem for p in SCENARIOS.glob("*.yaml"))) or "none shipped yet"
-            raise ScenarioError(f"no scenario named {path_or_name!r} (known: {known}; or give a YAML file)")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ScenarioError(f"cannot read the scenario: {e.strerror}", where=str(path)) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        place = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ScenarioError(f"not YAML: {getattr(e, 'problem', None) or e}", where=place) from None
-    if not isinstance(data, dict) or "environment" not in data:
-        raise ScenarioError("no environment: section", where=str(path))
-    return path.stem, parse_environment(data["environment"], f"{path}: environment")
+    scenario = load_scenario(path_or_name)
+    return scenario.name, scenario.environment
 
 
 @dataclass(frozen=True)

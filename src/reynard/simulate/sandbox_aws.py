@@ -125,19 +125,29 @@ def _subnets(environment: Environment, ec2: Any, vpc: str) -> list[str]:
 
 
 def _security_group(environment: Environment, service: Service, ec2: Any, vpc: str) -> str:
-    """The service's group: its public ports from anywhere, every TCP port from inside (the corporate and
-    VPN ranges), as an estate that logs SSH from the VPN as accepted must allow it."""
-    inside = [*environment.corporate_cidrs, *environment.vpn_cidrs]
+    """The service's group, as the scenario's traffic assumes it (`Service.public_ports`,
+    `vpn_ports`): its public ports from anywhere, its VPN ports from the corporate and VPN ranges, every
+    TCP port from the corporate ranges."""
     permissions = [
         {"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
         for p in service.public_ports
+    ]
+    permissions += [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": p,
+            "ToPort": p,
+            "IpRanges": [{"CidrIp": c, "Description": "vpn"} for c in environment.vpn_cidrs],
+        }
+        for p in service.vpn_ports
+        if environment.vpn_cidrs and p not in service.public_ports
     ]
     permissions.append(
         {
             "IpProtocol": "tcp",
             "FromPort": ALL_TCP[0],
             "ToPort": ALL_TCP[1],
-            "IpRanges": [{"CidrIp": c, "Description": "inside"} for c in inside],
+            "IpRanges": [{"CidrIp": c, "Description": "inside"} for c in environment.corporate_cidrs],
         }
     )
     with aws_step(f"security group of service {service.name}"):
@@ -190,7 +200,7 @@ def _instance(ec2: Any, service: Service, name: str, subnet: str, group: str) ->
                     "DeviceIndex": 0,
                     "SubnetId": subnet,
                     "Groups": [group],
-                    "AssociatePublicIpAddress": bool(service.public_ports),
+                    "AssociatePublicIpAddress": service.reachable,
                 }
             ],
             BlockDeviceMappings=[

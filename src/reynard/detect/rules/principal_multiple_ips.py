@@ -9,10 +9,15 @@ name the service in `details.useridentity.invokedby`; they are left out.
 Groups the CloudTrail events of the window by `details.useridentity.arn` and alerts for each ARN whose
 events come from at least `min_ips` distinct `details.sourceipaddress` values.
 
+Addresses inside `internal_cidrs` count as one place: a person at two desks of the office (or on the
+office network and the company VPN) is still in one place, while the same key used inside and from
+outside, or from two outside addresses, is two. By default every address counts on its own.
+
 Config keys:
-    minutes   the window searched (default 60)
-    min_ips   distinct source addresses needed to alert (default 2)
-    severity  the alert's severity (default WARNING)
+    minutes         the window searched (default 60)
+    min_ips         distinct source addresses (places) needed to alert (default 2)
+    internal_cidrs  networks whose addresses count as one place (default: none)
+    severity        the alert's severity (default WARNING)
 """
 
 from __future__ import annotations
@@ -20,14 +25,21 @@ from __future__ import annotations
 from typing import ClassVar
 
 from reynard.detect.rules._base import BuiltinRule
+from reynard.events.ips import in_networks, networks, parse_ip
 from reynard.query.mozdef import ExistsMatch, SearchQuery, TermMatch
 
 
 class PrincipalMultipleIps(BuiltinRule):
-    config_keys: ClassVar[tuple[str, ...]] = ("minutes", "min_ips", "severity")
+    config_keys: ClassVar[tuple[str, ...]] = ("minutes", "min_ips", "internal_cidrs", "severity")
     minutes = 60
     min_ips = 2
+    internal_cidrs: tuple[str, ...] = ()
     severity = "WARNING"
+
+    def place(self, address: str) -> str:
+        """The address, or "internal" for one inside `internal_cidrs`."""
+        ip = parse_ip(address)
+        return "internal" if ip is not None and in_networks(ip, networks(self.internal_cidrs)) else address
 
     def main(self) -> None:
         query = SearchQuery(minutes=self.minutes)
@@ -43,7 +55,7 @@ class PrincipalMultipleIps(BuiltinRule):
         first_by_ip: dict[str, dict] = {}
         for hit in reversed(aggregation["allevents"]):  # oldest first: the first call from each address
             first_by_ip.setdefault(str(hit["_source"]["details"]["sourceipaddress"]), hit)
-        if len(first_by_ip) < self.min_ips:
+        if len({self.place(ip) for ip in first_by_ip}) < self.min_ips:
             return None
         ips = sorted(first_by_ip)
         summary = (

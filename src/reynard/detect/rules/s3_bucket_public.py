@@ -18,15 +18,23 @@ A bucket created within the same window and opened straight away (a `CreateBucke
 `details.requestparameters.bucketname`) is the pattern of a staging bucket for exfiltration, and is
 alerted as `new_bucket_severity`; every other change as `severity`.
 
+Buckets public on purpose (a static website) are named in `public_buckets` (glob patterns): opening
+one of them for everyone to read is quiet, since nothing in the call says it was meant (a tag is set
+by another call, maybe long before, and by anyone who may tag). Letting everyone write to one
+(`public-read-write`, a grant of WRITE or FULL_CONTROL, a policy allowing anything but s3:Get* and
+s3:List*) still alerts.
+
 Config keys:
     minutes              the window searched, for both the change and the CreateBucket (default 15)
     severity             the alert's severity (default WARNING)
     new_bucket_severity  the severity when the bucket was created within the window (default CRITICAL)
+    public_buckets       glob patterns of buckets public on purpose, for reading (default: none)
 """
 
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from typing import Any, ClassVar
 
 from reynard.detect.rules._base import BuiltinRule
@@ -78,17 +86,11 @@ def public_acl(params: dict) -> str | None:
     return None
 
 
-def public_policy(policy: Any) -> str | None:
-    """Why a bucket policy is public (an Allow to everyone without a Condition), or None."""
-    if isinstance(policy, str):
-        try:
-            policy = json.loads(policy)
-        except ValueError:
-            return None
-    policy = _lower_keys(policy)
-    if not isinstance(policy, dict):
-        return None
-    for statement in _as_list(policy.get("statement")):
+def public_statements(policy: Any) -> list[dict]:
+    """The statements of a bucket policy (an object or a JSON string) that Allow everyone without a
+    Condition."""
+    found = []
+    for statement in _as_list(_policy(policy).get("statement")):
         if (
             not isinstance(statement, dict)
             or statement.get("effect") != "Allow"
@@ -98,8 +100,46 @@ def public_policy(policy: Any) -> str | None:
         principal = statement.get("principal")
         aws = principal.get("aws") if isinstance(principal, dict) else None
         if principal == "*" or "*" in _as_list(aws):
-            return "policy allows Principal *"
-    return None
+            found.append(statement)
+    return found
+
+
+def public_policy(policy: Any) -> str | None:
+    """Why a bucket policy is public (an Allow to everyone without a Condition), or None."""
+    return "policy allows Principal *" if public_statements(policy) else None
+
+
+def _policy(policy: Any) -> dict:
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return {}
+    policy = _lower_keys(policy)
+    return policy if isinstance(policy, dict) else {}
+
+
+def lets_everyone_write(name: str, params: dict) -> bool:
+    """Whether a call that makes a bucket public lets everyone do more than read it."""
+    if name == "PutBucketAcl":
+        if "public-read-write" in _as_list(params.get("x-amz-acl")):
+            return True
+        acl = _lower_keys(params.get("accesscontrolpolicy") or {})
+        grants = _as_list(
+            (acl.get("accesscontrollist") or {}).get("grant") if isinstance(acl, dict) else None
+        )
+        return any(
+            isinstance(grant, dict)
+            and any(uri.endswith(PUBLIC_GROUPS) for uri in _strings(grant.get("grantee")))
+            and grant.get("permission") in ("WRITE", "WRITE_ACP", "FULL_CONTROL")
+            for grant in grants
+        )
+    if name == "PutBucketPolicy":
+        actions = [
+            a for s in public_statements(params.get("bucketpolicy")) for a in _as_list(s.get("action"))
+        ]
+        return any(not str(a).lower().startswith(("s3:get", "s3:list")) for a in actions)
+    return False  # the public access blocks: they only allow what the ACLs and policies grant
 
 
 def disabled_blocks(config: Any) -> list[str]:
@@ -109,10 +149,19 @@ def disabled_blocks(config: Any) -> list[str]:
 
 
 class S3BucketPublic(BuiltinRule):
-    config_keys: ClassVar[tuple[str, ...]] = ("minutes", "severity", "new_bucket_severity")
+    config_keys: ClassVar[tuple[str, ...]] = ("minutes", "severity", "new_bucket_severity", "public_buckets")
     minutes = 15
     severity = "WARNING"
     new_bucket_severity = "CRITICAL"
+    public_buckets: tuple[str, ...] = ()
+
+    def public_on_purpose(self, bucket: str | None, name: str, params: dict) -> bool:
+        """Whether the change opens a bucket meant to be public, for reading only."""
+        return (
+            bucket is not None
+            and any(fnmatchcase(bucket, pattern) for pattern in self.public_buckets)
+            and not lets_everyone_write(name, params)
+        )
 
     def main(self) -> None:
         created = SearchQuery(minutes=self.minutes)
@@ -152,6 +201,8 @@ class S3BucketPublic(BuiltinRule):
         if why is None:
             return None
         bucket = params.get("bucketname")
+        if self.public_on_purpose(bucket, name, params):
+            return None
         target = f"bucket {bucket}" if bucket else f"account {params.get('accountid') or 'unknown'}"
         who = (details.get("useridentity") or {}).get("arn") or "unknown principal"
         summary = f"S3 public access: {name} on {target} by {who}: {why}"
