@@ -260,7 +260,7 @@ CASES: dict[str, Case] = {
         ("{scenario}",),
         "{scenario}",
         {"endpoint": ANY, "pid": ANY},
-        files={"scenario": "environment:\n  services: [{name: web, role: web}]\n"},
+        files={"scenario": "name: audit\nduration: 1h\nenvironment:\n  services: [{name: web, role: web}]\n"},
     ),
     "sandbox stop": Case((), None, None),
     "token revoke": Case(
