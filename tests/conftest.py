@@ -38,3 +38,15 @@ def world(aws: str):
 if os.environ.get("CI"):
     settings.register_profile("ci", derandomize=True, database=None)
     settings.load_profile("ci")
+
+
+@pytest.fixture
+def no_aws_credentials(monkeypatch, tmp_path) -> None:
+    """No AWS credentials anywhere boto3 looks: no AWS_* variables, empty shared files, no IMDS."""
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    empty = tmp_path / "empty-aws-config"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -483,20 +483,6 @@ def test_api_on_a_real_server_with_a_cli_approval(tmp_path, files):
 # -- the shipped playbook without AWS credentials (issue 13) ----------------------------------------------
 
 
-@pytest.fixture
-def no_aws_credentials(monkeypatch, tmp_path):
-    """No AWS credentials anywhere boto3 looks (the environment, empty shared files, no IMDS)."""
-    import os
-
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    empty = tmp_path / "empty"
-    empty.write_text("")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
 NAME = "guardduty_crypto_mining"
 CONTAINMENT = (
     "CollectForensics",

@@ -14,7 +14,6 @@ what was read back from AWS, and nothing else.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,18 +43,6 @@ MISSING = "i-0abc1234def567890"  # the example finding's instance: no such insta
 
 
 @pytest.fixture
-def no_credentials(monkeypatch, tmp_path) -> None:
-    """No AWS credentials anywhere boto3 looks: no AWS_* variables, empty shared files, no IMDS."""
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    empty = tmp_path / "empty"
-    empty.write_text("")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture
 def inbox() -> Iterator[Recorder]:
     with recording() as server:
         yield server
@@ -73,7 +60,7 @@ def retried(tasks: Response) -> list[str]:
 
 
 def test_a_dry_run_without_credentials_walks_the_success_path_saying_what_each_step_would_do(
-    no_credentials, tmp_path
+    no_aws_credentials, tmp_path
 ) -> None:
     """No credentials and no settings beyond a region, as a new user has: the dry run reaches the
     approval with every containment step and its verification passed, and, answered, the end."""
@@ -103,7 +90,7 @@ def test_a_dry_run_without_credentials_walks_the_success_path_saying_what_each_s
     assert len([line for line in lines if line.endswith(NOT_READ)]) == len(AWS_STEPS) + 1
 
 
-def test_without_credentials_a_real_run_fails_at_once_naming_the_cause(no_credentials, tmp_path) -> None:
+def test_without_credentials_a_real_run_fails_at_once_naming_the_cause(no_aws_credentials, tmp_path) -> None:
     tasks = response(None, tmp_path)
     began = time.monotonic()
     status, error, _ = tasks.run(finding(), {"Decision": "terminate"})
@@ -124,7 +111,7 @@ def test_without_credentials_a_real_run_fails_at_once_naming_the_cause(no_creden
     assert not any("Read back" in line or "changed" in line for line in timeline)
 
 
-def test_an_aws_sdk_read_in_a_dry_run_without_credentials_says_it_read_nothing(no_credentials) -> None:
+def test_an_aws_sdk_read_in_a_dry_run_without_credentials_says_it_read_nothing(no_aws_credentials) -> None:
     tasks = reynard("http://127.0.0.1:1")
     sdk = "arn:aws:states:::aws-sdk:ec2:describeInstances"
     planned = tasks.run(sdk, {"InstanceIds": ["i-1"]}, context(dry_run=True))
@@ -155,7 +142,7 @@ ENVELOPE = {"Action", "DryRun", "Changed", "AlreadyDone", "Changes", "Verified",
 
 
 @pytest.mark.parametrize("action", AWS_ACTIONS, ids=lambda a: a.name)
-def test_every_aws_action_says_what_it_would_do_when_it_can_read_nothing(no_credentials, action) -> None:
+def test_every_aws_action_says_what_it_would_do_when_it_can_read_nothing(no_aws_credentials, action) -> None:
     arguments = arguments_for(action)
     result = reynard("http://127.0.0.1:1").action(action.name, arguments, context(dry_run=True))
     assert set(result) == ENVELOPE | {"Unverified", *action.result_keys}

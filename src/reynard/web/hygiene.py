@@ -119,7 +119,8 @@ class SecurityHeaders:
                 chunks.append(message.get("body", b""))
                 if message.get("more_body", False):
                     return
-                start, body = _as_json(scope, refusal[0], b"".join(chunks))
+                start = refusal[0]
+                body = _as_json(scope, start, b"".join(chunks))
                 _secure(scope, start)
                 await send(start)
                 message = {"type": "http.response.body", "body": body}
@@ -143,12 +144,13 @@ def plain_error(scope: Scope, text: str) -> str:
     return text
 
 
-def _as_json(scope: Scope, start: Message, text: bytes) -> tuple[Message, bytes]:
+def _as_json(scope: Scope, start: Message, text: bytes) -> bytes:
+    """The refusal's text as `{"error": ...}`; `start`'s headers are changed to say so."""
     body = json.dumps({"error": plain_error(scope, text.decode("utf-8", "replace"))}).encode()
     headers = MutableHeaders(scope=start)
     headers["content-type"] = "application/json"
     headers["content-length"] = str(len(body))
-    return start, body
+    return body
 
 
 def _secure(scope: Scope, start: Message) -> None:
