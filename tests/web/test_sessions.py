@@ -83,6 +83,12 @@ def test_signing_out_ends_the_session_even_for_a_copied_cookie(served):
     assert replay.status_code == 401
 
 
+def test_an_authorization_header_wins_over_the_cookie_even_when_it_is_wrong(served):
+    browser, _ = sign_in(served)
+    assert browser.get("/api/stats", headers={"authorization": "Bearer rey_not-a-token"}).status_code == 401
+    assert browser.get("/api/session", headers=served.admin).json()["kind"] == "token"
+
+
 def test_signing_in_again_ends_the_previous_session(served):
     browser, _ = sign_in(served)
     first = browser.cookies[SESSION_COOKIE]

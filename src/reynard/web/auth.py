@@ -46,7 +46,7 @@ class Authenticate(SecurityBase):
 
     def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
         principal = self._principal(request)
-        if principal is None:
+        if principal is None and "authorization" not in request.headers:  # a header sent wins, valid or not
             principal = self._session(request)
         if principal is None:
             raise HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
